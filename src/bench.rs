@@ -1,0 +1,193 @@
+//! `vitscope bench`: medians of repeated runs, printed beside the reference timings that the
+//! issues quote for these 2-core machines (PyTorch 2.15 for the model, the paper's Python for the
+//! metrics).
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::tensor::{Distribution, Tensor};
+use clap::{Args, ValueEnum};
+
+use vitscope::explain::{self, ExplainOptions, Method};
+use vitscope::metrics::{self, Mask, Rect};
+use vitscope::model::VitConfig;
+use vitscope::model::device::{self, DeviceChoice};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Suite {
+    /// ViT-B/16 forward and explanation maps.
+    Model,
+    /// Pointing game + IoU at several map sizes.
+    Metrics,
+    /// Both.
+    All,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// What to benchmark.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    suite: Suite,
+    /// Repetitions per case (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+    /// Model size for the model suite: ti, s, b, l.
+    #[arg(long, default_value = "b")]
+    model: String,
+    /// Device for the model suite.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
+    /// Map sides for the metrics suite.
+    #[arg(long, value_delimiter = ',', default_value = "224,1024,2048,4096")]
+    sizes: Vec<usize>,
+    /// Metric backends to time (cpu, gpu).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,gpu")]
+    backends: Vec<DeviceChoice>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn time<T>(iters: usize, mut f: impl FnMut() -> T) -> f64 {
+    median(
+        (0..iters.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn model_suite(args: &BenchArgs) -> Result<()> {
+    let device = device::resolve(args.device);
+    let cfg = VitConfig::named(&args.model, 16, 2)
+        .ok_or_else(|| anyhow::anyhow!("unknown model size '{}'", args.model))?;
+    let vit = cfg.init(&device);
+    let input = Tensor::<4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
+    println!(
+        "model suite: ViT-{}/16 at 224, random weights, device {}, {} threads, median of {}",
+        args.model,
+        device::describe(&device),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        args.iters
+    );
+    // Warm-up (allocator, kernels).
+    let _ = explain::to_vec(vit.forward(input.clone()));
+    let reference = [
+        ("forward", 0.209),
+        ("attention", 0.471),
+        ("gradcam", 0.694),
+        ("gradcam-paper", 4.87),
+        ("chefer", 2.53),
+    ];
+    println!(
+        "{:<14} {:>10} {:>12} {:>8}",
+        "case", "median s", "PyTorch s", "ratio"
+    );
+    for (name, torch) in reference {
+        let secs = if name == "forward" {
+            time(args.iters, || explain::to_vec(vit.forward(input.clone())))
+        } else {
+            let method = Method::ALL
+                .into_iter()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| anyhow::anyhow!("no method {name}"))?;
+            let opts = ExplainOptions {
+                target: Some(1),
+                ..Default::default()
+            };
+            let mut err = None;
+            let s = time(args.iters, || {
+                if let Err(e) = explain::explain(&vit, input.clone(), method, &opts) {
+                    err = Some(e);
+                }
+            });
+            if let Some(e) = err {
+                return Err(e.into());
+            }
+            s
+        };
+        println!(
+            "{name:<14} {secs:>10.3} {torch:>12.3} {:>8.2}",
+            secs / torch
+        );
+    }
+    Ok(())
+}
+
+fn metrics_suite(args: &BenchArgs) -> Result<()> {
+    println!(
+        "metrics suite: PG + IoU(rect, binary) + Dice + energy at top 5/10/20/40 %, median of {}; \
+         the paper's Python takes ~122 ms at 224x224",
+        args.iters.max(5)
+    );
+    println!(
+        "{:<8} {:<8} {:>12} {:>14}",
+        "side", "backend", "median ms", "vs Python@224"
+    );
+    let tops = metrics::PAPER_TOPS;
+    for &side in &args.sizes {
+        // Smooth map with plateaus (ties) plus noise, and a box mask.
+        let mut seed = 0x2545_f491_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let map: Vec<f32> = (0..side * side)
+            .map(|i| {
+                let (x, y) = (
+                    (i % side) as f32 / side as f32,
+                    (i / side) as f32 / side as f32,
+                );
+                let base = (-(((x - 0.6).powi(2) + (y - 0.4).powi(2)) * 8.0)).exp();
+                (base * 64.0).floor() / 64.0 + rnd() * 0.01
+            })
+            .collect();
+        let mask = Mask::from_rects(
+            side,
+            side,
+            &[Rect {
+                x0: side / 2,
+                y0: side / 4,
+                x1: side * 3 / 4,
+                y1: side / 2,
+            }],
+        );
+        for &backend in &args.backends {
+            let label = match backend {
+                DeviceChoice::Gpu => "gpu",
+                DeviceChoice::Cpu => "cpu",
+                DeviceChoice::Auto => "auto",
+            };
+            // First call builds pipelines; not timed.
+            if let Err(e) = metrics::gpu::compute(&map, side, side, &mask, &tops, backend) {
+                println!("{side:<8} {label:<8} unavailable: {e}");
+                continue;
+            }
+            let ms = 1e3
+                * time(args.iters.max(5), || {
+                    metrics::gpu::compute(&map, side, side, &mask, &tops, backend)
+                });
+            println!("{side:<8} {label:<8} {ms:>12.3} {:>13.0}x", 122.0 / ms);
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if matches!(args.suite, Suite::Metrics | Suite::All) {
+        metrics_suite(&args)?;
+    }
+    if matches!(args.suite, Suite::Model | Suite::All) {
+        model_suite(&args)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Batch evaluation in the paper's shape: every (checkpoint, method, image) map scored against
+//! the image's mask and against the mask's bounding box, written as a per-image CSV, a summary
+//! CSV and a Markdown table (rows method × checkpoint, columns PG and IoU@k).
+//!
+//! Maps are cached as `.npy` under `<out>/maps/<checkpoint>/<method>/<stem>.npy` (model-input
+//! resolution, min-max normalised, then resized to the mask's size), so an interrupted run
+//! resumes where it stopped and precomputed maps dropped into that tree are used as they are.
+//! Images whose mask is empty (negatives) are not scored.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::explain::{self, ExplainOptions, Method};
+use crate::io::{image as vimage, mask as vmask, npy, write_atomic};
+use crate::metrics::{self, Mask};
+use crate::model::Vit;
+use crate::model::device::DeviceChoice;
+use crate::model::preprocess::{self, Normalization, ResizeMode};
+
+/// Errors of dataset evaluation; each names the file or folder.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Layout problem.
+    #[error("{path}: {message}")]
+    Layout {
+        /// File or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Other failure with context.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One image of a paper-layout dataset.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// File stem shared by image and mask.
+    pub stem: String,
+    /// Image file.
+    pub image: PathBuf,
+    /// Mask file.
+    pub mask: PathBuf,
+}
+
+const IMAGE_EXT: [&str; 6] = ["png", "jpg", "jpeg", "tif", "tiff", "bmp"];
+
+fn has_image_ext(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXT.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Lists `DIR/images/*` with their `DIR/masks/<stem>.*` partners (sorted by stem).
+pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
+    let layout = |path: &Path, message: &str| EvalError::Layout {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    };
+    let (images, masks) = (dir.join("images"), dir.join("masks"));
+    if !images.is_dir() || !masks.is_dir() {
+        return Err(layout(
+            dir,
+            "expected sub-folders images/ and masks/ (same file stems)",
+        ));
+    }
+    let read = |d: &Path| -> Result<Vec<PathBuf>, EvalError> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| layout(d, &format!("cannot list: {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| has_image_ext(p))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mask_files = read(&masks)?;
+    let mut items = Vec::new();
+    for image in read(&images)? {
+        let stem = image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mask = mask_files
+            .iter()
+            .find(|m| m.file_stem().map(|s| s.to_string_lossy()) == Some(stem.as_str().into()))
+            .ok_or_else(|| layout(&image, "no mask with this file stem in masks/"))?;
+        items.push(Item {
+            stem,
+            image,
+            mask: mask.clone(),
+        });
+    }
+    if items.is_empty() {
+        return Err(layout(&images, "no images"));
+    }
+    Ok(items)
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    /// Methods to score.
+    pub methods: Vec<Method>,
+    /// Top percentages.
+    pub tops: Vec<f64>,
+    /// Target class (None = predicted class).
+    pub target: Option<usize>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Metric backend.
+    pub backend: DeviceChoice,
+    /// Preprocessing mode.
+    pub resize: ResizeMode,
+}
+
+/// Scores of one (checkpoint, method, image).
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Checkpoint name.
+    pub checkpoint: String,
+    /// Method.
+    pub method: Method,
+    /// Image stem.
+    pub stem: String,
+    /// Against the mask.
+    pub mask: metrics::MetricSet,
+    /// Against the mask's bounding box.
+    pub boxed: metrics::MetricSet,
+}
+
+fn map_for(
+    vit: &Vit,
+    item: &Item,
+    method: Method,
+    cfg: &EvalConfig,
+    cache: &Path,
+    mask: &Mask,
+) -> Result<Vec<f32>, EvalError> {
+    if cache.exists() {
+        let a = npy::read_f32(cache).map_err(|e| EvalError::Other(e.to_string()))?;
+        if a.shape == [mask.height, mask.width] {
+            return Ok(a.data);
+        }
+    }
+    let img = vimage::read_image(&item.image).map_err(|e| EvalError::Other(e.to_string()))?;
+    let prepared = preprocess::prepare(
+        &img,
+        vit.config.img_size,
+        cfg.resize,
+        &Normalization::default(),
+    );
+    let device = vit.weights.head.weight.val().device();
+    let opts = ExplainOptions {
+        target: cfg.target,
+        ..Default::default()
+    };
+    let e = explain::explain(vit, prepared.tensor(&device), method, &opts)
+        .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
+    let mut map = preprocess::map_to_original(&e.map.values, &prepared.geometry);
+    if (img.width, img.height) != (mask.width, mask.height) {
+        map = preprocess::resize_bilinear(&map, img.width, img.height, mask.width, mask.height);
+    }
+    if let Some(parent) = cache.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| EvalError::Layout {
+            path: parent.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    npy::write_f32(cache, &[mask.height, mask.width], &map)
+        .map_err(|e| EvalError::Other(e.to_string()))?;
+    Ok(map)
+}
+
+/// Runs the evaluation of `models` (name, model) on the items; returns every row.
+pub fn evaluate(
+    models: &[(String, Vit)],
+    items: &[Item],
+    cfg: &EvalConfig,
+    progress: &indicatif::ProgressBar,
+) -> Result<Vec<Row>, EvalError> {
+    let masks: Vec<Mask> = items
+        .iter()
+        .map(|it| vmask::read_mask(&it.mask).map_err(|e| EvalError::Other(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    progress.set_length((models.len() * cfg.methods.len() * items.len()) as u64);
+    let mut rows = Vec::new();
+    for (name, vit) in models {
+        for &method in &cfg.methods {
+            for (item, mask) in items.iter().zip(&masks) {
+                progress.set_message(format!("{name} {method} {}", item.stem));
+                progress.inc(1);
+                let Some(bbox) = mask.bbox() else {
+                    continue; // negative image: nothing to localise
+                };
+                let cache = cfg
+                    .out
+                    .join("maps")
+                    .join(name)
+                    .join(method.name())
+                    .join(format!("{}.npy", item.stem));
+                let map = map_for(vit, item, method, cfg, &cache, mask)?;
+                let (w, h) = (mask.width, mask.height);
+                let score = |m: &Mask| {
+                    metrics::gpu::compute(&map, w, h, m, &cfg.tops, cfg.backend)
+                        .map_err(|e| EvalError::Other(format!("{}: {e}", item.stem)))
+                };
+                let boxed = Mask::from_rects(w, h, &[bbox]);
+                rows.push(Row {
+                    checkpoint: name.clone(),
+                    method,
+                    stem: item.stem.clone(),
+                    mask: score(mask)?,
+                    boxed: score(&boxed)?,
+                });
+            }
+        }
+    }
+    progress.finish();
+    Ok(rows)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for x in v.filter(|x| !x.is_nan()) {
+        s += x;
+        n += 1;
+    }
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+/// Writes `per_image.csv`, `summary.csv` and `summary.md` into `cfg.out`. Returns the Markdown.
+pub fn write_reports(rows: &[Row], cfg: &EvalConfig) -> Result<String, EvalError> {
+    let io = |p: &Path, e: std::io::Error| EvalError::Layout {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    let tops = &cfg.tops;
+    let mut per = String::from("checkpoint,method,image,annotation,pointing_game,energy");
+    for p in tops {
+        let _ = write!(per, ",iou_rect@{p},iou_binary@{p},dice@{p}");
+    }
+    per.push('\n');
+    for r in rows {
+        for (ann, set) in [("mask", &r.mask), ("box", &r.boxed)] {
+            let _ = write!(
+                per,
+                "{},{},{},{},{},{:.6}",
+                r.checkpoint, r.method, r.stem, ann, set.pointing_game as u8, set.energy
+            );
+            for t in &set.top {
+                let _ = write!(per, ",{:.6},{:.6},{:.6}", t.iou_rect, t.iou_binary, t.dice);
+            }
+            per.push('\n');
+        }
+    }
+    let per_path = cfg.out.join("per_image.csv");
+    write_atomic(&per_path, per.as_bytes()).map_err(|e| io(&per_path, e))?;
+
+    let mut groups: Vec<(String, Method)> = Vec::new();
+    for r in rows {
+        if !groups.contains(&(r.checkpoint.clone(), r.method)) {
+            groups.push((r.checkpoint.clone(), r.method));
+        }
+    }
+    let mut csv = String::from("checkpoint,method,annotation,images,pointing_game");
+    for p in tops {
+        let _ = write!(csv, ",iou_rect@{p},iou_binary@{p}");
+    }
+    csv.push('\n');
+    let mut md = String::new();
+    for (ann, title) in [
+        ("mask", "scored against the masks"),
+        ("box", "scored against the masks' bounding boxes"),
+    ] {
+        let _ = writeln!(
+            md,
+            "\n**Mean over annotated images, {title}** (IoU of the top-k% rectangle, as in the paper; in brackets the IoU of the top-k% pixels)\n"
+        );
+        let mut head = String::from("| method | checkpoint | n | PG |");
+        let mut rule = String::from("| --- | --- | --- | --- |");
+        for p in tops {
+            let _ = write!(head, " IoU@{p} |");
+            rule.push_str(" --- |");
+        }
+        let _ = writeln!(md, "{head}\n{rule}");
+        for (ckpt, method) in &groups {
+            let sel: Vec<&metrics::MetricSet> = rows
+                .iter()
+                .filter(|r| &r.checkpoint == ckpt && r.method == *method)
+                .map(|r| if ann == "mask" { &r.mask } else { &r.boxed })
+                .collect();
+            let pg = mean(sel.iter().map(|s| s.pointing_game as u8 as f64));
+            let _ = write!(csv, "{ckpt},{method},{ann},{},{pg:.6}", sel.len());
+            let _ = write!(md, "| {method} | {ckpt} | {} | {pg:.3} |", sel.len());
+            for j in 0..tops.len() {
+                let rect = mean(sel.iter().map(|s| s.top[j].iou_rect));
+                let bin = mean(sel.iter().map(|s| s.top[j].iou_binary));
+                let _ = write!(csv, ",{rect:.6},{bin:.6}");
+                let _ = write!(md, " {rect:.3} ({bin:.3}) |");
+            }
+            csv.push('\n');
+            md.push('\n');
+        }
+    }
+    let csv_path = cfg.out.join("summary.csv");
+    write_atomic(&csv_path, csv.as_bytes()).map_err(|e| io(&csv_path, e))?;
+    let md_path = cfg.out.join("summary.md");
+    write_atomic(&md_path, md.as_bytes()).map_err(|e| io(&md_path, e))?;
+    Ok(md)
+}

@@ -1,0 +1,103 @@
+//! Raw attention (the paper's map) and GradCAM on the last attention (Chefer's `cam_attn`).
+//!
+//! - attention: block `layer` (default last), class-token row, keys 1.., mean over heads (or one
+//!   head), reshaped to the grid.
+//! - cam-attn: last block; per head, the class-token row (keys 1..) of the attention times the
+//!   mean of the same row of the attention gradient; mean over heads; clamp at 0; min-max.
+
+use burn::tensor::Tensor;
+
+use super::upsample::minmax;
+use super::{ExplainError, PatchMap, check_target, to_vec};
+use crate::model::{Probes, Vit};
+
+fn class_rows(attn: Tensor<4>) -> Tensor<3> {
+    // [1, H, N, N] -> [1, H, N-1]: query 0, keys 1..
+    let [b, h, n, _] = attn.dims();
+    attn.narrow(2, 0, 1)
+        .narrow(3, 1, n - 1)
+        .reshape([b, h, n - 1])
+}
+
+/// The paper's attention map. Returns (logits, grid map).
+pub fn attention_map(
+    vit: &Vit,
+    input: Tensor<4>,
+    layer: Option<usize>,
+    head: Option<usize>,
+) -> Result<(Vec<f32>, PatchMap), ExplainError> {
+    let cfg = &vit.config;
+    let layer = layer.unwrap_or(cfg.depth - 1);
+    if layer >= cfg.depth {
+        return Err(ExplainError::Option(format!(
+            "layer {layer} does not exist: the model has {} blocks (0..{})",
+            cfg.depth,
+            cfg.depth - 1
+        )));
+    }
+    if let Some(h) = head
+        && h >= cfg.num_heads
+    {
+        return Err(ExplainError::Option(format!(
+            "head {h} does not exist: the model has {} heads",
+            cfg.num_heads
+        )));
+    }
+    let trace = vit.forward_traced(input, Probes::NONE);
+    let rows = class_rows(trace.blocks[layer].attn.clone()); // [1, H, P]
+    let [_, hh, p] = rows.dims();
+    let row = match head {
+        Some(h) => rows.narrow(1, h, 1).reshape([p]),
+        None => rows.mean_dim(1).reshape([p]),
+    };
+    let _ = hh;
+    let g = cfg.grid();
+    Ok((
+        to_vec(trace.logits)?,
+        PatchMap {
+            height: g,
+            width: g,
+            values: to_vec(row)?,
+        },
+    ))
+}
+
+/// Chefer's `generate_cam_attn`. Returns (target, logits, grid map in [0, 1]).
+pub fn cam_attn_map(
+    vit: &Vit,
+    input: Tensor<4>,
+    target: Option<usize>,
+) -> Result<(usize, Vec<f32>, PatchMap), ExplainError> {
+    let cfg = &vit.config;
+    let last = cfg.depth - 1;
+    let probes = Probes {
+        attn_from: Some(last),
+        last_norm1: false,
+    };
+    let trace = vit.forward_traced(input, probes);
+    let logits = to_vec(trace.logits.clone().inner())?;
+    let target = check_target(target, &logits)?;
+    let grads = trace.logits.narrow(1, target, 1).sum().backward();
+    let probe = &trace.probes.as_ref().expect("probes requested").attn[0].1;
+    let grad = probe
+        .grad(&grads)
+        .ok_or_else(|| ExplainError::Data("no gradient for the last attention".into()))?;
+    let attn = class_rows(trace.blocks[last].attn.clone().inner()); // [1, H, P]
+    let grad = class_rows(grad); // [1, H, P]
+    let [_, h, p] = attn.dims();
+    let weights = grad.mean_dim(2); // [1, H, 1]
+    let cam = (attn * weights).mean_dim(1).reshape([p]).clamp_min(0.0);
+    let _ = h;
+    let mut values = to_vec(cam)?;
+    minmax(&mut values);
+    let g = cfg.grid();
+    Ok((
+        target,
+        logits,
+        PatchMap {
+            height: g,
+            width: g,
+            values,
+        },
+    ))
+}

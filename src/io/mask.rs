@@ -1,0 +1,79 @@
+//! Annotation masks from image files, read as the paper's `mask_to_npy` does: PIL
+//! `convert('L')` (ITU-R 601-2 luma with PIL's fixed-point rounding), then value > 0 is inside.
+//! 16-bit and gray images: any non-zero sample is inside.
+
+use std::path::Path;
+
+use super::image::ImageError;
+use crate::metrics::Mask;
+
+/// PIL's `L = R * 299/1000 + G * 587/1000 + B * 114/1000` in its fixed-point form.
+pub fn pil_luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+/// Reads a mask image.
+pub fn read_mask(path: &Path) -> Result<Mask, ImageError> {
+    let err = |message: String| ImageError::Read {
+        path: path.to_path_buf(),
+        message,
+    };
+    let img = image::ImageReader::open(path)
+        .map_err(|e| err(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?
+        .decode()
+        .map_err(|e| err(e.to_string()))?;
+    use image::DynamicImage as D;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let data: Vec<u8> = match &img {
+        D::ImageLuma8(b) => b.as_raw().iter().map(|&v| (v > 0) as u8).collect(),
+        D::ImageLumaA8(b) => b
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| (p[0] > 0) as u8)
+            .collect(),
+        D::ImageLuma16(b) => b.as_raw().iter().map(|&v| (v > 0) as u8).collect(),
+        D::ImageLumaA16(b) => b
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| (p[0] > 0) as u8)
+            .collect(),
+        other => other
+            .to_rgb8()
+            .pixels()
+            .map(|p| (pil_luma(p[0], p[1], p[2]) > 0) as u8)
+            .collect(),
+    };
+    Ok(Mask {
+        width: w,
+        height: h,
+        data,
+    })
+}
+
+/// Writes a mask as an 8-bit PNG (0 / 255), atomically.
+pub fn write_mask(path: &Path, mask: &Mask) -> Result<(), ImageError> {
+    let img = image::GrayImage::from_raw(
+        mask.width as u32,
+        mask.height as u32,
+        mask.data
+            .iter()
+            .map(|&v| if v != 0 { 255 } else { 0 })
+            .collect(),
+    )
+    .ok_or_else(|| ImageError::Write {
+        path: path.to_path_buf(),
+        message: "mask buffer does not match its size".into(),
+    })?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| ImageError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    super::write_atomic(path, bytes.get_ref()).map_err(|e| ImageError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,117 @@
+//! NumPy `.npy` arrays of f32 (written) and f32/f64/integers (read), through `npyz`.
+
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+
+/// Errors of `.npy` reading and writing; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NpyError {
+    /// Unreadable, malformed or unsupported file.
+    #[error("{path}: {message}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Write failure.
+    #[error("{path}: cannot write .npy: {message}")]
+    Write {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// A dense array read from `.npy`, converted to f32, C order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    /// Extents, outermost first.
+    pub shape: Vec<usize>,
+    /// Values in C order.
+    pub data: Vec<f32>,
+}
+
+/// Writes `data` with `shape` as little-endian float32, C order, atomically.
+pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyError> {
+    let err = |message: String| NpyError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut bytes = Vec::new();
+    {
+        let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let mut writer = npyz::WriteOptions::<f32>::new()
+            .default_dtype()
+            .shape(&shape)
+            .writer(&mut bytes)
+            .begin_nd()
+            .map_err(|e| err(e.to_string()))?;
+        writer
+            .extend(data.iter().copied())
+            .map_err(|e| err(e.to_string()))?;
+        writer.finish().map_err(|e| err(e.to_string()))?;
+    }
+    super::write_atomic(path, &bytes).map_err(|e| err(e.to_string()))
+}
+
+/// Reads a `.npy` of any real numeric dtype into f32 (Fortran order is transposed to C order).
+pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
+    let err = |message: String| NpyError::Read {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| err(format!("not a valid .npy file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let dtype = npy.dtype();
+    let type_str = match &dtype {
+        npyz::DType::Plain(ts) => ts.to_string(),
+        _ => return Err(err("structured arrays are not supported".into())),
+    };
+    let kind = type_str.trim_start_matches(['<', '>', '|', '=']);
+    let data: Vec<f32> = match kind {
+        "f4" => collect(npy.data::<f32>(), |v| v),
+        "f8" => collect(npy.data::<f64>(), |v| v as f32),
+        "u1" | "b1" => collect(npy.data::<u8>(), |v| v as f32),
+        "i1" => collect(npy.data::<i8>(), |v| v as f32),
+        "u2" => collect(npy.data::<u16>(), |v| v as f32),
+        "i2" => collect(npy.data::<i16>(), |v| v as f32),
+        "i4" => collect(npy.data::<i32>(), |v| v as f32),
+        "u4" => collect(npy.data::<u32>(), |v| v as f32),
+        "i8" => collect(npy.data::<i64>(), |v| v as f32),
+        _ => return Err(err(format!("unsupported dtype '{type_str}'"))),
+    }
+    .map_err(|e| err(format!("corrupt data: {e}")))?;
+    let n: usize = shape.iter().product();
+    if data.len() != n {
+        return Err(err(format!(
+            "holds {} values but its shape {shape:?} needs {n}",
+            data.len()
+        )));
+    }
+    let data = if fortran && shape.len() == 2 {
+        let (r, c) = (shape[0], shape[1]);
+        (0..r * c).map(|i| data[(i % c) * r + i / c]).collect()
+    } else if fortran && shape.len() > 2 {
+        return Err(err(
+            "Fortran-ordered arrays above 2-D are not supported".into()
+        ));
+    } else {
+        data
+    };
+    Ok(Array { shape, data })
+}
+
+fn collect<T: npyz::Deserialize, R: std::io::Read, E: std::fmt::Display>(
+    data: Result<npyz::NpyReader<T, R>, E>,
+    f: impl Fn(T) -> f32,
+) -> Result<Vec<f32>, String> {
+    data.map_err(|e| e.to_string())?
+        .map(|r| r.map(&f).map_err(|e| e.to_string()))
+        .collect()
+}

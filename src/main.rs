@@ -1,0 +1,508 @@
+//! `vitscope` command line: explanation maps (`explain`), localisation metrics (`metrics`) and
+//! benchmarks (`bench`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use vitscope::explain::{self, ExplainOptions, Explanation, Method};
+use vitscope::io::{colormap, image as vimage, mask as vmask, npy};
+use vitscope::metrics::{self, Mask, Rect};
+use vitscope::model::device::{self, DeviceChoice};
+use vitscope::model::preprocess::{self, Normalization, ResizeMode};
+use vitscope::model::{LoadOptions, Vit, load_vit};
+
+mod bench;
+
+#[derive(Parser)]
+#[command(
+    name = "vitscope",
+    version,
+    about = "Judge Vision Transformer explanations of medical images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute an explanation map for an image or a folder of images.
+    Explain(ExplainArgs),
+    /// Score a map against a mask or boxes (pointing game, IoU at top-k%).
+    Metrics(MetricsArgs),
+    /// Evaluate maps of one or more checkpoints over a dataset (paper layout).
+    Eval(EvalArgs),
+    /// Benchmark the model and metric engines.
+    Bench(bench::BenchArgs),
+}
+
+/// Model selection shared by subcommands.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// Checkpoint (.safetensors or .pth; timm, DINO or MAE layout). Default: the bundled demo model.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// JSON config with `num_heads` / `num_classes` (e.g. the reference fixtures' config.json).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Attention heads (else from --config, else head_dim 64).
+    #[arg(long)]
+    heads: Option<usize>,
+    /// Compute device: auto picks a hardware GPU when present, else the CPU.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Image file, or a folder of images (then use --out-dir).
+    #[arg(long)]
+    image: PathBuf,
+    /// Explanation method.
+    #[arg(long, value_enum, default_value_t = Method::Chefer)]
+    method: Method,
+    /// Target class (default: the predicted class).
+    #[arg(long)]
+    target: Option<usize>,
+    /// Block for `attention` (default: last).
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Head for `attention` (default: mean over heads).
+    #[arg(long)]
+    head: Option<usize>,
+    /// How images reach the model size.
+    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
+    resize: ResizeMode,
+    /// Normalisation mean, three comma-separated values (default ImageNet).
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    mean: Option<Vec<f32>>,
+    /// Normalisation std, three comma-separated values (default ImageNet).
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    std: Option<Vec<f32>>,
+    /// Raw patch-grid map, float32 .npy [grid_h, grid_w].
+    #[arg(long)]
+    out_npy: Option<PathBuf>,
+    /// Upsampled + min-max map at model input size, float32 .npy [H, W].
+    #[arg(long)]
+    out_map: Option<PathBuf>,
+    /// Colour-mapped overlay on the original image (PNG).
+    #[arg(long)]
+    out_png: Option<PathBuf>,
+    /// Output folder for a folder of images: <stem>.npy, <stem>_map.npy, <stem>.png.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Overlay colormap.
+    #[arg(long, value_enum, default_value_t = colormap::Colormap::Turbo)]
+    colormap: colormap::Colormap,
+    /// Print {"logits","probs","target","method"} as JSON to stdout (one line per image).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct MetricsArgs {
+    /// Map: .npy (2-D float) or an image (gray levels).
+    #[arg(long)]
+    map: PathBuf,
+    /// Mask image (pixel > 0 inside, read as the paper reads masks).
+    #[arg(long, conflicts_with = "boxes")]
+    mask: Option<PathBuf>,
+    /// Box x0,y0,x1,y1 (half-open pixels); repeat for several.
+    #[arg(long = "box", value_parser = parse_box, id = "boxes")]
+    boxes: Vec<Rect>,
+    /// Top percentages.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20,40")]
+    top: Vec<f64>,
+    /// Where to compute: auto = GPU on a hardware adapter, else CPU.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    backend: DeviceChoice,
+    /// Print records like the reference metrics.json.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Dataset folder with images/ and masks/ (same file stems; mask pixel > 0 = inside).
+    #[arg(long)]
+    dataset: PathBuf,
+    /// NAME=FILE; repeat to compare initialisations. Default: the bundled model as "demo".
+    #[arg(long = "checkpoint", value_parser = parse_named)]
+    checkpoints: Vec<(String, PathBuf)>,
+    /// JSON config for the checkpoints (num_heads / heads).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Attention heads (else from --config, else head_dim 64).
+    #[arg(long)]
+    heads: Option<usize>,
+    /// Methods to evaluate.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "attention,gradcam,chefer"
+    )]
+    methods: Vec<Method>,
+    /// Top percentages.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20,40")]
+    top: Vec<f64>,
+    /// Class to explain: a class index, or "pred" for the predicted class.
+    #[arg(long, default_value = "1")]
+    target: String,
+    /// Output folder (reports and the map cache that makes reruns resume).
+    #[arg(long, default_value = "eval-out")]
+    out: PathBuf,
+    /// Compute device for the model.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Metric backend.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    backend: DeviceChoice,
+    /// How images reach the model size.
+    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
+    resize: ResizeMode,
+}
+
+fn parse_named(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' must be NAME=FILE"))?;
+    if name.is_empty() || name.contains(['/', '\\']) {
+        return Err(format!("'{name}' is not a usable checkpoint name"));
+    }
+    Ok((name.to_string(), PathBuf::from(file)))
+}
+
+fn run_eval(args: EvalArgs) -> Result<()> {
+    use vitscope::dataset::eval;
+    let items = eval::list_items(&args.dataset)?;
+    let target = match args.target.as_str() {
+        "pred" => None,
+        t => Some(
+            t.parse::<usize>()
+                .with_context(|| format!("--target '{t}'"))?,
+        ),
+    };
+    let checkpoints = if args.checkpoints.is_empty() {
+        vec![("demo".to_string(), None)]
+    } else {
+        args.checkpoints
+            .iter()
+            .map(|(n, f)| (n.clone(), Some(f.clone())))
+            .collect()
+    };
+    let mut models = Vec::new();
+    for (name, file) in checkpoints {
+        let margs = ModelArgs {
+            weights: file,
+            config: args.config.clone(),
+            heads: args.heads,
+            device: args.device,
+        };
+        models.push((name, load_model(&margs)?));
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let cfg = eval::EvalConfig {
+        methods: args.methods.clone(),
+        tops: args.top.clone(),
+        target,
+        out: args.out.clone(),
+        backend: args.backend,
+        resize: args.resize,
+    };
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed}<{eta}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let rows = eval::evaluate(&models, &items, &cfg, &bar)?;
+    let md = eval::write_reports(&rows, &cfg)?;
+    println!("{md}");
+    eprintln!(
+        "wrote {}/per_image.csv, summary.csv, summary.md ({} scored maps of {} images)",
+        args.out.display(),
+        rows.len(),
+        items.len()
+    );
+    Ok(())
+}
+
+fn parse_box(s: &str) -> Result<Rect, String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|t| t.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("box '{s}': {e}"))?;
+    match v[..] {
+        [x0, y0, x1, y1] if x1 > x0 && y1 > y0 => Ok(Rect { x0, y0, x1, y1 }),
+        _ => Err(format!(
+            "box '{s}' must be x0,y0,x1,y1 with x1 > x0 and y1 > y0"
+        )),
+    }
+}
+
+/// The bundled demo model and its config.
+pub fn bundled_model() -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    (dir.join("model.safetensors"), dir.join("config.json"))
+}
+
+/// Loads the model named by `args` (or the bundled one).
+pub fn load_model(args: &ModelArgs) -> Result<Vit> {
+    let (weights, config) = match &args.weights {
+        Some(w) => (w.clone(), args.config.clone()),
+        None => {
+            let (w, c) = bundled_model();
+            (w, Some(args.config.clone().unwrap_or(c)))
+        }
+    };
+    let device = device::resolve(args.device);
+    let opts = LoadOptions {
+        heads: args.heads,
+        config_file: config,
+        classes: None,
+    };
+    let (vit, report) = load_vit(&weights, &opts, &device)?;
+    eprintln!("{}", report.summary());
+    Ok(vit)
+}
+
+fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .map(|e| {
+                    matches!(
+                        e.to_ascii_lowercase().as_str(),
+                        "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp"
+                    )
+                })
+                .unwrap_or(false)
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "{}: no images (png, jpg, tif, bmp) in this folder",
+            dir.display()
+        );
+    }
+    Ok(files)
+}
+
+struct Outputs {
+    npy: Option<PathBuf>,
+    map: Option<PathBuf>,
+    png: Option<PathBuf>,
+}
+
+fn explain_one(
+    vit: &Vit,
+    path: &Path,
+    args: &ExplainArgs,
+    norm: &Normalization,
+    out: &Outputs,
+) -> Result<Explanation> {
+    let img = vimage::read_image(path)?;
+    let prepared = preprocess::prepare(&img, vit.config.img_size, args.resize, norm);
+    let device = vit.weights.head.weight.val().device();
+    let input = prepared.tensor(&device);
+    let opts = ExplainOptions {
+        target: args.target,
+        layer: args.layer,
+        head: args.head,
+    };
+    let e = explain::explain(vit, input, args.method, &opts)
+        .with_context(|| format!("{}: {} failed", path.display(), args.method))?;
+    if let Some(p) = &out.npy {
+        npy::write_f32(p, &[e.grid.height, e.grid.width], &e.grid.values)?;
+    }
+    if let Some(p) = &out.map {
+        npy::write_f32(p, &[e.map.height, e.map.width], &e.map.values)?;
+    }
+    if let Some(p) = &out.png {
+        let full = preprocess::map_to_original(&e.map.values, &prepared.geometry);
+        let png = colormap::overlay(&img.to_rgb8(), &full, args.colormap, 0.5);
+        vimage::write_rgb8(p, &png)?;
+    }
+    if args.json {
+        let line = serde_json::json!({
+            "image": path.display().to_string(),
+            "logits": e.logits,
+            "probs": explain::softmax(&e.logits),
+            "target": e.target,
+            "method": e.method,
+        });
+        println!("{line}");
+    }
+    Ok(e)
+}
+
+fn run_explain(args: ExplainArgs) -> Result<()> {
+    let norm = Normalization {
+        mean: args
+            .mean
+            .as_deref()
+            .map(|m| [m[0], m[1], m[2]])
+            .unwrap_or(Normalization::default().mean),
+        std: args
+            .std
+            .as_deref()
+            .map(|m| [m[0], m[1], m[2]])
+            .unwrap_or(Normalization::default().std),
+    };
+    if args.image.is_dir() {
+        let files = image_files(&args.image)?;
+        let Some(dir) = args.out_dir.clone() else {
+            bail!(
+                "{} is a folder: give --out-dir for the outputs",
+                args.image.display()
+            );
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        let vit = load_model(&args.model)?;
+        let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed}<{eta}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut failures = 0;
+        for f in &files {
+            let stem = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            bar.set_message(stem.clone());
+            let out = Outputs {
+                npy: Some(dir.join(format!("{stem}.npy"))),
+                map: Some(dir.join(format!("{stem}_map.npy"))),
+                png: Some(dir.join(format!("{stem}.png"))),
+            };
+            if let Err(e) = explain_one(&vit, f, &args, &norm, &out) {
+                bar.suspend(|| eprintln!("error: {e:#}"));
+                failures += 1;
+            }
+            bar.inc(1);
+        }
+        bar.finish();
+        if failures > 0 {
+            bail!("{failures} of {} images failed", files.len());
+        }
+        return Ok(());
+    }
+    let vit = load_model(&args.model)?;
+    let out = Outputs {
+        npy: args.out_npy.clone(),
+        map: args.out_map.clone(),
+        png: args.out_png.clone(),
+    };
+    let e = explain_one(&vit, &args.image, &args, &norm, &out)?;
+    if !args.json {
+        let probs = explain::softmax(&e.logits);
+        eprintln!(
+            "{}: predicted class {} (p = {:.4}); {} map for class {} on a {}x{} grid",
+            args.image.display(),
+            explain::argmax(&e.logits),
+            probs[explain::argmax(&e.logits)],
+            e.method,
+            e.target,
+            e.grid.height,
+            e.grid.width
+        );
+    }
+    Ok(())
+}
+
+fn read_map(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
+    let is_npy = path
+        .extension()
+        .map(|e| e.eq_ignore_ascii_case("npy"))
+        .unwrap_or(false);
+    if is_npy {
+        let a = npy::read_f32(path)?;
+        match a.shape[..] {
+            [h, w] => Ok((a.data, w, h)),
+            [1, h, w] => Ok((a.data, w, h)),
+            _ => bail!(
+                "{}: map must be 2-D, found shape {:?}",
+                path.display(),
+                a.shape
+            ),
+        }
+    } else {
+        let img = vimage::read_image(path)?;
+        let gray = img.planes[0].clone();
+        Ok((gray, img.width, img.height))
+    }
+}
+
+fn run_metrics(args: MetricsArgs) -> Result<()> {
+    let (map, w, h) = read_map(&args.map)?;
+    let (mask, mask_name) = match (&args.mask, args.boxes.is_empty()) {
+        (Some(p), _) => (vmask::read_mask(p)?, p.display().to_string()),
+        (None, false) => {
+            let name = args
+                .boxes
+                .iter()
+                .map(|r| format!("box:{},{},{},{}", r.x0, r.y0, r.x1, r.y1))
+                .collect::<Vec<_>>()
+                .join(";");
+            (Mask::from_rects(w, h, &args.boxes), name)
+        }
+        (None, true) => bail!("give --mask FILE or at least one --box x0,y0,x1,y1"),
+    };
+    if mask.width != w || mask.height != h {
+        bail!(
+            "map {} is {}x{} but mask {} is {}x{} (width x height)",
+            args.map.display(),
+            w,
+            h,
+            mask_name,
+            mask.width,
+            mask.height
+        );
+    }
+    let set = metrics::gpu::compute(&map, w, h, &mask, &args.top, args.backend)
+        .with_context(|| format!("{}: metrics failed", args.map.display()))?;
+    let map_name = args.map.display().to_string();
+    if args.json {
+        let recs = metrics::records(&set, &map_name, &mask_name);
+        println!("{}", serde_json::to_string_pretty(&recs)?);
+    } else {
+        println!(
+            "map {map_name} ({w}x{h}) vs {mask_name} ({} px)",
+            set.mask_pixels
+        );
+        println!("pointing game: {}", set.pointing_game as u8);
+        println!("energy in mask: {:.4}", set.energy);
+        println!("top%   k        threshold    selected  iou_rect  iou_binary  dice");
+        for t in &set.top {
+            println!(
+                "{:<6} {:<8} {:<12.6} {:<9} {:<9.4} {:<11.4} {:.4}",
+                t.top_perc, t.k, t.threshold, t.selected, t.iou_rect, t.iou_binary, t.dice
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Explain(a) => run_explain(a),
+        Command::Metrics(a) => run_metrics(a),
+        Command::Eval(a) => run_eval(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,533 @@
+//! Checkpoint loading: timm state dicts (`.safetensors`, PyTorch `.pth`), the DINO release
+//! format (backbone only), the MAE release format (`{"model": ...}`, `fc_norm.*` used as `norm.*`)
+//! and fine-tuned timm state dicts with any head.
+//!
+//! Loading runs in three steps: read every tensor of the file into a [`StateDict`]; normalise
+//! its key layout to timm's and infer the architecture from tensor shapes ([`infer_config`]);
+//! then apply it to a freshly built [`Vit`] through burn-store (`SafetensorsStore` with
+//! `PyTorchToBurnAdapter`), whose applied / missing / unused lists become the [`LoadReport`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::Device;
+
+use super::vit::{Vit, VitConfig};
+
+/// Errors raised while reading or applying a checkpoint. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The file could not be read.
+    #[error("{path}: cannot read checkpoint: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a checkpoint this loader understands, or it is corrupt.
+    #[error("{path}: {message}")]
+    Format {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tensor has a shape other than the architecture needs.
+    #[error("{path}: tensor '{key}' has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// File.
+        path: PathBuf,
+        /// Tensor name (timm layout).
+        key: String,
+        /// Shape the model needs.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+}
+
+/// One tensor of a state dict, converted to f32.
+#[derive(Debug, Clone)]
+pub struct RawTensor {
+    /// Extents, outermost first.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub data: Vec<f32>,
+}
+
+/// Tensors by name.
+pub type StateDict = BTreeMap<String, RawTensor>;
+
+/// The release layout a checkpoint was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointLayout {
+    /// timm state dict with a classification head.
+    Timm,
+    /// Backbone without a head (DINO release): a new head is initialised.
+    Backbone,
+    /// MAE release (`model` key, `fc_norm.*` taken as the final norm).
+    Mae,
+}
+
+/// What loading did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadReport {
+    /// File read.
+    pub path: PathBuf,
+    /// Recognised layout.
+    pub layout: CheckpointLayout,
+    /// Inferred hyper-parameters.
+    pub config: VitConfig,
+    /// Parameters set from the file.
+    pub applied: Vec<String>,
+    /// Parameters the file lacked (left at their initial values).
+    pub missing: Vec<String>,
+    /// Tensors of the file the model does not use.
+    pub unused: Vec<String>,
+    /// Human-readable remarks (new head, renamed norms, ...).
+    pub notes: Vec<String>,
+}
+
+impl LoadReport {
+    /// One line per fact, for the CLI's stderr.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{}: {:?} layout, dim {} depth {} heads {} patch {} img {} classes {}; {} tensors applied",
+            self.path.display(),
+            self.layout,
+            self.config.embed_dim,
+            self.config.depth,
+            self.config.num_heads,
+            self.config.patch_size,
+            self.config.img_size,
+            self.config.num_classes,
+            self.applied.len()
+        );
+        if !self.missing.is_empty() {
+            s += &format!("; missing: {}", self.missing.join(", "));
+        }
+        if !self.unused.is_empty() {
+            s += &format!("; unused: {}", self.unused.join(", "));
+        }
+        for n in &self.notes {
+            s += &format!("\n  note: {n}");
+        }
+        s
+    }
+}
+
+/// Options that the tensor shapes cannot tell.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Attention heads (else from `config`, else head_dim 64).
+    pub heads: Option<usize>,
+    /// A JSON config (the fixtures' `config.json` layout: `num_heads`, `num_classes`, ...).
+    pub config_file: Option<PathBuf>,
+    /// Classes of a new head when the checkpoint has none (default 2).
+    pub classes: Option<usize>,
+}
+
+fn format_err(path: &Path, message: impl Into<String>) -> CheckpointError {
+    CheckpointError::Format {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Reads every floating-point tensor of a `.safetensors` or PyTorch `.pth`/`.pt` file.
+pub fn read_state_dict(path: &Path) -> Result<StateDict, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let is_zip = bytes.starts_with(b"PK\x03\x04");
+    let is_pickle = bytes.first() == Some(&0x80);
+    if is_zip || is_pickle {
+        drop(bytes);
+        read_pytorch(path)
+    } else {
+        read_safetensors(path, &bytes)
+    }
+}
+
+fn read_safetensors(path: &Path, bytes: &[u8]) -> Result<StateDict, CheckpointError> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
+        format_err(
+            path,
+            format!("not a safetensors or PyTorch checkpoint ({e})"),
+        )
+    })?;
+    let mut out = StateDict::new();
+    for (name, view) in st.tensors() {
+        let data = convert_bytes(view.data(), view.dtype_name()).ok_or_else(|| {
+            format_err(
+                path,
+                format!("tensor '{name}': unsupported dtype {:?}", view.dtype()),
+            )
+        })?;
+        out.insert(
+            name,
+            RawTensor {
+                shape: view.shape().to_vec(),
+                data,
+            },
+        );
+    }
+    Ok(out)
+}
+
+trait DtypeName {
+    fn dtype_name(&self) -> &'static str;
+}
+
+impl DtypeName for safetensors::tensor::TensorView<'_> {
+    fn dtype_name(&self) -> &'static str {
+        use safetensors::Dtype;
+        match self.dtype() {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+            Dtype::F16 => "f16",
+            Dtype::BF16 => "bf16",
+            _ => "other",
+        }
+    }
+}
+
+fn convert_bytes(bytes: &[u8], dtype: &str) -> Option<Vec<f32>> {
+    let chunks = |n: usize| bytes.chunks_exact(n);
+    Some(match dtype {
+        "f32" => chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        "f64" => chunks(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32)
+            .collect(),
+        "f16" => chunks(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        "bf16" => chunks(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        _ => return None,
+    })
+}
+
+fn read_pytorch(path: &Path) -> Result<StateDict, CheckpointError> {
+    use burn::store::pytorch_reader::PytorchReader;
+    let reader = PytorchReader::new(path)
+        .map_err(|e| format_err(path, format!("cannot parse PyTorch checkpoint: {e}")))?;
+    let mut out = StateDict::new();
+    for (name, t) in reader.into_tensors() {
+        let dtype = match format!("{:?}", t.dtype()).to_lowercase().as_str() {
+            "f32" | "float32" => "f32",
+            "f64" | "float64" => "f64",
+            "f16" | "float16" => "f16",
+            "bf16" | "bfloat16" => "bf16",
+            _ => continue, // integer buffers (e.g. counters) are not parameters
+        };
+        let bytes = t
+            .read()
+            .map_err(|e| format_err(path, format!("tensor '{name}': {e}")))?;
+        let data = convert_bytes(&bytes, dtype)
+            .ok_or_else(|| format_err(path, format!("tensor '{name}': unsupported dtype")))?;
+        out.insert(
+            name,
+            RawTensor {
+                shape: t.shape().to_vec(),
+                data,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Strips wrapper prefixes (`model.`, `state_dict.`, `module.`, `backbone.`, `teacher.`, ...)
+/// shared by every key, maps MAE's `fc_norm.*` to `norm.*` when there is no `norm.*`, and tells
+/// which layout the file had.
+pub fn normalise_layout(mut sd: StateDict) -> (StateDict, CheckpointLayout, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut mae = false;
+    // Peel wrappers until `cls_token` is at the top level.
+    for _ in 0..4 {
+        if sd.contains_key("cls_token") {
+            break;
+        }
+        let Some(cls) = sd.keys().find(|k| k.ends_with("cls_token")).cloned() else {
+            break;
+        };
+        let prefix = cls.trim_end_matches("cls_token").to_string();
+        if prefix.starts_with("model.") {
+            mae = true;
+        }
+        notes.push(format!("stripped key prefix '{prefix}'"));
+        sd = sd
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|s| (s.to_string(), v)))
+            .collect();
+    }
+    let has_fc_norm = sd.contains_key("fc_norm.weight");
+    if has_fc_norm && !sd.contains_key("norm.weight") {
+        for p in ["weight", "bias"] {
+            if let Some(t) = sd.remove(&format!("fc_norm.{p}")) {
+                sd.insert(format!("norm.{p}"), t);
+            }
+        }
+        notes.push("fc_norm.* used as the final norm.* (MAE fine-tuning layout)".into());
+        mae = true;
+    }
+    // Decoder and mask-token tensors of MAE pre-training checkpoints are not part of the encoder.
+    let before = sd.len();
+    sd.retain(|k, _| !(k.starts_with("decoder") || k == "mask_token"));
+    if sd.len() != before {
+        notes.push(format!("dropped {} MAE decoder tensors", before - sd.len()));
+        mae = true;
+    }
+    let layout = if !sd.contains_key("head.weight") {
+        CheckpointLayout::Backbone
+    } else if mae {
+        CheckpointLayout::Mae
+    } else {
+        CheckpointLayout::Timm
+    };
+    let layout = if mae && layout == CheckpointLayout::Backbone {
+        CheckpointLayout::Mae
+    } else {
+        layout
+    };
+    (sd, layout, notes)
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ConfigFile {
+    #[serde(alias = "heads")]
+    num_heads: Option<usize>,
+    #[serde(alias = "classes")]
+    num_classes: Option<usize>,
+    #[serde(default)]
+    model: Option<Box<ConfigFile>>,
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile, CheckpointError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let cfg: ConfigFile = serde_json::from_str(&text)
+        .map_err(|e| format_err(path, format!("invalid JSON config: {e}")))?;
+    Ok(match cfg.model {
+        Some(inner) if cfg.num_heads.is_none() => *inner,
+        _ => cfg,
+    })
+}
+
+fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize], CheckpointError> {
+    sd.get(key).map(|t| t.shape.as_slice()).ok_or_else(|| {
+        format_err(
+            path,
+            format!("missing tensor '{key}': not a ViT checkpoint"),
+        )
+    })
+}
+
+/// Infers the architecture from tensor shapes (heads from options or head_dim 64).
+pub fn infer_config(
+    sd: &StateDict,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<VitConfig, CheckpointError> {
+    let file_cfg = match &opts.config_file {
+        Some(p) => read_config_file(p)?,
+        None => ConfigFile::default(),
+    };
+    let pw = shape_of(sd, "patch_embed.proj.weight", path)?;
+    let [embed_dim, in_chans, patch_size, patch_w] = pw[..] else {
+        return Err(format_err(
+            path,
+            format!("patch_embed.proj.weight has rank {}, expected 4", pw.len()),
+        ));
+    };
+    if patch_size != patch_w {
+        return Err(format_err(path, "non-square patches are not supported"));
+    }
+    let pos = shape_of(sd, "pos_embed", path)?;
+    let tokens = if pos.len() == 3 { pos[1] } else { 0 };
+    let grid = ((tokens.saturating_sub(1)) as f64).sqrt().round() as usize;
+    if tokens < 2 || grid * grid + 1 != tokens {
+        return Err(format_err(
+            path,
+            format!(
+                "pos_embed shape {pos:?} is not [1, 1 + g*g, dim] (class token plus a square grid)"
+            ),
+        ));
+    }
+    let mut depth = 0;
+    while sd.contains_key(&format!("blocks.{depth}.attn.qkv.weight")) {
+        depth += 1;
+    }
+    if depth == 0 {
+        return Err(format_err(
+            path,
+            "no 'blocks.N.attn.qkv.weight' tensors: not a ViT checkpoint",
+        ));
+    }
+    let mlp_hidden = shape_of(sd, "blocks.0.mlp.fc1.weight", path)?[0];
+    let num_heads = opts
+        .heads
+        .or(file_cfg.num_heads)
+        .unwrap_or((embed_dim / 64).max(1));
+    if num_heads == 0 || embed_dim % num_heads != 0 {
+        return Err(format_err(
+            path,
+            format!("{num_heads} heads do not divide width {embed_dim}"),
+        ));
+    }
+    let num_classes = match sd.get("head.weight") {
+        Some(t) => t.shape[0],
+        None => opts.classes.or(file_cfg.num_classes).unwrap_or(2),
+    };
+    Ok(VitConfig {
+        img_size: grid * patch_size,
+        patch_size,
+        in_chans,
+        num_classes,
+        embed_dim,
+        depth,
+        num_heads,
+        mlp_hidden,
+        eps: 1e-6,
+    })
+}
+
+/// Expected timm shape of every parameter of `cfg`.
+pub fn expected_shapes(cfg: &VitConfig) -> BTreeMap<String, Vec<usize>> {
+    let d = cfg.embed_dim;
+    let mut m = BTreeMap::new();
+    m.insert("cls_token".into(), vec![1, 1, d]);
+    m.insert("pos_embed".into(), vec![1, cfg.tokens(), d]);
+    m.insert(
+        "patch_embed.proj.weight".into(),
+        vec![d, cfg.in_chans, cfg.patch_size, cfg.patch_size],
+    );
+    m.insert("patch_embed.proj.bias".into(), vec![d]);
+    for i in 0..cfg.depth {
+        let b = format!("blocks.{i}");
+        for n in ["norm1", "norm2"] {
+            m.insert(format!("{b}.{n}.weight"), vec![d]);
+            m.insert(format!("{b}.{n}.bias"), vec![d]);
+        }
+        m.insert(format!("{b}.attn.qkv.weight"), vec![3 * d, d]);
+        m.insert(format!("{b}.attn.qkv.bias"), vec![3 * d]);
+        m.insert(format!("{b}.attn.proj.weight"), vec![d, d]);
+        m.insert(format!("{b}.attn.proj.bias"), vec![d]);
+        m.insert(format!("{b}.mlp.fc1.weight"), vec![cfg.mlp_hidden, d]);
+        m.insert(format!("{b}.mlp.fc1.bias"), vec![cfg.mlp_hidden]);
+        m.insert(format!("{b}.mlp.fc2.weight"), vec![d, cfg.mlp_hidden]);
+        m.insert(format!("{b}.mlp.fc2.bias"), vec![d]);
+    }
+    m.insert("norm.weight".into(), vec![d]);
+    m.insert("norm.bias".into(), vec![d]);
+    m.insert("head.weight".into(), vec![cfg.num_classes, d]);
+    m.insert("head.bias".into(), vec![cfg.num_classes]);
+    m
+}
+
+/// Reads, normalises and applies a checkpoint.
+pub fn load_vit(
+    path: &Path,
+    opts: &LoadOptions,
+    device: &Device,
+) -> Result<(Vit, LoadReport), CheckpointError> {
+    let sd = read_state_dict(path)?;
+    let (sd, layout, mut notes) = normalise_layout(sd);
+    let config = infer_config(&sd, path, opts)?;
+    apply_state_dict(sd, config, layout, path, device).map(|(vit, mut report)| {
+        notes.append(&mut report.notes);
+        report.notes = notes;
+        (vit, report)
+    })
+}
+
+/// Checks shapes against `config` and applies the tensors to a new model through burn-store.
+pub fn apply_state_dict(
+    sd: StateDict,
+    config: VitConfig,
+    layout: CheckpointLayout,
+    path: &Path,
+    device: &Device,
+) -> Result<(Vit, LoadReport), CheckpointError> {
+    let expected = expected_shapes(&config);
+    for (key, t) in &sd {
+        if let Some(want) = expected.get(key)
+            && *want != t.shape
+        {
+            return Err(CheckpointError::Shape {
+                path: path.to_path_buf(),
+                key: key.clone(),
+                expected: want.clone(),
+                found: t.shape.clone(),
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    if layout != CheckpointLayout::Timm && !sd.contains_key("head.weight") {
+        notes.push(format!(
+            "no classification head in the file: a new {}-class head was initialised (fine-tune it before trusting predictions)",
+            config.num_classes
+        ));
+    }
+    let unused: Vec<String> = sd
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .cloned()
+        .collect();
+    let bytes = serialize_safetensors(&sd, &expected)
+        .map_err(|e| format_err(path, format!("cannot re-encode tensors: {e}")))?;
+    let mut vit = config.init(device);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .allow_partial(true);
+    let result = vit
+        .weights
+        .load_from(&mut store)
+        .map_err(|e| format_err(path, format!("cannot apply tensors: {e}")))?;
+    if let Some(err) = result.errors.first() {
+        return Err(format_err(path, err.to_string()));
+    }
+    let mut missing: Vec<String> = result.missing.iter().map(|(k, _)| k.clone()).collect();
+    missing.sort();
+    let report = LoadReport {
+        path: path.to_path_buf(),
+        layout,
+        config,
+        applied: result.applied.clone(),
+        missing,
+        unused,
+        notes,
+    };
+    Ok((vit, report))
+}
+
+fn serialize_safetensors(
+    sd: &StateDict,
+    expected: &BTreeMap<String, Vec<usize>>,
+) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = sd
+        .iter()
+        .filter(|(k, _)| expected.contains_key(*k))
+        .map(|(k, t)| {
+            let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (k.clone(), t.shape.clone(), b)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
+        .iter()
+        .map(|(k, s, b)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .map(|v| (k.clone(), v))
+        })
+        .collect::<Result<_, _>>()?;
+    safetensors::serialize(views, None)
+}

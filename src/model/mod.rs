@@ -1,0 +1,10 @@
+//! The ViT model: architecture ([`vit`]), checkpoint loading ([`checkpoint`]), preprocessing
+//! ([`preprocess`]) and compute-device selection ([`device`]).
+
+pub mod checkpoint;
+pub mod device;
+pub mod preprocess;
+pub mod vit;
+
+pub use checkpoint::{LoadOptions, LoadReport, load_vit};
+pub use vit::{Probes, Trace, Vit, VitConfig};

@@ -1,0 +1,74 @@
+//! Shared helpers of the integration tests: the reference fixtures and comparisons.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor};
+use vitscope::io::image::read_image;
+use vitscope::model::preprocess::{Normalization, ResizeMode, prepare};
+use vitscope::model::{LoadOptions, Vit, load_vit};
+
+/// `../shared/fixtures/reference`, or `$VITSCOPE_REFERENCE`.
+pub fn reference_dir() -> PathBuf {
+    std::env::var_os("VITSCOPE_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/reference")
+        })
+}
+
+pub fn reference(name: &str) -> PathBuf {
+    let p = reference_dir().join(name);
+    assert!(p.exists(), "reference fixture {} is missing", p.display());
+    p
+}
+
+/// A tensor of `expected.safetensors`: (shape, values).
+pub fn expected(key: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes =
+        std::fs::read(reference("expected.safetensors")).expect("read expected.safetensors");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("parse expected.safetensors");
+    let t = st.tensor(key).unwrap_or_else(|_| panic!("no key {key}"));
+    let data = t
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    (t.shape().to_vec(), data)
+}
+
+pub fn load_reference_model(device: &Device) -> Vit {
+    let opts = LoadOptions {
+        config_file: Some(reference("config.json")),
+        ..Default::default()
+    };
+    let (vit, report) = load_vit(&reference("weights.safetensors"), &opts, device).expect("load");
+    assert!(report.missing.is_empty(), "missing: {:?}", report.missing);
+    assert!(report.unused.is_empty(), "unused: {:?}", report.unused);
+    vit
+}
+
+pub fn reference_input(device: &Device) -> Tensor<4> {
+    let img = read_image(&reference("image.png")).expect("image");
+    prepare(&img, 224, ResizeMode::Resize, &Normalization::default()).tensor(device)
+}
+
+/// Largest absolute difference.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+pub fn max_abs(a: &[f32]) -> f32 {
+    a.iter().map(|v| v.abs()).fold(0.0, f32::max)
+}
+
+/// Asserts `max |a - b| <= tol`, reporting the error.
+pub fn assert_close(name: &str, a: &[f32], b: &[f32], tol: f32) {
+    let d = max_abs_diff(a, b);
+    eprintln!("{name}: max abs diff {d:.3e} (tolerance {tol:.1e})");
+    assert!(d <= tol, "{name}: max abs diff {d} > {tol}");
+}

@@ -1,0 +1,127 @@
+//! `vitscope eval` on a small dataset in the paper's layout: reports, resumable map cache, and
+//! precomputed maps scored to the reference values.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use vitscope::io::npy;
+
+#[test]
+fn eval_writes_reports_and_uses_precomputed_maps() {
+    let root = std::env::temp_dir().join(format!("vitscope-eval-{}", std::process::id()));
+    let (images, masks, out) = (root.join("images"), root.join("masks"), root.join("out"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    std::fs::copy(reference("image.png"), images.join("pos.png")).unwrap();
+    std::fs::copy(reference("mask_kvasir.png"), masks.join("pos.png")).unwrap();
+    std::fs::copy(reference("image.png"), images.join("neg.png")).unwrap();
+    image::GrayImage::new(224, 224)
+        .save(masks.join("neg.png"))
+        .unwrap();
+    // A precomputed map for checkpoint "ref", method chefer: the reference chefer_224.
+    let cached = out.join("maps/ref/chefer/pos.npy");
+    std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+    npy::write_f32(&cached, &[224, 224], &expected("chefer_224").1).unwrap();
+
+    let run = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_vitscope"))
+            .args([
+                "eval",
+                "--device",
+                "cpu",
+                "--backend",
+                "cpu",
+                "--methods",
+                "chefer,attention",
+            ])
+            .arg("--dataset")
+            .arg(&root)
+            .arg("--checkpoint")
+            .arg(format!(
+                "ref={}",
+                reference("weights.safetensors").display()
+            ))
+            .arg("--config")
+            .arg(reference("config.json"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let md = run();
+    assert!(md.contains("| chefer | ref | 1 |"), "{md}");
+    // The attention map was computed and cached; it equals the reference attention map.
+    let att = npy::read_f32(&out.join("maps/ref/attention/pos.npy")).unwrap();
+    assert_close(
+        "eval attention",
+        &att.data,
+        &expected("attention_224").1,
+        1e-4,
+    );
+    assert!(
+        !out.join("maps/ref/chefer/neg.npy").exists(),
+        "negatives are not scored"
+    );
+
+    let per = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
+    let recs: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(reference("metrics.json")).unwrap()).unwrap();
+    let want = |map: &str, metric: &str, top: f64| {
+        recs.iter()
+            .find(|r| {
+                r["map"] == map
+                    && r["mask"] == "mask_kvasir.png"
+                    && r["metric"] == metric
+                    && r["top_perc"].as_f64() == Some(top)
+            })
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap()
+    };
+    let header: Vec<&str> = per.lines().next().unwrap().split(',').collect();
+    for (map, method) in [("chefer_224", "chefer"), ("attention_224", "attention")] {
+        let row: Vec<&str> = per
+            .lines()
+            .find(|l| l.starts_with(&format!("ref,{method},pos,mask,")))
+            .unwrap()
+            .split(',')
+            .collect();
+        for top in [5.0, 10.0, 20.0, 40.0] {
+            for metric in ["iou_rect", "iou_binary"] {
+                let col = header
+                    .iter()
+                    .position(|h| *h == format!("{metric}@{top}"))
+                    .unwrap();
+                let got: f64 = row[col].parse().unwrap();
+                assert!(
+                    (got - want(map, metric, top)).abs() < 1e-6,
+                    "{map} {metric}@{top}"
+                );
+            }
+        }
+    }
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 2 * 2);
+    // A rerun resumes from the cache and gives the same report.
+    assert_eq!(run(), md);
+}
+
+#[test]
+fn eval_rejects_bad_layouts() {
+    let root = std::env::temp_dir().join(format!("vitscope-eval-bad-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    std::fs::create_dir_all(root.join("masks")).unwrap();
+    std::fs::copy(reference("image.png"), root.join("images/x.png")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vitscope"))
+        .args(["eval", "--device", "cpu", "--dataset"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let se = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{se}");
+    assert!(se.contains("x.png") && se.contains("no mask"), "{se}");
+}

@@ -1,0 +1,38 @@
+//! Every WGSL kernel parses and validates with naga, without a GPU.
+
+use vitscope::metrics::gpu::{KERNELS, kernel_source};
+
+#[test]
+fn every_kernel_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "wgsl")
+                .then(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+        })
+        .filter(|n| n != "types")
+        .collect();
+    for name in &on_disk {
+        assert!(
+            KERNELS.iter().any(|(k, _)| k == name),
+            "shaders/{name}.wgsl is not dispatched by src/metrics/gpu.rs"
+        );
+    }
+    for (name, src) in KERNELS {
+        let full = kernel_source(src);
+        let module = naga::front::wgsl::parse_str(&full)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&full)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&full)));
+        assert!(
+            module.entry_points.iter().any(|e| e.name == "main"),
+            "{name}: no main entry point"
+        );
+    }
+}
