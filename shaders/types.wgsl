@@ -28,9 +28,9 @@ const S_IRECT: u32 = 40u;   // [4] rectangle ∩ mask
 const BINS: u32 = 65536u;
 const WG: u32 = 256u;
 
-// Order-preserving map from f32 to u32 (unsigned order = float order).
+// Order-preserving map from f32 to u32 (unsigned order = float order; -0.0 and +0.0 share a key).
 fn key_of(v: f32) -> u32 {
-    let b = bitcast<u32>(v);
+    let b = select(bitcast<u32>(v), 0u, v == 0.0);
     if ((b & 0x80000000u) != 0u) {
         return ~b;
     }

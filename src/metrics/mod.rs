@@ -112,7 +112,29 @@ impl Mask {
 
     /// Bounding rectangle of all set pixels (the paper's "rectangle of all components").
     pub fn bbox(&self) -> Option<Rect> {
-        bbox_of(self.width, self.data.iter().map(|&v| v != 0))
+        let w = self.width;
+        let mut rows = self
+            .data
+            .chunks_exact(w)
+            .enumerate()
+            .filter_map(|(y, row)| {
+                let first = row.iter().position(|&v| v != 0)?;
+                let last = row.iter().rposition(|&v| v != 0)?;
+                Some((y, first, last + 1))
+            });
+        let (y, x0, x1) = rows.next()?;
+        let mut r = Rect {
+            x0,
+            y0: y,
+            x1,
+            y1: y + 1,
+        };
+        for (y, x0, x1) in rows {
+            r.x0 = r.x0.min(x0);
+            r.x1 = r.x1.max(x1);
+            r.y1 = y + 1;
+        }
+        Some(r)
     }
 
     /// Set pixels inside `r`.
@@ -121,36 +143,24 @@ impl Mask {
             .map(|y| {
                 self.data[y * self.width + r.x0..y * self.width + r.x1]
                     .iter()
-                    .map(|&v| v as usize)
-                    .sum::<usize>()
+                    .map(|&v| (v != 0) as u32)
+                    .sum::<u32>() as usize
             })
             .sum()
     }
 }
 
-fn bbox_of(width: usize, bits: impl Iterator<Item = bool>) -> Option<Rect> {
-    let mut r: Option<Rect> = None;
-    for (i, b) in bits.enumerate() {
-        if !b {
-            continue;
-        }
-        let (x, y) = (i % width, i / width);
-        r = Some(match r {
-            None => Rect {
-                x0: x,
-                y0: y,
-                x1: x + 1,
-                y1: y + 1,
-            },
-            Some(r) => Rect {
-                x0: r.x0.min(x),
-                y0: r.y0.min(y),
-                x1: r.x1.max(x + 1),
-                y1: r.y1.max(y + 1),
-            },
-        });
+impl Rect {
+    /// Intersection with another rectangle.
+    pub fn intersect(&self, o: &Rect) -> Option<Rect> {
+        let r = Rect {
+            x0: self.x0.max(o.x0),
+            y0: self.y0.max(o.y0),
+            x1: self.x1.min(o.x1),
+            y1: self.y1.min(o.y1),
+        };
+        (r.x0 < r.x1 && r.y0 < r.y1).then_some(r)
     }
-    r
 }
 
 /// Scores of one top-k% binarisation.
@@ -291,7 +301,166 @@ pub fn finish(raw: RawCounts, tops: &[f64]) -> MetricSet {
     }
 }
 
-/// CPU reference: every metric in a few linear passes.
+const LANES: usize = 8;
+
+#[inline]
+fn fmax(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
+}
+
+/// Result of the first pass over the map.
+struct Scan {
+    hist: Vec<u32>,
+    rows: Vec<f32>,
+    cols: Vec<f32>,
+    sum: f64,
+}
+
+/// First pass, row by row: row and column maxima and the row sums (vectorised lanes), then the
+/// high-16 histogram of the same row while it is in cache.
+fn scan(map: &[f32], width: usize) -> Scan {
+    let parts = select::par_chunks_aligned(map, width, |c, _| {
+        let mut hist = vec![0u32; select::BINS];
+        let mut cols = vec![f32::NEG_INFINITY; width];
+        let mut sum = 0f64;
+        let body = width / LANES * LANES;
+        let rows: Vec<f32> = c
+            .chunks_exact(width)
+            .map(|row| {
+                let mut lanes = [f32::NEG_INFINITY; LANES];
+                let mut acc = [0f32; LANES];
+                for (cm, v) in cols[..body]
+                    .chunks_exact_mut(LANES)
+                    .zip(row[..body].chunks_exact(LANES))
+                {
+                    for l in 0..LANES {
+                        cm[l] = fmax(cm[l], v[l]);
+                        lanes[l] = fmax(lanes[l], v[l]);
+                        acc[l] += v[l];
+                    }
+                }
+                let mut rm = lanes.iter().copied().fold(f32::NEG_INFINITY, fmax);
+                let mut rs: f64 = acc.iter().map(|&v| v as f64).sum();
+                for (cm, &v) in cols[body..].iter_mut().zip(&row[body..]) {
+                    *cm = fmax(*cm, v);
+                    rm = fmax(rm, v);
+                    rs += v as f64;
+                }
+                sum += rs;
+                for &v in row {
+                    hist[(select::key(v) >> 16) as usize] += 1;
+                }
+                rm
+            })
+            .collect();
+        (hist, rows, cols, sum)
+    });
+    let mut out = Scan {
+        hist: Vec::new(),
+        rows: Vec::with_capacity(map.len() / width.max(1)),
+        cols: vec![f32::NEG_INFINITY; width],
+        sum: 0.0,
+    };
+    let mut hists = Vec::new();
+    for (h, r, c, s) in parts {
+        hists.push(h);
+        out.rows.extend(r);
+        for (a, b) in out.cols.iter_mut().zip(c) {
+            *a = fmax(*a, b);
+        }
+        out.sum += s;
+    }
+    out.hist = select::sum_hists(hists);
+    out
+}
+
+/// Counts over the mask's pixels (inside its bounding box only).
+#[derive(Default)]
+struct MaskSide {
+    inter: [u64; 4],
+    pixels: u64,
+    pg: bool,
+    sum_in: f64,
+}
+
+fn mask_side(
+    map: &[f32],
+    width: usize,
+    mask: &Mask,
+    bbox: &Rect,
+    thr: &[f32; 4],
+    max: f32,
+) -> MaskSide {
+    let rows = &map[bbox.y0 * width..bbox.y1 * width];
+    let parts = select::par_chunks_aligned(rows, width, |c, off| {
+        let mut out = MaskSide::default();
+        let mut inter = [[0u32; LANES]; 4];
+        let mut pixels = [0u32; LANES];
+        let mut pg = [false; LANES];
+        let y_start = bbox.y0 + off / width;
+        for (r, row) in c.chunks_exact(width).enumerate() {
+            let y = y_start + r;
+            let v = &row[bbox.x0..bbox.x1];
+            let m = &mask.data[y * width + bbox.x0..y * width + bbox.x1];
+            let body = v.len() / LANES * LANES;
+            let mut sum = [0f32; LANES];
+            for (vb, mb) in v[..body]
+                .chunks_exact(LANES)
+                .zip(m[..body].chunks_exact(LANES))
+            {
+                for l in 0..LANES {
+                    let inside = mb[l] != 0;
+                    let x = vb[l];
+                    sum[l] += if inside { x } else { 0.0 };
+                    pixels[l] += inside as u32;
+                    pg[l] |= inside & (x == max);
+                    for t in 0..4 {
+                        inter[t][l] += (inside & (x >= thr[t])) as u32;
+                    }
+                }
+            }
+            out.sum_in += sum.iter().map(|&s| s as f64).sum::<f64>();
+            for (&x, &mv) in v[body..].iter().zip(&m[body..]) {
+                if mv != 0 {
+                    out.sum_in += x as f64;
+                    out.pixels += 1;
+                    out.pg |= x == max;
+                    for t in 0..4 {
+                        out.inter[t] += (x >= thr[t]) as u64;
+                    }
+                }
+            }
+        }
+        for t in 0..4 {
+            out.inter[t] += inter[t].iter().map(|&c| c as u64).sum::<u64>();
+        }
+        out.pixels += pixels.iter().map(|&c| c as u64).sum::<u64>();
+        out.pg |= pg.iter().any(|&p| p);
+        out
+    });
+    let mut total = MaskSide::default();
+    for p in parts {
+        for t in 0..4 {
+            total.inter[t] += p.inter[t];
+        }
+        total.pixels += p.pixels;
+        total.pg |= p.pg;
+        total.sum_in += p.sum_in;
+    }
+    total
+}
+
+/// Half-open index span of the entries `>= t`.
+fn span(maxima: &[f32], t: f32) -> Option<(usize, usize)> {
+    let first = maxima.iter().position(|&m| m >= t)?;
+    let last = maxima.iter().rposition(|&m| m >= t)?;
+    Some((first, last + 1))
+}
+
+/// CPU reference: every metric in a few linear passes, split over the available cores:
+/// (1) row/column maxima, sum and high-16 histogram; (2) low-16 histograms of the bins holding
+/// the ranks, which give the thresholds and the selected counts; (3) the mask's pixels only
+/// (intersections, pointing game, energy). Rectangles follow from the row/column maxima.
 pub fn compute_cpu(
     map: &[f32],
     width: usize,
@@ -302,62 +471,39 @@ pub fn compute_cpu(
     validate(map, width, height, mask, tops)?;
     let n = map.len();
     let ks: Vec<usize> = tops.iter().map(|&p| top_k_count(n, p)).collect();
-    let thresholds = select::kth_largest_many(map, &ks);
-    let max = select::max_value(map);
-    let t = thresholds.len();
-    let mut selected = vec![0usize; t];
-    let mut inter = vec![0usize; t];
-    let mut boxes = vec![(usize::MAX, usize::MAX, 0usize, 0usize); t];
-    let (mut pg, mut sum_in, mut sum_all, mut mask_pixels) = (false, 0f64, 0f64, 0usize);
-    for (y, (row, mrow)) in map
-        .chunks_exact(width)
-        .zip(mask.data.chunks_exact(width))
-        .enumerate()
-    {
-        let (mut row_in, mut row_all) = (0f64, 0f64);
-        for (x, (&v, &m)) in row.iter().zip(mrow).enumerate() {
-            let inside = m != 0;
-            row_all += v as f64;
-            if inside {
-                row_in += v as f64;
-                mask_pixels += 1;
-                pg |= v == max;
-            }
-            for j in 0..t {
-                if v >= thresholds[j] {
-                    selected[j] += 1;
-                    inter[j] += inside as usize;
-                    let b = &mut boxes[j];
-                    b.0 = b.0.min(x);
-                    b.1 = b.1.min(y);
-                    b.2 = b.2.max(x + 1);
-                    b.3 = b.3.max(y + 1);
-                }
-            }
+    let scan = scan(map, width);
+    let max = select::max_value(&scan.rows);
+    let mask_box = mask.bbox();
+    let thresholds = select::thresholds_with(map, &scan.hist, &ks);
+    let mut top = Vec::with_capacity(tops.len());
+    let mut side = MaskSide::default();
+    for (group, kgroup) in thresholds.chunks(4).zip(ks.chunks(4)) {
+        let mut thr = [f32::INFINITY; 4];
+        for (slot, t) in thr.iter_mut().zip(group) {
+            *slot = t.value;
         }
-        sum_in += row_in;
-        sum_all += row_all;
+        if let Some(b) = &mask_box {
+            side = mask_side(map, width, mask, b, &thr, max);
+        }
+        for (j, (t, &k)) in group.iter().zip(kgroup).enumerate() {
+            let rect = span(&scan.rows, t.value)
+                .zip(span(&scan.cols, t.value))
+                .map(|((y0, y1), (x0, x1))| Rect { x0, y0, x1, y1 });
+            let ir = rect
+                .zip(mask_box)
+                .and_then(|(r, b)| r.intersect(&b))
+                .map(|r| mask.count_in(&r))
+                .unwrap_or(0);
+            top.push((k, t.value, t.selected, rect, side.inter[j] as usize, ir));
+        }
     }
-    let top = (0..t)
-        .map(|j| {
-            let b = boxes[j];
-            let rect = (selected[j] > 0).then_some(Rect {
-                x0: b.0,
-                y0: b.1,
-                x1: b.2,
-                y1: b.3,
-            });
-            let ir = rect.map(|r| mask.count_in(&r)).unwrap_or(0);
-            (ks[j], thresholds[j], selected[j], rect, inter[j], ir)
-        })
-        .collect();
     Ok(finish(
         RawCounts {
             max,
-            pointing_game: pg,
-            sum_in,
-            sum_all,
-            mask_pixels,
+            pointing_game: side.pg,
+            sum_in: side.sum_in,
+            sum_all: scan.sum,
+            mask_pixels: side.pixels as usize,
             top,
         },
         tops,

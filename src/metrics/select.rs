@@ -1,12 +1,14 @@
 //! Exact order statistics of f32 values in O(N): a two-pass radix select over order-preserving
 //! 32-bit keys (16 high bits, then 16 low bits), several ranks at once. The GPU kernels
-//! (`shaders/histogram_*.wgsl`) implement the same passes.
+//! (`shaders/histogram_*.wgsl`, `shaders/locate_*.wgsl`) implement the same passes.
+//!
+//! Both passes split the values over the available cores (per-thread histograms, summed).
 
-/// Maps an f32 to a u32 whose unsigned order is the float order (-0.0 sorts just below +0.0,
-/// which compare equal as floats, so thresholds are unaffected).
+/// Maps an f32 to a u32 whose unsigned order is the float order; -0.0 and +0.0 (equal as
+/// floats) get the same key, so counts of `v >= t` follow from the histograms.
 #[inline]
 pub fn key(v: f32) -> u32 {
-    let b = v.to_bits();
+    let b = if v == 0.0 { 0 } else { v.to_bits() };
     if b & 0x8000_0000 != 0 {
         !b
     } else {
@@ -43,35 +45,134 @@ pub fn locate(hist: &[u32], k: usize) -> (usize, usize) {
     (0, 0)
 }
 
-/// For each rank k in `ks` (0-based, descending; clamped to N-1), the (k+1)-th largest value.
-pub fn kth_largest_many(values: &[f32], ks: &[usize]) -> Vec<f32> {
+/// Bins of each radix pass.
+pub const BINS: usize = 1 << 16;
+/// Below this many values one thread does the work.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// Runs `f(chunk, offset)` over contiguous chunks of `values` on up to
+/// `available_parallelism` threads and returns the per-chunk results in order.
+pub fn par_chunks<T: Send>(values: &[f32], f: impl Fn(&[f32], usize) -> T + Sync) -> Vec<T> {
+    par_chunks_aligned(values, 1, f)
+}
+
+/// As [`par_chunks`], with chunk lengths a multiple of `align` (e.g. a row width).
+pub fn par_chunks_aligned<T: Send>(
+    values: &[f32],
+    align: usize,
+    f: impl Fn(&[f32], usize) -> T + Sync,
+) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if threads < 2 || values.len() < PARALLEL_MIN || align == 0 {
+        return vec![f(values, 0)];
+    }
+    let chunk = values.len().div_ceil(threads).div_ceil(align) * align;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = values
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, c)| {
+                let f = &f;
+                s.spawn(move || f(c, i * chunk))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Element-wise sum of equally long histograms.
+pub fn sum_hists(parts: Vec<Vec<u32>>) -> Vec<u32> {
+    let mut it = parts.into_iter();
+    let mut total = it.next().unwrap_or_default();
+    for p in it {
+        for (a, b) in total.iter_mut().zip(&p) {
+            *a += b;
+        }
+    }
+    total
+}
+
+/// Histogram of the high 16 bits of every key.
+pub fn high_histogram(values: &[f32]) -> Vec<u32> {
+    sum_hists(par_chunks(values, |c, _| {
+        let mut h = vec![0u32; BINS];
+        for &v in c {
+            h[(key(v) >> 16) as usize] += 1;
+        }
+        h
+    }))
+}
+
+/// A threshold found by the radix select.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    /// The (k+1)-th largest value.
+    pub value: f32,
+    /// How many values are `>= value` (ties included).
+    pub selected: usize,
+}
+
+/// For each rank k in `ks` (0-based, descending; clamped to N-1), the (k+1)-th largest value
+/// and the number of values `>=` it, given the high-16 histogram of `values`.
+pub fn thresholds_with(values: &[f32], hi: &[u32], ks: &[usize]) -> Vec<Threshold> {
     if values.is_empty() {
-        return vec![f32::NAN; ks.len()];
+        return vec![
+            Threshold {
+                value: f32::NAN,
+                selected: 0
+            };
+            ks.len()
+        ];
     }
     let n = values.len();
-    let ks: Vec<usize> = ks.iter().map(|&k| k.min(n - 1)).collect();
-    let mut hi = vec![0u32; 1 << 16];
-    for &v in values {
-        hi[(key(v) >> 16) as usize] += 1;
-    }
-    let first: Vec<(usize, usize)> = ks.iter().map(|&k| locate(&hi, k)).collect();
+    let first: Vec<(usize, usize)> = ks.iter().map(|&k| locate(hi, k.min(n - 1))).collect();
     let mut bins: Vec<usize> = first.iter().map(|f| f.0).collect();
     bins.sort_unstable();
     bins.dedup();
-    let mut lo = vec![vec![0u32; 1 << 16]; bins.len()];
-    for &v in values {
-        let kk = key(v);
-        let h = (kk >> 16) as usize;
-        if let Some(slot) = bins.iter().position(|&b| b == h) {
-            lo[slot][(kk & 0xffff) as usize] += 1;
-        }
+    let mut slot_of = vec![u8::MAX; BINS];
+    for (slot, &b) in bins.iter().enumerate() {
+        slot_of[b] = slot as u8;
     }
+    let nb = bins.len();
+    let lo = par_chunks(values, |c, _| {
+        let mut h = vec![0u32; nb * BINS];
+        for &v in c {
+            let k = key(v);
+            let slot = slot_of[(k >> 16) as usize];
+            if slot != u8::MAX {
+                h[slot as usize * BINS + (k & 0xffff) as usize] += 1;
+            }
+        }
+        h
+    });
+    let lo_total = sum_hists(lo);
     first
         .iter()
         .map(|&(bin, rank)| {
-            let slot = bins.iter().position(|&b| b == bin).unwrap_or(0);
-            let (low, _) = locate(&lo[slot], rank);
-            from_key(((bin as u32) << 16) | low as u32)
+            let slot = slot_of[bin] as usize;
+            let lo = &lo_total[slot * BINS..(slot + 1) * BINS];
+            let (low, _) = locate(lo, rank);
+            let above: usize = hi[bin + 1..].iter().map(|&c| c as usize).sum();
+            let within: usize = lo[low..].iter().map(|&c| c as usize).sum();
+            Threshold {
+                value: from_key(((bin as u32) << 16) | low as u32),
+                selected: above + within,
+            }
         })
+        .collect()
+}
+
+/// For each rank k in `ks` (0-based, descending; clamped to N-1), the (k+1)-th largest value.
+pub fn kth_largest_many(values: &[f32], ks: &[usize]) -> Vec<f32> {
+    let hi = high_histogram(values);
+    thresholds_with(values, &hi, ks)
+        .iter()
+        .map(|t| t.value)
         .collect()
 }
