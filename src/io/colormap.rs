@@ -100,9 +100,9 @@ pub fn overlay(base: &image::RgbImage, map: &[f32], cmap: Colormap, alpha: f32) 
     for (i, px) in out.pixels_mut().enumerate() {
         let (x, y) = (i % w, i / w);
         let c = cmap.rgb(map[y * w + x]);
-        for k in 0..3 {
-            let b = px.0[k] as f32 / 255.0;
-            px.0[k] = ((b * (1.0 - alpha) + c[k] * alpha) * 255.0).round() as u8;
+        for (ch, &cv) in px.0.iter_mut().zip(&c) {
+            let b = *ch as f32 / 255.0;
+            *ch = ((b * (1.0 - alpha) + cv * alpha) * 255.0).round() as u8;
         }
     }
     out

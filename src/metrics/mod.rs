@@ -383,6 +383,8 @@ struct MaskSide {
     sum_in: f64,
 }
 
+// Lane loops index several parallel arrays on purpose: that shape vectorises.
+#[allow(clippy::needless_range_loop)]
 fn mask_side(
     map: &[f32],
     width: usize,
