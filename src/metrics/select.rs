@@ -176,3 +176,62 @@ pub fn kth_largest_many(values: &[f32], ks: &[usize]) -> Vec<f32> {
         .map(|t| t.value)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_float_order_and_round_trip() {
+        let vals = [
+            f32::NEG_INFINITY,
+            -3.5e30,
+            -1.0,
+            -1e-40,
+            -0.0,
+            0.0,
+            1e-40,
+            0.5,
+            1.0,
+            7e35,
+            f32::INFINITY,
+        ];
+        for w in vals.windows(2) {
+            assert!(key(w[0]) <= key(w[1]), "{} {}", w[0], w[1]);
+            assert_eq!(key(w[0]) == key(w[1]), w[0] == w[1], "{} {}", w[0], w[1]);
+        }
+        for v in vals {
+            assert_eq!(from_key(key(v)), v);
+        }
+    }
+
+    #[test]
+    fn radix_select_equals_sorting() {
+        let mut s = 12345u64;
+        let vals: Vec<f32> = (0..200_000)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if i % 3 == 0 {
+                    ((s >> 40) % 7) as f32 // ties
+                } else {
+                    ((s >> 33) as f32 / 2f32.powi(31)) - 0.5
+                }
+            })
+            .collect();
+        let mut sorted = vals.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let ks = [0, 1, 9_999, 66_666, 199_999, 500_000];
+        let hist = high_histogram(&vals);
+        for (t, &k) in thresholds_with(&vals, &hist, &ks).iter().zip(&ks) {
+            let want = sorted[k.min(vals.len() - 1)];
+            assert_eq!(t.value, want, "rank {k}");
+            assert_eq!(
+                t.selected,
+                vals.iter().filter(|&&v| v >= want).count(),
+                "rank {k}"
+            );
+        }
+    }
+}
