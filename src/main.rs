@@ -34,8 +34,41 @@ enum Command {
     Metrics(MetricsArgs),
     /// Evaluate maps of one or more checkpoints over a dataset (paper layout).
     Eval(EvalArgs),
+    /// Write a synthetic labelled dataset (images/, masks/, labels.csv).
+    Phantom(PhantomArgs),
     /// Benchmark the model and metric engines.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct PhantomArgs {
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of images (half positive, half negative).
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// Seed; the same seed writes the same files.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Kind of phantom.
+    #[arg(long, value_enum, default_value_t = vitscope::dataset::phantom::PhantomKind::Polyp)]
+    kind: vitscope::dataset::phantom::PhantomKind,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+}
+
+fn run_phantom(args: PhantomArgs) -> Result<()> {
+    if args.n == 0 || args.size < 32 {
+        bail!("--n must be at least 1 and --size at least 32");
+    }
+    let bar = indicatif::ProgressBar::new(args.n as u64);
+    vitscope::dataset::phantom::write_dataset(
+        &args.out, args.kind, args.n, args.seed, args.size, &bar,
+    )?;
+    eprintln!("wrote {} images to {}", args.n, args.out.display());
+    Ok(())
 }
 
 /// Model selection shared by subcommands.
@@ -513,6 +546,7 @@ fn main() {
         Command::Explain(a) => run_explain(a),
         Command::Metrics(a) => run_metrics(a),
         Command::Eval(a) => run_eval(a),
+        Command::Phantom(a) => run_phantom(a),
         Command::Bench(a) => bench::run(a),
     };
     if let Err(e) = result {

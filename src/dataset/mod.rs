@@ -1,4 +1,5 @@
-//! Datasets in the paper's layout (`images/` and `masks/` with the same file stems) and their
-//! batch evaluation.
+//! Datasets in the paper's layout (`images/` and `masks/` with the same file stems): synthetic
+//! phantom generation and batch evaluation.
 
 pub mod eval;
+pub mod phantom;
