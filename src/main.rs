@@ -34,10 +34,102 @@ enum Command {
     Metrics(MetricsArgs),
     /// Evaluate maps of one or more checkpoints over a dataset (paper layout).
     Eval(EvalArgs),
+    /// Convert an image or DICOM file: .npy gets modality values, .png the windowed image.
+    Convert(ConvertArgs),
     /// Write a synthetic labelled dataset (images/, masks/, labels.csv).
     Phantom(PhantomArgs),
     /// Benchmark the model and metric engines.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Input image or DICOM file.
+    input: PathBuf,
+    /// Output: FILE.npy (float32 [rows, cols] or [rows, cols, 3]) or FILE.png (8-bit, windowed).
+    #[arg(long)]
+    out: PathBuf,
+    /// Window centre,width (default: the file's, else min..max).
+    #[arg(long, value_delimiter = ',')]
+    window: Option<Vec<f64>>,
+    /// Frame of a multi-frame DICOM (0-based).
+    #[arg(long, default_value_t = 0)]
+    frame: u32,
+}
+
+fn run_convert(args: ConvertArgs) -> Result<()> {
+    use vitscope::io::dicom;
+    let window = match args.window.as_deref() {
+        None => None,
+        Some([c, w]) => Some((*c, *w)),
+        Some(other) => bail!("--window takes centre,width; got {} values", other.len()),
+    };
+    if let Some((_, w)) = window
+        && w < 1.0
+    {
+        bail!("window width must be at least 1, got {w}");
+    }
+    let npy_out = args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if dicom::is_dicom(&args.input) {
+        let d = dicom::read_dicom(&args.input, args.frame)?;
+        if npy_out {
+            let shape: Vec<usize> = if d.samples == 1 {
+                vec![d.rows, d.cols]
+            } else {
+                vec![d.rows, d.cols, d.samples]
+            };
+            npy::write_f32(&args.out, &shape, &d.modality)?;
+        } else {
+            vimage::write_rgb8(&args.out, &d.to_image(window).to_rgb8())?;
+        }
+        eprintln!(
+            "{}: {}x{}, {} sample(s), frame {} of {}, window {:?}",
+            args.input.display(),
+            d.cols,
+            d.rows,
+            d.samples,
+            args.frame,
+            d.frames,
+            d.effective_window(window)
+        );
+        return Ok(());
+    }
+    let img = image::ImageReader::open(&args.input)
+        .with_context(|| format!("{}: cannot open", args.input.display()))?
+        .with_guessed_format()?
+        .decode()
+        .with_context(|| format!("{}: cannot decode image", args.input.display()))?;
+    if npy_out {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let sixteen = matches!(
+            img.color(),
+            image::ColorType::L16
+                | image::ColorType::La16
+                | image::ColorType::Rgb16
+                | image::ColorType::Rgba16
+        );
+        let gray = matches!(
+            img.color(),
+            image::ColorType::L8
+                | image::ColorType::L16
+                | image::ColorType::La8
+                | image::ColorType::La16
+        );
+        let values: Vec<f32> = match (gray, sixteen) {
+            (true, true) => img.to_luma16().as_raw().iter().map(|&v| v as f32).collect(),
+            (true, false) => img.to_luma8().as_raw().iter().map(|&v| v as f32).collect(),
+            (false, true) => img.to_rgb16().as_raw().iter().map(|&v| v as f32).collect(),
+            (false, false) => img.to_rgb8().as_raw().iter().map(|&v| v as f32).collect(),
+        };
+        let shape = if gray { vec![h, w] } else { vec![h, w, 3] };
+        npy::write_f32(&args.out, &shape, &values)?;
+    } else {
+        vimage::write_rgb8(&args.out, &vimage::from_dynamic(img).to_rgb8())?;
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -111,10 +203,10 @@ struct ExplainArgs {
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
     /// Normalisation mean, three comma-separated values (default ImageNet).
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',')]
     mean: Option<Vec<f32>>,
     /// Normalisation std, three comma-separated values (default ImageNet).
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',')]
     std: Option<Vec<f32>>,
     /// Raw patch-grid map, float32 .npy [grid_h, grid_w].
     #[arg(long)]
@@ -383,6 +475,13 @@ fn explain_one(
 }
 
 fn run_explain(args: ExplainArgs) -> Result<()> {
+    for (name, v) in [("--mean", &args.mean), ("--std", &args.std)] {
+        if let Some(v) = v
+            && v.len() != 3
+        {
+            bail!("{name} takes three comma-separated values, got {}", v.len());
+        }
+    }
     let norm = Normalization {
         mean: args
             .mean
@@ -546,6 +645,7 @@ fn main() {
         Command::Explain(a) => run_explain(a),
         Command::Metrics(a) => run_metrics(a),
         Command::Eval(a) => run_eval(a),
+        Command::Convert(a) => run_convert(a),
         Command::Phantom(a) => run_phantom(a),
         Command::Bench(a) => bench::run(a),
     };

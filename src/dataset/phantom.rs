@@ -286,7 +286,7 @@ fn xray(rng: &mut Rng, size: usize, positive: bool) -> Sample {
                         mask.data[i] = 1;
                     }
                     let w = soft(d - gap, 1.0);
-                    g[i] = g[i] * (1.0 - 0.6 * w);
+                    g[i] *= 1.0 - 0.6 * w;
                 }
             }
         } else {
@@ -333,7 +333,7 @@ fn noise_and_clamp(rng: &mut Rng, rgb: &mut [Vec<f32>; 3], sigma: f32) {
 pub fn sample(kind: PhantomKind, seed: u64, index: usize, size: usize) -> Sample {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xa076_1d64_78bd_642f));
     rng.next_u64();
-    let positive = index % 2 == 0;
+    let positive = index.is_multiple_of(2);
     match kind {
         PhantomKind::Polyp => polyp(&mut rng, size, positive),
         PhantomKind::Xray => xray(&mut rng, size, positive),

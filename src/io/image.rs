@@ -1,4 +1,5 @@
-//! Raster images (PNG, JPEG, TIFF; 8- and 16-bit; grayscale or colour) as f32 planes in [0, 1].
+//! Raster images (PNG, JPEG, TIFF; 8- and 16-bit; grayscale or colour; DICOM through
+//! [`super::dicom`]) as f32 planes in [0, 1].
 //!
 //! 8-bit samples become `u8 / 255` and 16-bit samples `u16 / 65535`, both evaluated in f32, which is
 //! bit-for-bit what torchvision's `ToTensor()` gives for 8-bit input.
@@ -65,8 +66,11 @@ impl Image {
     }
 }
 
-/// Decodes an image file.
+/// Decodes an image file; DICOM files give their first frame with the file's window.
 pub fn read_image(path: &Path) -> Result<Image, ImageError> {
+    if super::dicom::is_dicom(path) {
+        return super::dicom::read_dicom(path, 0).map(|d| d.to_image(None));
+    }
     let err = |message: String| ImageError::Read {
         path: path.to_path_buf(),
         message,

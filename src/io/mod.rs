@@ -1,6 +1,7 @@
 //! File formats: raster images, `.npy` arrays, and the atomic-write helper every save goes through.
 
 pub mod colormap;
+pub mod dicom;
 pub mod image;
 pub mod mask;
 pub mod npy;
