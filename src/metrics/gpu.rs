@@ -80,8 +80,10 @@ pub struct GpuMetrics {
 impl GpuMetrics {
     /// Opens the default adapter (hardware preferred) and builds the pipelines.
     pub fn new_default() -> Result<Self, MetricsError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::PRIMARY,
+            ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+        });
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()

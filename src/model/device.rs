@@ -20,9 +20,11 @@ pub enum DeviceChoice {
 
 /// Whether wgpu sees a hardware (non-CPU) adapter.
 pub fn hardware_gpu_present() -> bool {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::PRIMARY,
+        ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+    });
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
     adapters
         .iter()
         .any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
