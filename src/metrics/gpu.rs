@@ -300,6 +300,12 @@ impl GpuMetrics {
             0,
             bytemuck::cast_slice(&gpu_data::initial_state()),
         );
+        // Partials of workgroups that did not run must read as zero.
+        self.queue.write_buffer(
+            &self.partials,
+            0,
+            bytemuck::cast_slice(&vec![0f32; WORKGROUPS as usize * 2]),
+        );
         let mut enc = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -326,12 +332,6 @@ impl GpuMetrics {
             &self.readback,
             state_bytes,
             WORKGROUPS as u64 * 8,
-        );
-        // Partials of workgroups that did not run must read as zero.
-        self.queue.write_buffer(
-            &self.partials,
-            0,
-            bytemuck::cast_slice(&vec![0f32; WORKGROUPS as usize * 2]),
         );
         self.queue.submit([enc.finish()]);
         let slice = self.readback.slice(..);

@@ -168,15 +168,6 @@ pub fn thresholds_with(values: &[f32], hi: &[u32], ks: &[usize]) -> Vec<Threshol
         .collect()
 }
 
-/// For each rank k in `ks` (0-based, descending; clamped to N-1), the (k+1)-th largest value.
-pub fn kth_largest_many(values: &[f32], ks: &[usize]) -> Vec<f32> {
-    let hi = high_histogram(values);
-    thresholds_with(values, &hi, ks)
-        .iter()
-        .map(|t| t.value)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
