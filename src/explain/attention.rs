@@ -78,7 +78,12 @@ pub fn cam_attn_map(
     let logits = to_vec(trace.logits.clone().inner())?;
     let target = check_target(target, &logits)?;
     let grads = trace.logits.narrow(1, target, 1).sum().backward();
-    let probe = &trace.probes.as_ref().expect("probes requested").attn[0].1;
+    let probe = trace
+        .probes
+        .as_ref()
+        .and_then(|p| p.attn.first())
+        .map(|(_, z)| z)
+        .ok_or_else(|| ExplainError::Data("missing attention probe".into()))?;
     let grad = probe
         .grad(&grads)
         .ok_or_else(|| ExplainError::Data("no gradient for the last attention".into()))?;

@@ -105,7 +105,10 @@ pub fn chefer_parts(
     let logits_v = to_vec(logits.clone())?;
     let target = check_target(target, &logits_v)?;
     let grads = trace.logits.clone().narrow(1, target, 1).sum().backward();
-    let probes = trace.probes.as_ref().expect("probes requested");
+    let probes = trace
+        .probes
+        .as_ref()
+        .ok_or_else(|| ExplainError::Data("missing attention probes".into()))?;
     let attn_grads = probes
         .attn
         .iter()
