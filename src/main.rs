@@ -104,20 +104,9 @@ fn run_convert(args: ConvertArgs) -> Result<()> {
         .with_context(|| format!("{}: cannot decode image", args.input.display()))?;
     if npy_out {
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let sixteen = matches!(
-            img.color(),
-            image::ColorType::L16
-                | image::ColorType::La16
-                | image::ColorType::Rgb16
-                | image::ColorType::Rgba16
-        );
-        let gray = matches!(
-            img.color(),
-            image::ColorType::L8
-                | image::ColorType::L16
-                | image::ColorType::La8
-                | image::ColorType::La16
-        );
+        let color = img.color();
+        let sixteen = color.bytes_per_pixel() / color.channel_count() == 2;
+        let gray = !color.has_color();
         let values: Vec<f32> = match (gray, sixteen) {
             (true, true) => img.to_luma16().as_raw().iter().map(|&v| v as f32).collect(),
             (true, false) => img.to_luma8().as_raw().iter().map(|&v| v as f32).collect(),

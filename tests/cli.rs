@@ -205,3 +205,20 @@ fn metrics_cli_size_mismatch_names_both_sizes() {
     );
     assert!(se.contains("20x10") && se.contains("224x224"), "{se}");
 }
+
+#[test]
+fn convert_png_to_npy_keeps_sample_values() {
+    let out = tmp("image.npy");
+    run_ok(
+        bin()
+            .arg("convert")
+            .arg(reference("image.png"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let a = npy::read_f32(&out).unwrap();
+    assert_eq!(a.shape, vec![224, 224, 3]);
+    let rgb = image::open(reference("image.png")).unwrap().to_rgb8();
+    let want: Vec<f32> = rgb.as_raw().iter().map(|&v| v as f32).collect();
+    assert_eq!(a.data, want);
+}
