@@ -11,7 +11,7 @@ use vitscope::model::checkpoint::{CheckpointError, CheckpointLayout, read_state_
 use vitscope::model::{LoadOptions, Probes, load_vit};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run under cargo"))
         .join("tests/data")
         .join(name)
 }

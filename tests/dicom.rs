@@ -7,7 +7,7 @@ use vitscope::io::dicom::{is_dicom, read_dicom};
 use vitscope::io::npy;
 
 fn dcm(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run under cargo"))
         .join("tests/data/dicom")
         .join(name)
 }

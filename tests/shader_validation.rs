@@ -4,7 +4,9 @@ use vitscope::metrics::gpu::{KERNELS, kernel_source};
 
 #[test]
 fn every_kernel_validates() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let dir =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run under cargo"))
+            .join("shaders");
     let on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| {

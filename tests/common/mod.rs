@@ -13,7 +13,8 @@ pub fn reference_dir() -> PathBuf {
     std::env::var_os("VITSCOPE_REFERENCE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/reference")
+            PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run under cargo"))
+                .join("../shared/fixtures/reference")
         })
 }
 
