@@ -3,6 +3,7 @@
 //! The library holds the model ([`model`]), the explanation maps ([`explain`]), the localisation
 //! metrics ([`metrics`]) and file formats ([`io`]). The `vitscope` binary wraps them in a CLI.
 
+pub mod app;
 pub mod dataset;
 pub mod explain;
 pub mod io;

@@ -1,4 +1,5 @@
-//! `vitscope` command line: explanation maps (`explain`), localisation metrics (`metrics`) and
+//! `vitscope`: with no subcommand the workbench GUI; subcommands for explanation maps (`explain`),
+//! localisation metrics (`metrics`), dataset evaluation (`eval`), conversion, phantom data and
 //! benchmarks (`bench`).
 
 use std::path::{Path, PathBuf};
@@ -21,9 +22,25 @@ mod bench;
     version,
     about = "Judge Vision Transformer explanations of medical images"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    gui: GuiArgs,
+}
+
+/// With no subcommand: the workbench GUI.
+#[derive(Args)]
+struct GuiArgs {
+    /// A project file (.ron), an image (PNG, JPEG, TIFF, DICOM) or a folder of images.
+    path: Option<PathBuf>,
+    /// A project file to open.
+    #[arg(long, conflicts_with = "path")]
+    project: Option<PathBuf>,
+    /// Render the first fully loaded frame to this PNG and exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -631,12 +648,16 @@ fn run_metrics(args: MetricsArgs) -> Result<()> {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Explain(a) => run_explain(a),
-        Command::Metrics(a) => run_metrics(a),
-        Command::Eval(a) => run_eval(a),
-        Command::Convert(a) => run_convert(a),
-        Command::Phantom(a) => run_phantom(a),
-        Command::Bench(a) => bench::run(a),
+        None => vitscope::app::run(vitscope::app::GuiOptions {
+            open: cli.gui.project.or(cli.gui.path),
+            screenshot: cli.gui.screenshot,
+        }),
+        Some(Command::Explain(a)) => run_explain(a),
+        Some(Command::Metrics(a)) => run_metrics(a),
+        Some(Command::Eval(a)) => run_eval(a),
+        Some(Command::Convert(a)) => run_convert(a),
+        Some(Command::Phantom(a)) => run_phantom(a),
+        Some(Command::Bench(a)) => bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

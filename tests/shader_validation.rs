@@ -38,3 +38,32 @@ fn every_kernel_validates() {
         );
     }
 }
+
+#[test]
+fn the_overlay_shader_validates() {
+    let src = vitscope::app::overlay::OVERLAY_WGSL;
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("overlay.wgsl: {}", e.emit_to_string(src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("overlay.wgsl: {}", e.emit_to_string(src)));
+    let names: Vec<&str> = module
+        .entry_points
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["vs_main", "fs_main"]);
+    // The uniform block the shader reads has the size of the Rust mirror.
+    let pane = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some("Pane"))
+        .expect("Pane struct");
+    assert_eq!(
+        pane.1.inner.size(module.to_ctx()) as usize,
+        std::mem::size_of::<vitscope::app::overlay::PaneUniform>()
+    );
+}

@@ -14,6 +14,16 @@ pub fn pil_luma(r: u8, g: u8, b: u8) -> u8 {
 
 /// Reads a mask image.
 pub fn read_mask(path: &Path) -> Result<Mask, ImageError> {
+    let mut m = read_mask_values(path)?;
+    for v in &mut m.data {
+        *v = (*v > 0) as u8;
+    }
+    Ok(m)
+}
+
+/// Reads a mask image's gray values (PIL luma for colour; a non-zero 16-bit sample reads as at
+/// least 1), for files that store class ids.
+pub fn read_mask_values(path: &Path) -> Result<Mask, ImageError> {
     let err = |message: String| ImageError::Read {
         path: path.to_path_buf(),
         message,
@@ -26,23 +36,16 @@ pub fn read_mask(path: &Path) -> Result<Mask, ImageError> {
         .map_err(|e| err(e.to_string()))?;
     use image::DynamicImage as D;
     let (w, h) = (img.width() as usize, img.height() as usize);
+    let wide = |v: u16| if v == 0 { 0 } else { (v >> 8).max(1) as u8 };
     let data: Vec<u8> = match &img {
-        D::ImageLuma8(b) => b.as_raw().iter().map(|&v| (v > 0) as u8).collect(),
-        D::ImageLumaA8(b) => b
-            .as_raw()
-            .chunks_exact(2)
-            .map(|p| (p[0] > 0) as u8)
-            .collect(),
-        D::ImageLuma16(b) => b.as_raw().iter().map(|&v| (v > 0) as u8).collect(),
-        D::ImageLumaA16(b) => b
-            .as_raw()
-            .chunks_exact(2)
-            .map(|p| (p[0] > 0) as u8)
-            .collect(),
+        D::ImageLuma8(b) => b.as_raw().clone(),
+        D::ImageLumaA8(b) => b.as_raw().chunks_exact(2).map(|p| p[0]).collect(),
+        D::ImageLuma16(b) => b.as_raw().iter().map(|&v| wide(v)).collect(),
+        D::ImageLumaA16(b) => b.as_raw().chunks_exact(2).map(|p| wide(p[0])).collect(),
         other => other
             .to_rgb8()
             .pixels()
-            .map(|p| (pil_luma(p[0], p[1], p[2]) > 0) as u8)
+            .map(|p| pil_luma(p[0], p[1], p[2]))
             .collect(),
     };
     Ok(Mask {

@@ -512,6 +512,48 @@ pub fn compute_cpu(
     ))
 }
 
+/// Scores of the pixels at or above an absolute `threshold` (one plain scan): the live view's
+/// absolute-threshold mode. `top_perc` is the selected share in percent and `k` the count.
+pub fn scores_at(
+    map: &[f32],
+    width: usize,
+    height: usize,
+    mask: &Mask,
+    threshold: f32,
+) -> TopKScores {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    let (mut selected, mut inter) = (0usize, 0usize);
+    for (y, (row, mrow)) in map
+        .chunks_exact(width)
+        .zip(mask.data.chunks_exact(width))
+        .take(height)
+        .enumerate()
+    {
+        for (x, (&v, &m)) in row.iter().zip(mrow).enumerate() {
+            if v >= threshold {
+                selected += 1;
+                inter += m as usize;
+                x0 = x0.min(x);
+                x1 = x1.max(x + 1);
+                y0 = y0.min(y);
+                y1 = y1.max(y + 1);
+            }
+        }
+    }
+    let rect = (selected > 0).then_some(Rect { x0, y0, x1, y1 });
+    let inter_rect = rect.map(|r| mask.count_in(&r)).unwrap_or(0);
+    let raw = RawCounts {
+        max: 0.0,
+        pointing_game: false,
+        sum_in: 0.0,
+        sum_all: 0.0,
+        mask_pixels: mask.count(),
+        top: vec![(selected, threshold, selected, rect, inter, inter_rect)],
+    };
+    let share = 100.0 * selected as f64 / (width * height).max(1) as f64;
+    finish(raw, &[share]).top.remove(0)
+}
+
 /// One record shaped like the reference `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {

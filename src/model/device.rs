@@ -6,7 +6,18 @@
 use burn::tensor::{Device, DeviceKind};
 
 /// Requested compute device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A real GPU if present, else the CPU.

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::io::image::Image;
 
 /// How an image is brought to the model's size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResizeMode {
     /// Stretch to S×S with bilinear interpolation.

@@ -1,0 +1,183 @@
+//! The desktop workbench (eframe/egui): three explanation maps side by side or overlaid, annotation
+//! tools with undo, the project file, and live pointing-game / IoU scores.
+//!
+//! `state`, `annotate`, `project` and `export` hold plain data and logic; `ui` and `overlay` are the
+//! only modules that know egui and wgpu.
+
+pub mod annotate;
+pub mod export;
+pub mod overlay;
+pub mod project;
+pub mod state;
+pub mod ui;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, bail};
+
+pub use state::Session;
+pub use ui::Workbench;
+
+use project::CheckpointEntry;
+
+/// Folder of the bundled demo (model, images, project).
+pub fn demo_dir() -> PathBuf {
+    std::env::var_os("VITSCOPE_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
+        .join("demo")
+}
+
+/// The bundled model as a project checkpoint.
+pub fn bundled_checkpoint() -> CheckpointEntry {
+    let d = demo_dir();
+    CheckpointEntry {
+        name: "bundled".into(),
+        weights: d.join("model.safetensors"),
+        config: Some(d.join("config.json")),
+    }
+}
+
+/// The demo project, opened untitled so a demo never writes into the installed assets.
+pub fn demo_session() -> Result<Session> {
+    let file = demo_dir().join("project.ron");
+    let mut s = Session::open_project(&file)?;
+    s.project_path = None;
+    Ok(s)
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| {
+            matches!(
+                e.to_ascii_lowercase().as_str(),
+                "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp" | "dcm" | "dicom"
+            )
+        })
+        .unwrap_or(false)
+        || crate::io::dicom::is_dicom(p)
+}
+
+/// A session for a project file (`.ron`), an image, or a folder of images (its `images/`
+/// subfolder when it has the paper's layout).
+pub fn session_for(path: &Path) -> Result<Session> {
+    if path.as_os_str().is_empty() {
+        bail!("no path given");
+    }
+    if path.is_dir() {
+        let dir = if path.join("images").is_dir() {
+            path.join("images")
+        } else {
+            path.to_path_buf()
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("{}: cannot list folder", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_image(p))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{}: no images in this folder", dir.display());
+        }
+        let mut s = Session::from_images(&files, bundled_checkpoint());
+        // Masks in the paper's layout come along.
+        let masks = dir.parent().map(|p| p.join("masks"));
+        if let Some(masks) = masks.filter(|m| m.is_dir() && dir.ends_with("images")) {
+            for e in &mut s.project.images {
+                let stem = e
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_os_string())
+                    .unwrap_or_default();
+                let m = masks.join(Path::new(&stem).with_extension("png"));
+                if m.is_file() {
+                    e.mask = Some(m);
+                }
+            }
+        }
+        return Ok(s);
+    }
+    if !path.exists() {
+        bail!("{}: no such file or folder", path.display());
+    }
+    if path.extension().is_some_and(|e| e == "ron") {
+        return Ok(Session::open_project(path)?);
+    }
+    if is_image(path) {
+        return Ok(Session::from_images(
+            &[path.to_path_buf()],
+            bundled_checkpoint(),
+        ));
+    }
+    bail!(
+        "{}: not a project (.ron), image (png, jpg, tif, bmp, DICOM) or folder",
+        path.display()
+    )
+}
+
+/// How the GUI starts.
+#[derive(Debug, Default, Clone)]
+pub struct GuiOptions {
+    /// A project file, image or folder (default: the bundled demo).
+    pub open: Option<PathBuf>,
+    /// Render the first fully loaded frame to this PNG, then exit.
+    pub screenshot: Option<PathBuf>,
+}
+
+static SCREENSHOT_RESULT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
+
+/// Runs the GUI until the window closes.
+pub fn run(opts: GuiOptions) -> Result<()> {
+    let session = match &opts.open {
+        Some(p) => session_for(p)?,
+        None => demo_session()?,
+    };
+    let native = eframe::NativeOptions {
+        renderer: eframe::Renderer::Wgpu,
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_inner_size([1500.0, 950.0])
+            .with_title("vitscope"),
+        ..Default::default()
+    };
+    let shot = opts.screenshot.clone();
+    eframe::run_native(
+        "vitscope",
+        native,
+        Box::new(move |cc| {
+            Ok(Box::new(ExitReporter(Workbench::new(
+                session,
+                &cc.egui_ctx,
+                cc.wgpu_render_state.clone(),
+                shot,
+            ))))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open a window: {e}"))?;
+    if let Some(path) = opts.screenshot {
+        match SCREENSHOT_RESULT.lock().expect("lock").take() {
+            Some(Ok(())) => eprintln!("wrote {}", path.display()),
+            Some(Err(e)) => bail!("screenshot {}: {e}", path.display()),
+            None => bail!("the window closed before the screenshot was taken"),
+        }
+    }
+    Ok(())
+}
+
+/// Passes the workbench's screenshot outcome out of eframe's run loop.
+struct ExitReporter(Workbench);
+
+impl eframe::App for ExitReporter {
+    fn ui(&mut self, ui: &mut eframe::egui::Ui, frame: &mut eframe::Frame) {
+        eframe::App::ui(&mut self.0, ui, frame);
+        if let Some(r) = self.0.finished.take() {
+            *SCREENSHOT_RESULT.lock().expect("lock") = Some(r);
+        }
+    }
+
+    fn on_exit(&mut self) {
+        eframe::App::on_exit(&mut self.0);
+    }
+}

@@ -1,0 +1,412 @@
+//! The project file (RON): images, their annotations and review status, checkpoints and view
+//! settings. Masks are PNG files of class ids beside it. Every save is atomic; an autosave copy
+//! lives beside the project (or in the user's data folder for an untitled project).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::annotate::{LabelBox, LabelMask};
+use crate::io::colormap::Colormap;
+
+/// Current project file version.
+pub const VERSION: u32 = 1;
+
+/// Errors of project files; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// Unreadable file.
+    #[error("{path}: cannot read project: {message}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// OS message.
+        message: String,
+    },
+    /// Not a valid project file.
+    #[error("{path}: not a valid project file: {message}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// Parser message with position.
+        message: String,
+    },
+    /// Write failure.
+    #[error("{path}: cannot save: {message}")]
+    Write {
+        /// File.
+        path: PathBuf,
+        /// OS or encoder message.
+        message: String,
+    },
+    /// A mask file that does not fit its image.
+    #[error("{path}: mask is {got_w}×{got_h} but the image is {want_w}×{want_h}")]
+    MaskSize {
+        /// Mask file.
+        path: PathBuf,
+        /// Mask width.
+        got_w: usize,
+        /// Mask height.
+        got_h: usize,
+        /// Image width.
+        want_w: usize,
+        /// Image height.
+        want_h: usize,
+    },
+}
+
+/// Review status of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Status {
+    /// Not looked at.
+    #[default]
+    Todo,
+    /// Being annotated.
+    InProgress,
+    /// Finished.
+    Done,
+    /// Needs a second look.
+    Flagged,
+}
+
+impl Status {
+    /// All, in display order.
+    pub const ALL: [Status; 4] = [
+        Status::Todo,
+        Status::InProgress,
+        Status::Done,
+        Status::Flagged,
+    ];
+
+    /// Display name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Todo => "to do",
+            Status::InProgress => "in progress",
+            Status::Done => "done",
+            Status::Flagged => "flagged",
+        }
+    }
+}
+
+/// A label class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelClass {
+    /// Name.
+    pub name: String,
+    /// sRGB colour.
+    pub color: [u8; 3],
+}
+
+/// A model checkpoint known to the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointEntry {
+    /// Display name (e.g. the initialisation: "dino").
+    pub name: String,
+    /// Weights file (relative to the project file, or absolute).
+    pub weights: PathBuf,
+    /// Optional JSON config (heads).
+    #[serde(default)]
+    pub config: Option<PathBuf>,
+}
+
+/// One image of the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageEntry {
+    /// Image file (relative to the project file, or absolute).
+    pub path: PathBuf,
+    /// Review status.
+    #[serde(default)]
+    pub status: Status,
+    /// Boxes.
+    #[serde(default)]
+    pub boxes: Vec<LabelBox>,
+    /// Mask PNG of class ids (relative to the project file), if any.
+    #[serde(default)]
+    pub mask: Option<PathBuf>,
+    /// DICOM window centre and width chosen by the user.
+    #[serde(default)]
+    pub window: Option<(f64, f64)>,
+}
+
+/// Panes shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Layout {
+    /// One canvas with the chosen overlay.
+    Single,
+    /// Image and the chosen overlay.
+    Two,
+    /// Image, attention, GradCAM, Chefer.
+    #[default]
+    Four,
+}
+
+/// How the shown region of a map is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Threshold {
+    /// The top p % of pixels (the paper's rule, ties included).
+    TopPercent(f64),
+    /// Every pixel at or above a value of the min-max normalised map.
+    Absolute(f32),
+}
+
+/// View settings saved with the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewSettings {
+    /// Panes.
+    pub layout: Layout,
+    /// Map shown in the single view (index into the three maps).
+    pub overlay: usize,
+    /// Colormap of the maps.
+    pub colormap: Colormap,
+    /// Opacity per map (attention, GradCAM, Chefer).
+    pub opacity: [f32; 3],
+    /// Threshold of the highlighted region.
+    pub threshold: Threshold,
+    /// Draw the outline of the selected region.
+    pub outline: bool,
+    /// Colour selected pixels by hit (inside the annotation) or miss.
+    pub hit_miss: bool,
+    /// Show the annotation mask.
+    pub show_mask: bool,
+    /// Opacity of the annotation mask.
+    pub mask_opacity: f32,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self {
+            layout: Layout::Four,
+            overlay: 2,
+            colormap: Colormap::Turbo,
+            opacity: [0.55; 3],
+            threshold: Threshold::TopPercent(20.0),
+            outline: true,
+            hit_miss: false,
+            show_mask: true,
+            mask_opacity: 0.35,
+        }
+    }
+}
+
+/// The saved project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// File version.
+    pub version: u32,
+    /// Label classes (mask value i+1 is class i).
+    pub classes: Vec<LabelClass>,
+    /// Checkpoints to compare.
+    pub checkpoints: Vec<CheckpointEntry>,
+    /// Images.
+    pub images: Vec<ImageEntry>,
+    /// View settings.
+    #[serde(default)]
+    pub view: ViewSettings,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self {
+            version: VERSION,
+            classes: vec![
+                LabelClass {
+                    name: "lesion".into(),
+                    color: [255, 64, 160],
+                },
+                LabelClass {
+                    name: "other".into(),
+                    color: [64, 200, 255],
+                },
+            ],
+            checkpoints: Vec::new(),
+            images: Vec::new(),
+            view: ViewSettings::default(),
+        }
+    }
+}
+
+/// Resolves a project-relative path.
+pub fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+impl Project {
+    /// Reads a project file. A bad file is an error naming it; nothing is written.
+    pub fn load(path: &Path) -> Result<Self, ProjectError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProjectError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses project text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ProjectError> {
+        let p: Project = ron::from_str(text).map_err(|e| ProjectError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if p.version > VERSION {
+            return Err(ProjectError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "version {} is newer than this program reads ({VERSION})",
+                    p.version
+                ),
+            });
+        }
+        Ok(p)
+    }
+
+    /// The RON text.
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .expect("a project always serialises")
+    }
+
+    /// Writes the RON file atomically.
+    pub fn save_file(&self, path: &Path) -> Result<(), ProjectError> {
+        crate::io::write_atomic(path, self.to_ron().as_bytes()).map_err(|e| ProjectError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Folder of a project's mask files: `NAME_masks` beside `NAME.ron`.
+pub fn mask_dir(project: &Path) -> PathBuf {
+    let stem = project
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into());
+    project
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{stem}_masks"))
+}
+
+/// The autosave file of a project: `.NAME.autosave.ron` beside it.
+pub fn autosave_path(project: &Path) -> PathBuf {
+    let name = project
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project.ron".into());
+    project
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".{name}.autosave.ron"))
+}
+
+/// Where an untitled project autosaves: `$XDG_DATA_HOME/vitscope` or `~/.local/share/vitscope`.
+pub fn untitled_autosave() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("vitscope").join("untitled.ron")
+}
+
+/// An autosave worth offering back: it exists and is newer than the project file.
+pub fn pending_autosave(project: &Path) -> Option<PathBuf> {
+    let auto = autosave_path(project);
+    let t_auto = std::fs::metadata(&auto).and_then(|m| m.modified()).ok()?;
+    match std::fs::metadata(project).and_then(|m| m.modified()) {
+        Ok(t_proj) if t_proj >= t_auto => None,
+        _ => Some(auto),
+    }
+}
+
+/// Reads a mask PNG as class ids. Values 1..=`classes` keep their class; any other non-zero
+/// value (a 0/255 mask in the paper's layout) is class 1.
+pub fn read_label_mask(
+    path: &Path,
+    width: usize,
+    height: usize,
+    classes: usize,
+) -> Result<LabelMask, ProjectError> {
+    let m = crate::io::mask::read_mask_values(path).map_err(|e| ProjectError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if (m.width, m.height) != (width, height) {
+        return Err(ProjectError::MaskSize {
+            path: path.to_path_buf(),
+            got_w: m.width,
+            got_h: m.height,
+            want_w: width,
+            want_h: height,
+        });
+    }
+    let data = m
+        .data
+        .iter()
+        .map(|&v| match v {
+            0 => 0,
+            v if (v as usize) <= classes => v,
+            _ => 1,
+        })
+        .collect();
+    Ok(LabelMask {
+        width,
+        height,
+        data,
+    })
+}
+
+/// Writes class ids as an 8-bit gray PNG, atomically.
+pub fn write_label_mask(path: &Path, mask: &LabelMask) -> Result<(), ProjectError> {
+    let err = |message: String| ProjectError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let img = image::GrayImage::from_raw(mask.width as u32, mask.height as u32, mask.data.clone())
+        .ok_or_else(|| err("mask buffer does not match its size".into()))?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| err(e.to_string()))?;
+    crate::io::write_atomic(path, bytes.get_ref()).map_err(|e| err(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ron_round_trip() {
+        let mut p = Project::default();
+        p.images.push(ImageEntry {
+            path: "a.png".into(),
+            status: Status::Flagged,
+            boxes: vec![LabelBox {
+                x0: 1,
+                y0: 2,
+                x1: 3,
+                y1: 4,
+                class: 1,
+            }],
+            mask: Some("m/a.png".into()),
+            window: Some((40.0, 400.0)),
+        });
+        p.view.threshold = Threshold::Absolute(0.5);
+        let back = Project::parse(&p.to_ron(), Path::new("x.ron")).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn a_corrupt_file_names_itself() {
+        let e = Project::parse("(version: 1, images: [", Path::new("broken.ron")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("broken.ron") && msg.contains("not a valid project"),
+            "{msg}"
+        );
+    }
+}

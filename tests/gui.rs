@@ -1,0 +1,279 @@
+//! The workbench driven as a user would, with egui_kittest: drawing, undo, the threshold slider,
+//! save and reload, snapshots rendered on wgpu (lavapipe in CI), and the real binary under Xvfb.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use vitscope::app::project::{Layout, Threshold};
+use vitscope::app::state::Tool;
+use vitscope::app::{Session, Workbench, demo_session};
+
+fn harness(session: Session) -> Harness<'static, Workbench> {
+    let mut h = Harness::builder()
+        .with_size([1500.0, 950.0])
+        .wgpu()
+        .build_eframe(move |cc| {
+            let mut wb = Workbench::new(session, &cc.egui_ctx, cc.wgpu_render_state.clone(), None);
+            wb.show_timings = false;
+            wb
+        });
+    settle(&mut h);
+    h
+}
+
+/// Steps until the maps and the scores of the current image are in (workers run in threads).
+fn settle(h: &mut Harness<'static, Workbench>) {
+    let t = Instant::now();
+    loop {
+        h.step();
+        if h.state().fully_loaded() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the workbench did not finish loading"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+}
+
+/// Opens image `i` of the demo (by clicking it in the list) and waits for it.
+fn open_demo_image(h: &mut Harness<'static, Workbench>, name: &str) {
+    h.get_by_label(name).click();
+    h.run_steps(2);
+    settle(h);
+}
+
+fn screen(h: &Harness<'static, Workbench>, pane: usize, p: (f32, f32)) -> egui::Pos2 {
+    let wb = h.state();
+    wb.view.to_screen(wb.pane_rects[pane], p)
+}
+
+fn drag(h: &mut Harness<'static, Workbench>, from: egui::Pos2, to: egui::Pos2) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for i in 1..=8 {
+        h.hover_at(from + (to - from) * (i as f32 / 8.0));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+fn mask_iou_at_threshold(wb: &Workbench, slot: usize) -> f64 {
+    let Threshold::TopPercent(p) = wb.session.project.view.threshold else {
+        panic!("expected a top-k threshold");
+    };
+    let s = wb.scores[slot].as_ref().expect("scores");
+    s.truth
+        .top
+        .iter()
+        .find(|t| t.top_perc == p)
+        .expect("the slider's k is scored")
+        .iou_binary
+}
+
+#[test]
+fn drawing_a_box_adds_it_to_the_project_and_moves_the_metrics() {
+    let mut h = harness(demo_session().unwrap());
+    open_demo_image(&mut h, "lesion.png");
+    let before = h.state().scores[2].clone().expect("scores");
+    assert_eq!(before.truth.mask_pixels, 0, "lesion.png starts unannotated");
+    h.get_by_label("Box (B)").click();
+    h.step();
+    assert_eq!(h.state().session.tool, Tool::Box);
+    let (a, b) = (screen(&h, 0, (60.0, 70.0)), screen(&h, 0, (150.0, 160.0)));
+    drag(&mut h, a, b);
+    settle(&mut h);
+    let wb = h.state();
+    let i = wb.session.current;
+    let boxes = &wb.session.project.images[i].boxes;
+    assert_eq!(boxes.len(), 1, "the box is in the project");
+    let bx = boxes[0];
+    assert!(
+        (bx.x0 as i32 - 60).abs() <= 1 && (bx.y1 as i32 - 160).abs() <= 1,
+        "{bx:?}"
+    );
+    let after = wb.scores[2].as_ref().expect("scores");
+    assert_eq!(after.truth.mask_pixels, bx.rect().area());
+    assert_ne!(
+        after.truth.top, before.truth.top,
+        "the metrics panel changed"
+    );
+    assert!(wb.session.dirty);
+}
+
+#[test]
+fn a_brush_stroke_then_undo_restores_the_mask() {
+    let mut h = harness(demo_session().unwrap());
+    let before = h.state().session.ann().unwrap().mask.clone();
+    h.key_press(egui::Key::D);
+    h.step();
+    assert_eq!(h.state().session.tool, Tool::Brush);
+    let (a, b) = (screen(&h, 0, (20.0, 20.0)), screen(&h, 0, (100.0, 60.0)));
+    drag(&mut h, a, b);
+    let painted = h.state().session.ann().unwrap().mask.clone();
+    assert!(painted.count() > before.count() + 100, "the stroke painted");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert_eq!(h.state().session.ann().unwrap().mask, before);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
+    h.step();
+    assert_eq!(h.state().session.ann().unwrap().mask, painted);
+}
+
+#[test]
+fn the_threshold_slider_changes_the_iou() {
+    let mut h = harness(demo_session().unwrap());
+    let iou20 = mask_iou_at_threshold(h.state(), 2);
+    h.get_by_role_and_label(Role::Slider, "Threshold top %")
+        .set_value_accesskit(5.0);
+    h.step();
+    settle(&mut h);
+    assert_eq!(
+        h.state().session.project.view.threshold,
+        Threshold::TopPercent(5.0)
+    );
+    let iou5 = mask_iou_at_threshold(h.state(), 2);
+    assert_ne!(iou5, iou20);
+}
+
+fn copy_demo(to: &Path) -> PathBuf {
+    let src = vitscope::app::demo_dir();
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    for f in [
+        "project.ron",
+        "model.safetensors",
+        "config.json",
+        "lesion.png",
+    ] {
+        std::fs::copy(src.join(f), to.join(f)).unwrap();
+    }
+    to.join("project.ron")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vitscope-gui-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn save_and_reload_gives_identical_annotations() {
+    let dir = tempdir("save");
+    let file = copy_demo(&dir);
+    let mut h = harness(Session::open_project(&file).unwrap());
+    // Paint, draw a box, then save through the File menu with the in-app path field.
+    h.key_press(egui::Key::D);
+    h.step();
+    let (a, b) = (screen(&h, 0, (30.0, 30.0)), screen(&h, 0, (90.0, 40.0)));
+    drag(&mut h, a, b);
+    h.key_press(egui::Key::B);
+    h.step();
+    assert_eq!(h.state().session.tool, Tool::Box);
+    let (a, b) = (screen(&h, 0, (10.0, 100.0)), screen(&h, 0, (50.0, 180.0)));
+    drag(&mut h, a, b);
+    assert_eq!(
+        h.state().session.ann().unwrap().boxes.len(),
+        1,
+        "{:?}",
+        h.state().session.messages
+    );
+    let out = dir.join("saved.ron");
+    h.state_mut().path_field = out.display().to_string();
+    h.get_by_label("File").click();
+    h.run_steps(3);
+    h.get_by_label("Save as").click();
+    h.run_steps(2);
+    let wb = h.state();
+    assert!(!wb.session.dirty, "{:?}", wb.session.messages);
+    let mut back = Session::open_project(&out).unwrap();
+    back.open_image(0).unwrap();
+    let (a, b) = (wb.session.ann().unwrap(), back.ann().unwrap());
+    assert_eq!(a, b);
+    assert_eq!(a.boxes.len(), 1);
+    assert_eq!(back.project.images, wb.session.project.images);
+}
+
+#[test]
+fn a_corrupt_project_is_reported_and_left_alone() {
+    let dir = tempdir("corrupt");
+    let file = dir.join("broken.ron");
+    std::fs::write(&file, "(version: 1, images: [ (path: ").unwrap();
+    let err = vitscope::app::session_for(&file).err().expect("an error");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("broken.ron") && msg.contains("not a valid project"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "(version: 1, images: [ (path: "
+    );
+}
+
+#[test]
+fn snapshots_of_the_main_views() {
+    let mut h = harness(demo_session().unwrap());
+    let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
+    h.remove_cursor();
+    h.run_steps(2);
+    h.snapshot_options("four_panes", &opts);
+    h.state_mut().session.project.view.layout = Layout::Single;
+    h.state_mut().session.project.view.hit_miss = true;
+    h.run_steps(3);
+    h.snapshot_options("single_hit_miss", &opts);
+}
+
+#[test]
+fn the_binary_writes_a_screenshot_under_xvfb() {
+    let dir = tempdir("shot");
+    let png = dir.join("shot.png");
+    let status = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .arg(env!("CARGO_BIN_EXE_vitscope"))
+        .arg("--screenshot")
+        .arg(&png)
+        .env("XDG_DATA_HOME", &dir)
+        .status()
+        .expect("xvfb-run is installed (.ci/run installs the xvfb package)");
+    assert!(status.success(), "vitscope --screenshot failed: {status}");
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert!(
+        img.width() >= 800 && img.height() >= 500,
+        "{}x{}",
+        img.width(),
+        img.height()
+    );
+    // Not blank: many distinct colours, and the colour-mapped panes differ from the plain image pane
+    // (the same image region under an overlay).
+    let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    assert!(colours.len() > 1000, "only {} colours", colours.len());
+    let luma: Vec<f64> = img
+        .pixels()
+        .map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64)
+        .collect();
+    let mean = luma.iter().sum::<f64>() / luma.len() as f64;
+    let sd = (luma.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / luma.len() as f64).sqrt();
+    assert!(sd > 20.0, "nearly uniform screenshot (sd {sd:.1})");
+}
