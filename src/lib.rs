@@ -9,3 +9,4 @@ pub mod explain;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod train;

@@ -55,8 +55,114 @@ enum Command {
     Convert(ConvertArgs),
     /// Write a synthetic labelled dataset (images/, masks/, labels.csv).
     Phantom(PhantomArgs),
+    /// Train or fine-tune a ViT on a labelled dataset (images/ + labels.csv).
+    Train(TrainArgs),
     /// Benchmark the model and metric engines.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Dataset folder: images/ and labels.csv (image,label,...), as `phantom` writes.
+    #[arg(long)]
+    data: PathBuf,
+    /// `random`, or a checkpoint (timm, DINO, MAE, or one of ours) to start from.
+    #[arg(long, default_value = "random")]
+    init: String,
+    /// Architecture of a random init: ti, s, b, or `custom` with --dim/--depth/--heads.
+    #[arg(long, default_value = "custom")]
+    model: String,
+    /// Token width (custom).
+    #[arg(long, default_value_t = 192)]
+    dim: usize,
+    /// Blocks (custom).
+    #[arg(long, default_value_t = 4)]
+    depth: usize,
+    /// Heads (custom).
+    #[arg(long, default_value_t = 3)]
+    heads: usize,
+    /// Patch size.
+    #[arg(long, default_value_t = 16)]
+    patch: usize,
+    /// Input size.
+    #[arg(long, default_value_t = 224)]
+    img: usize,
+    #[arg(long, value_enum, default_value = "adam")]
+    optimizer: vitscope::train::OptimizerKind,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    #[arg(long, value_enum, default_value = "cosine")]
+    scheduler: vitscope::train::SchedulerKind,
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Share held out for validation (stratified).
+    #[arg(long, default_value_t = 0.2)]
+    val_split: f64,
+    /// Early stopping: epochs without a better validation loss.
+    #[arg(long, default_value_t = 5)]
+    patience: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
+    resize: ResizeMode,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Best checkpoint (safetensors, timm layout); the run's state goes to FILE.train/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in FILE.train/ (settings come from there).
+    #[arg(long)]
+    resume: bool,
+}
+
+fn run_train(a: TrainArgs) -> Result<()> {
+    use vitscope::train::{TrainConfig, train};
+    let classes = 2;
+    let mut model = match a.model.as_str() {
+        "custom" => vitscope::model::VitConfig {
+            img_size: a.img,
+            patch_size: a.patch,
+            in_chans: 3,
+            num_classes: classes,
+            embed_dim: a.dim,
+            depth: a.depth,
+            num_heads: a.heads,
+            mlp_hidden: a.dim * 4,
+            eps: 1e-6,
+        },
+        name => vitscope::model::VitConfig::named(name, a.patch, classes)
+            .with_context(|| format!("--model {name}: use ti, s, b, l or custom"))?,
+    };
+    model.img_size = a.img;
+    if !a.dim.is_multiple_of(a.heads) || !a.img.is_multiple_of(a.patch) {
+        bail!("--dim must be a multiple of --heads and --img of --patch");
+    }
+    let cfg = TrainConfig {
+        model,
+        init: (a.init != "random").then(|| PathBuf::from(&a.init)),
+        optimizer: a.optimizer,
+        lr: a.lr,
+        momentum: a.momentum,
+        weight_decay: a.weight_decay,
+        scheduler: a.scheduler,
+        epochs: a.epochs,
+        batch: a.batch,
+        val_split: a.val_split,
+        patience: a.patience,
+        seed: a.seed,
+        resize: a.resize,
+    };
+    let device = device::resolve(a.device);
+    train(&a.data, cfg, &a.out, a.resume, &device, |l| {
+        eprintln!("{l}")
+    })?;
+    Ok(())
 }
 
 #[derive(Args)]
@@ -657,6 +763,7 @@ fn main() {
         Some(Command::Eval(a)) => run_eval(a),
         Some(Command::Convert(a)) => run_convert(a),
         Some(Command::Phantom(a)) => run_phantom(a),
+        Some(Command::Train(a)) => run_train(a),
         Some(Command::Bench(a)) => bench::run(a),
     };
     if let Err(e) = result {

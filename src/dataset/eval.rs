@@ -183,6 +183,18 @@ pub fn evaluate(
         .iter()
         .map(|it| vmask::read_mask(&it.mask).map_err(|e| EvalError::Other(e.to_string())))
         .collect::<Result<_, _>>()?;
+    for (it, m) in items.iter().zip(&masks) {
+        let (w, h) = image_size(&it.image)?;
+        if (m.width, m.height) != (w, h) {
+            return Err(EvalError::Other(format!(
+                "{}: mask is {}×{} but its image {} is {w}×{h}",
+                it.mask.display(),
+                m.width,
+                m.height,
+                it.image.display()
+            )));
+        }
+    }
     progress.set_length((models.len() * cfg.methods.len() * items.len()) as u64);
     let mut rows = Vec::new();
     for (name, vit) in models {
@@ -218,6 +230,17 @@ pub fn evaluate(
     }
     progress.finish();
     Ok(rows)
+}
+
+/// Width and height of an image file (header only for raster formats).
+fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
+    if crate::io::dicom::is_dicom(path) {
+        let img = vimage::read_image(path).map_err(|e| EvalError::Other(e.to_string()))?;
+        return Ok((img.width, img.height));
+    }
+    image::image_dimensions(path)
+        .map(|(w, h)| (w as usize, h as usize))
+        .map_err(|e| EvalError::Other(format!("{}: cannot read image: {e}", path.display())))
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {

@@ -1,0 +1,579 @@
+//! Fine-tuning and training from scratch: a labelled dataset in the paper's layout (`images/` plus
+//! `labels.csv` with `image,label,...`), a validation split, Adam(W) or SGD with cosine annealing,
+//! the best epoch by validation loss, early stopping, and a resumable state folder.
+//!
+//! The loop uses burn's optimizers, learning-rate schedulers and loss (burn-optim, burn-nn) on the
+//! model of [`crate::model`], so the saved checkpoint is a timm-layout safetensors file that
+//! `vitscope explain` and the workbench load as they load any other.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::LinearConfig;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, SgdConfig};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::explain::to_vec;
+use crate::io::image::read_image;
+use crate::model::checkpoint::CheckpointError;
+use crate::model::preprocess::{self, Normalization, ResizeMode};
+use crate::model::{LoadOptions, Vit, VitConfig, load_vit};
+
+/// Errors of training; each names the file or the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Dataset problem.
+    #[error("{path}: {message}")]
+    Data {
+        /// File or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Bad option.
+    #[error("{0}")]
+    Option(String),
+    /// Checkpoint problem.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Computation failed.
+    #[error("training: {0}")]
+    Compute(String),
+}
+
+fn data_err(path: &Path, message: impl Into<String>) -> TrainError {
+    TrainError::Data {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam (with decoupled weight decay: AdamW when `weight_decay` > 0).
+    Adam,
+    /// SGD with momentum.
+    Sgd,
+}
+
+/// Learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SchedulerKind {
+    /// Cosine annealing to 0 over all iterations.
+    Cosine,
+    /// Constant.
+    Constant,
+}
+
+/// Training settings (also written to the state folder, so a resumed run keeps them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Model architecture.
+    pub model: VitConfig,
+    /// `random` or a checkpoint to start from.
+    pub init: Option<PathBuf>,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Schedule.
+    pub scheduler: SchedulerKind,
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Share of the data held out for validation.
+    pub val_split: f64,
+    /// Stop after this many epochs without a better validation loss.
+    pub patience: usize,
+    /// Seed of the split, the shuffles, the flips and a random init.
+    pub seed: u64,
+    /// Resize or centre crop.
+    pub resize: ResizeMode,
+}
+
+/// One labelled image, decoded to the model's input size (u8, channel-major).
+struct Example {
+    pixels: Vec<u8>,
+    label: usize,
+}
+
+/// Reads `labels.csv` (`image,label,...`) and the images of a dataset folder.
+fn read_dataset(dir: &Path, size: usize, resize: ResizeMode) -> Result<Vec<Example>, TrainError> {
+    let csv = dir.join("labels.csv");
+    let text = std::fs::read_to_string(&csv).map_err(|e| data_err(&csv, e.to_string()))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let (Some(ci), Some(cl)) = (
+        cols.iter().position(|c| *c == "image"),
+        cols.iter().position(|c| *c == "label"),
+    ) else {
+        return Err(data_err(
+            &csv,
+            "the header must name the columns `image` and `label`",
+        ));
+    };
+    let mut out = Vec::new();
+    let bar = indicatif::ProgressBar::new(text.lines().count().saturating_sub(1) as u64)
+        .with_message("reading images");
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let (Some(name), Some(label)) = (f.get(ci), f.get(cl)) else {
+            return Err(data_err(&csv, format!("line {}: too few columns", n + 2)));
+        };
+        let label: usize = label.parse().map_err(|_| {
+            data_err(
+                &csv,
+                format!("line {}: label '{label}' is not a class index", n + 2),
+            )
+        })?;
+        let path = dir.join("images").join(name);
+        if !path.is_file() {
+            return Err(data_err(
+                &csv,
+                format!(
+                    "line {}: names {} which does not exist",
+                    n + 2,
+                    path.display()
+                ),
+            ));
+        }
+        let img = read_image(&path).map_err(|e| data_err(&path, e.to_string()))?;
+        let planes = preprocess::fit_planes(&img.to_rgb(), size, resize);
+        let pixels = planes
+            .iter()
+            .flat_map(|p| p.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8))
+            .collect();
+        out.push(Example { pixels, label });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if out.is_empty() {
+        return Err(data_err(&csv, "no labelled images"));
+    }
+    Ok(out)
+}
+
+/// A batch as model input and targets, with optional horizontal flips.
+fn batch_tensors(
+    examples: &[&Example],
+    size: usize,
+    flips: &[bool],
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let norm = Normalization::default();
+    let plane = size * size;
+    let mut x = Vec::with_capacity(examples.len() * 3 * plane);
+    for (e, &flip) in examples.iter().zip(flips) {
+        for c in 0..3 {
+            let src = &e.pixels[c * plane..(c + 1) * plane];
+            for row in src.chunks_exact(size) {
+                let value = |v: u8| (v as f32 / 255.0 - norm.mean[c]) / norm.std[c];
+                if flip {
+                    x.extend(row.iter().rev().map(|&v| value(v)));
+                } else {
+                    x.extend(row.iter().map(|&v| value(v)));
+                }
+            }
+        }
+    }
+    let b = examples.len();
+    let xs = Tensor::from_data(TensorData::new(x, [b, 3, size, size]), device);
+    let ys: Vec<i64> = examples.iter().map(|e| e.label as i64).collect();
+    let ys = Tensor::from_data(TensorData::new(ys, [b]), device);
+    (xs, ys)
+}
+
+/// Result of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy.
+    pub train_acc: f64,
+    /// Validation loss.
+    pub val_loss: f64,
+    /// Validation accuracy.
+    pub val_acc: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// What survives between runs (`<out>.train/state.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainState {
+    config: TrainConfig,
+    history: Vec<EpochStats>,
+    best_epoch: usize,
+    best_val_loss: f64,
+    iterations: usize,
+}
+
+/// Files of a run: the best checkpoint at `out`, the rest in `out.train/`.
+struct RunFiles {
+    out: PathBuf,
+    dir: PathBuf,
+}
+
+impl RunFiles {
+    fn new(out: &Path) -> Self {
+        let mut dir = out.as_os_str().to_owned();
+        dir.push(".train");
+        Self {
+            out: out.to_path_buf(),
+            dir: PathBuf::from(dir),
+        }
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    fn last(&self) -> PathBuf {
+        self.dir.join("last.safetensors")
+    }
+    fn optim(&self) -> PathBuf {
+        self.dir.join("optimizer.bpk")
+    }
+    fn history(&self) -> PathBuf {
+        self.dir.join("history.csv")
+    }
+}
+
+/// Writes a model as a timm-layout safetensors file (atomically) and its config JSON beside it.
+pub fn save_model(vit: &Vit, path: &Path) -> Result<(), TrainError> {
+    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    vit.weights
+        .valid()
+        .save_into(&mut store)
+        .map_err(|e| data_err(path, format!("cannot serialise the model: {e}")))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| data_err(path, format!("cannot serialise the model: {e}")))?;
+    crate::io::write_atomic(path, &bytes).map_err(|e| data_err(path, e.to_string()))?;
+    let cfg = serde_json::json!({
+        "num_heads": vit.config.num_heads,
+        "num_classes": vit.config.num_classes,
+        "img_size": vit.config.img_size,
+        "patch_size": vit.config.patch_size,
+        "embed_dim": vit.config.embed_dim,
+        "depth": vit.config.depth,
+    });
+    let cfg_path = path.with_extension("json");
+    crate::io::write_atomic(
+        &cfg_path,
+        serde_json::to_string_pretty(&cfg)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .map_err(|e| data_err(&cfg_path, e.to_string()))
+}
+
+fn make_optimizer(c: &TrainConfig) -> burn::optim::ModuleOptimizer {
+    match c.optimizer {
+        OptimizerKind::Adam if c.weight_decay > 0.0 => AdamWConfig::new()
+            .with_weight_decay(c.weight_decay as f32)
+            .init(),
+        OptimizerKind::Adam => AdamConfig::new().init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(
+                (c.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(c.momentum)),
+            )
+            .with_weight_decay(
+                (c.weight_decay > 0.0).then(|| WeightDecayConfig::new(c.weight_decay as f32)),
+            )
+            .init(),
+    }
+}
+
+/// Trains and writes the best checkpoint (by validation loss) to `out`. With `resume`, continues
+/// the run whose state is in `out.train/`. `log` receives one line per epoch.
+pub fn train(
+    data: &Path,
+    cfg: TrainConfig,
+    out: &Path,
+    resume: bool,
+    device: &Device,
+    mut log: impl FnMut(&str),
+) -> Result<Vec<EpochStats>, TrainError> {
+    let files = RunFiles::new(out);
+    std::fs::create_dir_all(&files.dir).map_err(|e| data_err(&files.dir, e.to_string()))?;
+    let mut state = if resume && files.state().is_file() {
+        let text = std::fs::read_to_string(files.state())
+            .map_err(|e| data_err(&files.state(), e.to_string()))?;
+        let mut s: TrainState =
+            serde_json::from_str(&text).map_err(|e| data_err(&files.state(), e.to_string()))?;
+        // Only the epoch count may change on resume (to extend a run).
+        s.config.epochs = cfg.epochs;
+        log(&format!("resuming after epoch {}", s.history.len()));
+        s
+    } else {
+        TrainState {
+            config: cfg,
+            history: Vec::new(),
+            best_epoch: 0,
+            best_val_loss: f64::INFINITY,
+            iterations: 0,
+        }
+    };
+    let c = state.config.clone();
+    if c.batch == 0 || c.epochs == 0 || !(0.0..1.0).contains(&c.val_split) {
+        return Err(TrainError::Option(
+            "--batch and --epochs must be positive and --val-split in [0, 1)".into(),
+        ));
+    }
+    let examples = read_dataset(data, c.model.img_size, c.resize)?;
+    let classes = examples.iter().map(|e| e.label).max().unwrap_or(0) + 1;
+    if classes != c.model.num_classes {
+        return Err(TrainError::Option(format!(
+            "the dataset has {classes} classes but the model {}",
+            c.model.num_classes
+        )));
+    }
+    // Stratified split, the same for every run with this seed.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(c.seed);
+    let (mut train_idx, mut val_idx) = (Vec::new(), Vec::new());
+    for class in 0..classes {
+        let mut idx: Vec<usize> = (0..examples.len())
+            .filter(|&i| examples[i].label == class)
+            .collect();
+        idx.shuffle(&mut rng);
+        let n_val = (idx.len() as f64 * c.val_split).round() as usize;
+        val_idx.extend_from_slice(&idx[..n_val]);
+        train_idx.extend_from_slice(&idx[n_val..]);
+    }
+    if train_idx.is_empty() {
+        return Err(data_err(
+            data,
+            "no training images after the validation split",
+        ));
+    }
+    log(&format!(
+        "{} images: {} train, {} validation, {classes} classes",
+        examples.len(),
+        train_idx.len(),
+        val_idx.len()
+    ));
+
+    let ad = device.clone().autodiff();
+    let mut vit = if resume && files.last().is_file() {
+        load_vit(
+            &files.last(),
+            &LoadOptions {
+                heads: Some(c.model.num_heads),
+                ..Default::default()
+            },
+            &ad,
+        )?
+        .0
+    } else {
+        match &c.init {
+            None => c.model.init(&ad),
+            Some(p) => {
+                let opts = LoadOptions {
+                    heads: Some(c.model.num_heads),
+                    classes: Some(classes),
+                    config_file: None,
+                };
+                let (mut v, report) = load_vit(p, &opts, &ad)?;
+                log(&report.summary());
+                if v.config.num_classes != classes {
+                    log(&format!(
+                        "replacing the {}-class head with a new {classes}-class head",
+                        v.config.num_classes
+                    ));
+                    v.weights.head = LinearConfig::new(v.config.embed_dim, classes).init(&ad);
+                    v.config.num_classes = classes;
+                }
+                v
+            }
+        }
+    };
+    let mut optim = make_optimizer(&c);
+    if resume && files.optim().is_file() {
+        let rec = burn::optim::OptimizerRecord::load(files.optim())
+            .map_err(|e| data_err(&files.optim(), e.to_string()))?;
+        optim = optim.load_record(rec);
+    }
+    let steps_per_epoch = train_idx.len().div_ceil(c.batch);
+    let total = (steps_per_epoch * c.epochs).max(1);
+    let mut sched: Option<ModuleLrScheduler> = match c.scheduler {
+        SchedulerKind::Cosine => Some(
+            CosineAnnealingLrSchedulerConfig::new(c.lr, total)
+                .init()
+                .map_err(TrainError::Option)?,
+        ),
+        SchedulerKind::Constant => None,
+    };
+    if let Some(s) = sched.as_mut() {
+        for _ in 0..state.iterations {
+            s.step();
+        }
+    }
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let size = c.model.img_size;
+    let start_epoch = state.history.len();
+    // Re-seed per epoch so a resumed run shuffles as an uninterrupted one would.
+    for epoch in start_epoch..c.epochs {
+        if epoch >= state.best_epoch + c.patience && state.best_epoch > 0 {
+            log(&format!(
+                "early stop: no better validation loss for {} epochs",
+                c.patience
+            ));
+            break;
+        }
+        let t = Instant::now();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(c.seed.wrapping_add(1 + epoch as u64));
+        let mut order = train_idx.clone();
+        order.shuffle(&mut rng);
+        let bar = indicatif::ProgressBar::new(order.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "epoch {msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("{}/{}", epoch + 1, c.epochs));
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut lr = c.lr;
+        for chunk in order.chunks(c.batch) {
+            let batch: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
+            let flips: Vec<bool> = (0..batch.len())
+                .map(|_| rand::Rng::random_bool(&mut rng, 0.5))
+                .collect();
+            let (x, y) = batch_tensors(&batch, size, &flips, &ad);
+            let logits = vit.forward(x);
+            let loss = loss_fn.forward(logits.clone(), y.clone());
+            let lv =
+                to_vec(loss.clone()).map_err(|e| TrainError::Compute(e.to_string()))?[0] as f64;
+            correct += count_correct(&logits.detach(), &batch)?;
+            let grads = loss.backward();
+            let gp = GradientsParams::from_grads(grads, &vit.weights);
+            if let Some(s) = sched.as_mut() {
+                lr = s.step().base();
+            }
+            state.iterations += 1;
+            vit.weights = optim.step(lr, vit.weights, gp);
+            loss_sum += lv * batch.len() as f64;
+            seen += batch.len();
+            bar.inc(batch.len() as u64);
+        }
+        bar.finish_and_clear();
+        let (val_loss, val_acc) = evaluate(&vit, &examples, &val_idx, c.batch, device)?;
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_acc: correct as f64 / seen.max(1) as f64,
+            val_loss,
+            val_acc,
+            lr,
+            seconds: t.elapsed().as_secs_f64(),
+        };
+        let better = val_idx.is_empty() || val_loss < state.best_val_loss;
+        log(&format!(
+            "epoch {:>3}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | lr {:.2e} | {:.0} s{}",
+            stats.epoch,
+            stats.train_loss,
+            stats.train_acc,
+            stats.val_loss,
+            stats.val_acc,
+            stats.lr,
+            stats.seconds,
+            if better { " | best" } else { "" }
+        ));
+        if better {
+            state.best_val_loss = val_loss;
+            state.best_epoch = epoch + 1;
+            save_model(&vit, &files.out)?;
+        }
+        state.history.push(stats);
+        // The state of the finished epoch, written last so a crash resumes from a whole epoch.
+        save_model(&vit, &files.last())?;
+        optim
+            .to_record()
+            .save(files.optim())
+            .map_err(|e| data_err(&files.optim(), e.to_string()))?;
+        write_history(&files.history(), &state.history)?;
+        let json =
+            serde_json::to_string_pretty(&state).map_err(|e| TrainError::Compute(e.to_string()))?;
+        crate::io::write_atomic(&files.state(), json.as_bytes())
+            .map_err(|e| data_err(&files.state(), e.to_string()))?;
+    }
+    log(&format!(
+        "best epoch {} (validation loss {:.4}) saved to {}",
+        state.best_epoch,
+        state.best_val_loss,
+        files.out.display()
+    ));
+    Ok(state.history)
+}
+
+fn count_correct(logits: &Tensor<2>, batch: &[&Example]) -> Result<usize, TrainError> {
+    let classes = logits.dims()[1];
+    let v = to_vec(logits.clone()).map_err(|e| TrainError::Compute(e.to_string()))?;
+    Ok(v.chunks_exact(classes)
+        .zip(batch)
+        .filter(|(row, e)| crate::explain::argmax(row) == e.label)
+        .count())
+}
+
+/// Validation loss and accuracy, without gradients.
+fn evaluate(
+    vit: &Vit,
+    examples: &[Example],
+    idx: &[usize],
+    batch: usize,
+    device: &Device,
+) -> Result<(f64, f64), TrainError> {
+    if idx.is_empty() {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    let plain = Vit {
+        weights: vit.weights.valid(),
+        config: vit.config.clone(),
+    };
+    let _ = device;
+    let device = &plain.weights.head.weight.val().device();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let (mut loss, mut correct) = (0.0, 0);
+    for chunk in idx.chunks(batch) {
+        let b: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
+        let (x, y) = batch_tensors(&b, vit.config.img_size, &vec![false; b.len()], device);
+        let logits = plain.forward(x);
+        let l = to_vec(loss_fn.forward(logits.clone(), y))
+            .map_err(|e| TrainError::Compute(e.to_string()))?[0];
+        loss += l as f64 * b.len() as f64;
+        correct += count_correct(&logits, &b)?;
+    }
+    Ok((loss / idx.len() as f64, correct as f64 / idx.len() as f64))
+}
+
+fn write_history(path: &Path, h: &[EpochStats]) -> Result<(), TrainError> {
+    let mut s = String::from("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n");
+    for e in h {
+        s.push_str(&format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6e},{:.1}\n",
+            e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.lr, e.seconds
+        ));
+    }
+    crate::io::write_atomic(path, s.as_bytes()).map_err(|e| data_err(path, e.to_string()))
+}
