@@ -376,6 +376,9 @@ pub fn train(
     ));
 
     let ad = device.clone().autodiff();
+    // A random init is reproducible from --seed.
+    device.seed(c.seed);
+    ad.seed(c.seed);
     let mut vit = if resume && files.last().is_file() {
         load_vit(
             &files.last(),
