@@ -1358,6 +1358,32 @@ impl Workbench {
         }
     }
 
+    fn add_checkpoint(&mut self) {
+        let Some(weights) = self.choose_path(false, false, "Add checkpoint") else {
+            return;
+        };
+        if !weights.is_file() {
+            self.session
+                .note(format!("{}: no such checkpoint file", weights.display()));
+            return;
+        }
+        let config = weights.with_extension("json");
+        let name = weights
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "checkpoint".into());
+        self.session
+            .project
+            .checkpoints
+            .push(project::CheckpointEntry {
+                name,
+                weights: std::path::absolute(&weights).unwrap_or(weights),
+                config: config.is_file().then_some(config),
+            });
+        self.session.model.checkpoint = self.session.project.checkpoints.len() - 1;
+        self.session.dirty = true;
+    }
+
     fn step_image(&mut self, d: i64) {
         let n = self.session.project.images.len() as i64;
         if n == 0 {
@@ -1388,6 +1414,16 @@ impl Workbench {
                     ui.selectable_value(&mut m.checkpoint, i, n);
                 }
             });
+        if ui
+            .button("Add checkpoint from the path field")
+            .on_hover_text(
+                "A .safetensors or .pth file (timm, DINO, MAE or trained here) to compare",
+            )
+            .clicked()
+        {
+            self.add_checkpoint();
+        }
+        let m = &mut self.session.model;
         egui::ComboBox::from_label("Device")
             .selected_text(format!("{:?}", m.device).to_lowercase())
             .show_ui(ui, |ui| {
@@ -1583,6 +1619,16 @@ impl Workbench {
         } else {
             ui.label(format!("Scores {head}"));
         }
+        let unannotated = self
+            .scores
+            .iter()
+            .flatten()
+            .next()
+            .is_some_and(|s| s.truth.mask_pixels == 0);
+        if unannotated {
+            ui.label("This image has no annotation yet: draw a box or a mask to score the maps.");
+            return;
+        }
         egui::Grid::new("metrics").striped(true).show(ui, |ui| {
             for h in [
                 "map", "PG", "energy", "IoU rect", "IoU mask", "Dice", "box Δ",
@@ -1641,15 +1687,11 @@ impl Workbench {
         });
     }
 
-    fn plots_panel(&mut self, ui: &mut egui::Ui) {
-        let colors = [
-            Color32::from_rgb(90, 160, 255),
-            Color32::from_rgb(255, 160, 60),
-            Color32::from_rgb(220, 80, 200),
-        ];
+    fn curve_plot(&mut self, ui: &mut egui::Ui) {
+        let colors = PLOT_COLORS;
         ui.label("IoU (rect, solid; mask, dashed) against top k %");
         Plot::new("iou_curve")
-            .height(160.0)
+            .height(ui.available_height().max(120.0))
             .legend(Legend::default())
             .include_y(0.0)
             .include_y(1.0)
@@ -1668,6 +1710,10 @@ impl Workbench {
                     );
                 }
             });
+    }
+
+    fn project_plots(&mut self, ui: &mut egui::Ui) {
+        let colors = PLOT_COLORS;
         ui.horizontal(|ui| {
             if ui
                 .button("Score all images")
@@ -1689,7 +1735,7 @@ impl Workbench {
         }
         ui.label("IoU rect per image (distribution over the project)");
         Plot::new("distribution")
-            .height(140.0)
+            .height(((ui.available_height() - 30.0) / 2.0).max(60.0))
             .legend(Legend::default())
             .show(ui, |plot| {
                 for slot in 0..3 {
@@ -1717,7 +1763,7 @@ impl Workbench {
             });
         ui.label("Box minus mask IoU per image");
         Plot::new("box_vs_mask")
-            .height(120.0)
+            .height(ui.available_height().max(60.0))
             .legend(Legend::default())
             .show(ui, |plot| {
                 for slot in 0..3 {
@@ -2034,6 +2080,24 @@ impl Workbench {
                 }
             });
         });
+        egui::Panel::bottom("analysis")
+            .resizable(true)
+            .default_size(250.0)
+            .show(ui, |ui| {
+                ui.horizontal_top(|ui| {
+                    ui.vertical(|ui| {
+                        ui.set_width(600.0);
+                        self.metrics_panel(ui);
+                    });
+                    ui.separator();
+                    ui.vertical(|ui| {
+                        ui.set_width(420.0);
+                        self.curve_plot(ui);
+                    });
+                    ui.separator();
+                    ui.vertical(|ui| self.project_plots(ui));
+                });
+            });
         egui::Panel::left("images")
             .default_size(220.0)
             .show(ui, |ui| self.image_list(ui));
@@ -2050,12 +2114,6 @@ impl Workbench {
                     egui::CollapsingHeader::new("Annotate")
                         .default_open(true)
                         .show(ui, |ui| self.tools_panel(ui));
-                    egui::CollapsingHeader::new("Metrics")
-                        .default_open(true)
-                        .show(ui, |ui| self.metrics_panel(ui));
-                    egui::CollapsingHeader::new("Plots")
-                        .default_open(true)
-                        .show(ui, |ui| self.plots_panel(ui));
                 });
             });
         egui::CentralPanel::default().show(ui, |ui| self.canvas_ui(ui));
@@ -2069,6 +2127,13 @@ impl Workbench {
         }
     }
 }
+
+/// Line colours of the three maps in the plots.
+const PLOT_COLORS: [Color32; 3] = [
+    Color32::from_rgb(90, 160, 255),
+    Color32::from_rgb(255, 160, 60),
+    Color32::from_rgb(220, 80, 200),
+];
 
 /// Header of the metrics CSV.
 pub const CSV_HEADER: &str = "image,map,pointing_game,energy,top_perc,iou_rect,iou_binary,dice";

@@ -10,7 +10,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -76,28 +76,40 @@ impl VitConfig {
         })
     }
 
-    /// Builds a model with fresh (random) parameters on `device`.
+    /// Builds a model with fresh (random) parameters on `device`, initialised as timm does for
+    /// training from scratch: Linear weights N(0, 0.02) with zero biases, LayerNorm 1 and 0,
+    /// position embedding N(0, 0.02), class token N(0, 1e-6).
     pub fn init(&self, device: &Device) -> Vit {
         let d = self.embed_dim;
         let ln = || LayerNormConfig::new(d).with_epsilon(self.eps).init(device);
+        let linear = |din: usize, dout: usize| {
+            let mut l = LinearConfig::new(din, dout)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.02,
+                })
+                .init(device);
+            l.bias = Some(Param::from_tensor(Tensor::zeros([dout], device)));
+            l
+        };
         let blocks = (0..self.depth)
             .map(|_| Block {
                 norm1: ln(),
                 attn: Attention {
-                    qkv: LinearConfig::new(d, 3 * d).init(device),
-                    proj: LinearConfig::new(d, d).init(device),
+                    qkv: linear(d, 3 * d),
+                    proj: linear(d, d),
                 },
                 norm2: ln(),
                 mlp: Mlp {
-                    fc1: LinearConfig::new(d, self.mlp_hidden).init(device),
-                    fc2: LinearConfig::new(self.mlp_hidden, d).init(device),
+                    fc1: linear(d, self.mlp_hidden),
+                    fc2: linear(self.mlp_hidden, d),
                 },
             })
             .collect();
-        let normal = |shape: Vec<usize>| {
+        let normal = |shape: Vec<usize>, std: f64| {
             Param::from_tensor(Tensor::random(
                 shape,
-                burn::tensor::Distribution::Normal(0.0, 0.02),
+                burn::tensor::Distribution::Normal(0.0, std),
                 device,
             ))
         };
@@ -107,11 +119,11 @@ impl VitConfig {
                     .with_stride([self.patch_size, self.patch_size])
                     .init(device),
             },
-            cls_token: normal(vec![1, 1, d]),
-            pos_embed: normal(vec![1, self.tokens(), d]),
+            cls_token: normal(vec![1, 1, d], 1e-6),
+            pos_embed: normal(vec![1, self.tokens(), d], 0.02),
             blocks,
             norm: ln(),
-            head: LinearConfig::new(d, self.num_classes).init(device),
+            head: linear(d, self.num_classes),
         };
         Vit {
             weights,
