@@ -277,3 +277,63 @@ fn the_binary_writes_a_screenshot_under_xvfb() {
     let sd = (luma.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / luma.len() as f64).sqrt();
     assert!(sd > 20.0, "nearly uniform screenshot (sd {sd:.1})");
 }
+
+#[test]
+fn an_autosave_is_offered_back_and_restores_the_work() {
+    let dir = tempdir("autosave");
+    let file = copy_demo(&dir);
+    // A session that edits and autosaves, then "crashes" (is dropped without saving).
+    let mut s = Session::open_project(&file).unwrap();
+    s.open_image(1).unwrap();
+    let b = vitscope::app::annotate::LabelBox {
+        x0: 5,
+        y0: 6,
+        x1: 50,
+        y1: 60,
+        class: 2,
+    };
+    s.add_box(b);
+    std::thread::sleep(Duration::from_millis(20));
+    let auto = s.autosave().unwrap();
+    assert!(auto.is_file());
+    drop(s);
+    let mut h = harness(Session::open_project(&file).unwrap());
+    h.get_by_label("Restore").click();
+    h.run_steps(2);
+    let wb = h.state();
+    assert_eq!(wb.session.project.images[1].boxes, vec![b]);
+    assert_eq!(wb.session.project_path.as_deref(), Some(file.as_path()));
+    assert!(wb.session.dirty, "restored work is unsaved until saved");
+}
+
+#[test]
+fn coco_export_imports_back() {
+    use vitscope::app::annotate::{LabelBox, LabelMask, stamp};
+    use vitscope::app::export::{ExportItem, export_coco, import_coco};
+    let dir = tempdir("coco");
+    let mut mask = LabelMask::new(40, 30);
+    stamp(&mut mask, 10.0, 10.0, 4.0, 1);
+    stamp(&mut mask, 30.0, 20.0, 3.0, 2);
+    let boxes = [LabelBox {
+        x0: 2,
+        y0: 3,
+        x1: 20,
+        y1: 25,
+        class: 1,
+    }];
+    let items = [ExportItem {
+        file_name: "scan.png".into(),
+        boxes: &boxes,
+        mask: &mask,
+    }];
+    let path = dir.join("coco.json");
+    export_coco(&path, &items, &["lesion".into(), "other".into()]).unwrap();
+    let back = import_coco(&path, "scan.png", 40, 30).unwrap();
+    assert_eq!(back.boxes, boxes.to_vec());
+    assert_eq!(back.mask.unwrap(), mask);
+    // A COCO file for another image size is an error naming the file.
+    let err = import_coco(&path, "scan.png", 41, 30)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("coco.json") && err.contains("40×30"), "{err}");
+}
