@@ -337,3 +337,62 @@ fn coco_export_imports_back() {
         .to_string();
     assert!(err.contains("coco.json") && err.contains("40×30"), "{err}");
 }
+
+fn click_at(h: &mut Harness<'static, Workbench>, p: egui::Pos2) {
+    h.hover_at(p);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+}
+
+#[test]
+fn polygon_fill_and_box_tools() {
+    let mut h = harness(demo_session().unwrap());
+    open_demo_image(&mut h, "lesion.png");
+    assert_eq!(h.state().session.ann().unwrap().mask.count(), 0);
+    // Polygon: three clicks, Enter fills.
+    h.key_press(egui::Key::G);
+    h.step();
+    for p in [(20.0, 20.0), (120.0, 20.0), (20.0, 120.0)] {
+        let s = screen(&h, 0, p);
+        click_at(&mut h, s);
+    }
+    h.key_press(egui::Key::Enter);
+    h.step();
+    let tri = h.state().session.ann().unwrap().mask.count();
+    assert!(
+        (4000..6000).contains(&tri),
+        "triangle of ~5000 px, got {tri}"
+    );
+    // Fill the background around it with the second class.
+    h.key_press(egui::Key::F);
+    h.step();
+    h.get_by_label("other").click();
+    h.step();
+    let s = screen(&h, 0, (200.0, 200.0));
+    click_at(&mut h, s);
+    let m = &h.state().session.ann().unwrap().mask;
+    assert_eq!(m.count(), m.width * m.height, "the fill covered the rest");
+    assert_eq!(
+        m.data.iter().filter(|&&v| v == 2).count(),
+        m.width * m.height - tri
+    );
+    // Undo the fill, make a box from the mask, select and delete it with the keyboard.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    h.get_by_label("Box from mask").click();
+    h.step();
+    let b = h.state().session.ann().unwrap().boxes[0];
+    assert_eq!((b.x0, b.y0), (20, 20));
+    assert!((118..=121).contains(&b.x1), "{b:?}");
+    h.key_press(egui::Key::Delete);
+    h.step();
+    assert!(h.state().session.ann().unwrap().boxes.is_empty());
+}

@@ -131,6 +131,8 @@ pub struct LoadedImage {
     pub values: Arc<Vec<f32>>,
     /// DICOM source, for window/level.
     pub dicom: Option<Arc<DicomImage>>,
+    /// Smallest and largest of `values`.
+    pub value_range: (f32, f32),
 }
 
 impl LoadedImage {
@@ -576,10 +578,16 @@ pub fn load_image(
             .map(|i| (image.planes[0][i] + image.planes[1][i] + image.planes[2][i]) / 3.0)
             .collect(),
     };
+    let value_range = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     Ok(LoadedImage {
         index,
         path: path.to_path_buf(),
         image: Arc::new(image),
+        value_range,
         values: Arc::new(values),
         dicom: dicom.map(Arc::new),
     })

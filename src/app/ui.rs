@@ -1544,10 +1544,17 @@ impl Workbench {
                 .logarithmic(true)
                 .text("Brush radius ([ ])"),
         );
+        let span = self
+            .session
+            .loaded
+            .as_ref()
+            .map(|l| (l.value_range.1 - l.value_range.0).max(1e-6))
+            .unwrap_or(1.0);
         ui.add(
-            egui::Slider::new(&mut self.session.fill_tolerance, 0.0..=1.0)
+            egui::Slider::new(&mut self.session.fill_tolerance, 0.0..=span)
                 .text("Fill tolerance (0 = by mask region)"),
-        );
+        )
+        .on_hover_text("Grows the fill over pixels within this much of the clicked pixel's value (modality units for DICOM)");
         let classes = self.session.project.classes.clone();
         ui.horizontal_wrapped(|ui| {
             ui.label("Class:");
@@ -1697,7 +1704,9 @@ impl Workbench {
             .include_y(1.0)
             .show(ui, |plot| {
                 for (slot, s) in self.scores.iter().enumerate() {
-                    let Some(s) = s else { continue };
+                    let Some(s) = s.as_ref().filter(|s| s.truth.mask_pixels > 0) else {
+                        continue;
+                    };
                     let mut tops: Vec<_> = s.truth.top.iter().collect();
                     tops.sort_by(|a, b| a.top_perc.total_cmp(&b.top_perc));
                     let rect: PlotPoints = tops.iter().map(|t| [t.top_perc, t.iou_rect]).collect();
