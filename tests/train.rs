@@ -66,7 +66,7 @@ fn trains_saves_loads_and_resumes() {
             "--batch",
             "8",
             "--lr",
-            "3e-3",
+            "1e-3",
             "--val-split",
             "0.25",
         ])
