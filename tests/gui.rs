@@ -396,3 +396,24 @@ fn polygon_fill_and_box_tools() {
     h.step();
     assert!(h.state().session.ann().unwrap().boxes.is_empty());
 }
+
+#[test]
+fn a_multi_frame_dicom_switches_frames_and_keeps_its_annotations() {
+    let dcm = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dicom/SC_rgb_rle_2frame.dcm");
+    let mut s = Session::from_images(&[dcm], vitscope::app::bundled_checkpoint());
+    s.open_image(0).unwrap();
+    let first = s.loaded.as_ref().unwrap().image.clone();
+    s.add_box(vitscope::app::annotate::LabelBox {
+        x0: 1,
+        y0: 1,
+        x1: 4,
+        y1: 4,
+        class: 1,
+    });
+    s.set_frame(1).unwrap();
+    let second = s.loaded.as_ref().unwrap().image.clone();
+    assert_ne!(first.planes, second.planes, "frame 1 differs from frame 0");
+    assert_eq!(s.project.images[0].frame, 1);
+    assert_eq!(s.ann().unwrap().boxes.len(), 1);
+    assert!(s.set_frame(2).is_err(), "there is no third frame");
+}

@@ -127,6 +127,9 @@ pub struct ImageEntry {
     /// DICOM window centre and width chosen by the user.
     #[serde(default)]
     pub window: Option<(f64, f64)>,
+    /// Frame of a multi-frame DICOM.
+    #[serde(default)]
+    pub frame: u32,
 }
 
 /// Panes shown.
@@ -394,6 +397,7 @@ mod tests {
             }],
             mask: Some("m/a.png".into()),
             window: Some((40.0, 400.0)),
+            frame: 2,
         });
         p.view.threshold = Threshold::Absolute(0.5);
         let back = Project::parse(&p.to_ron(), Path::new("x.ron")).unwrap();

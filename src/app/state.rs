@@ -236,6 +236,7 @@ impl Session {
                 boxes: Vec::new(),
                 mask: None,
                 window: None,
+                frame: 0,
             });
         }
         Self::new(p, None, PathBuf::from("."))
@@ -259,7 +260,7 @@ impl Session {
         self.current = index;
         self.selected_box = None;
         let path = self.resolve(&entry.path);
-        let loaded = load_image(&path, index, entry.window).inspect_err(|_| {
+        let loaded = load_image(&path, index, entry.window, entry.frame).inspect_err(|_| {
             self.loaded = None;
         })?;
         let (w, h) = (loaded.width(), loaded.height());
@@ -464,6 +465,26 @@ impl Session {
         self.dirty = true;
     }
 
+    /// Shows another frame of a multi-frame DICOM (annotations stay: frames share the geometry).
+    pub fn set_frame(&mut self, frame: u32) -> Result<(), String> {
+        let Some(l) = &self.loaded else {
+            return Ok(());
+        };
+        let (index, path) = (l.index, l.path.clone());
+        let window = self.project.images[index].window;
+        let next = load_image(&path, index, window, frame)?;
+        if (next.width(), next.height()) != (l.width(), l.height()) {
+            return Err(format!(
+                "{}: frame {frame} has another size",
+                path.display()
+            ));
+        }
+        self.project.images[index].frame = frame;
+        self.loaded = Some(next);
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Mask file of image `i` inside the project's mask folder.
     fn mask_file(&self, project_file: &Path, i: usize) -> PathBuf {
         let stem = self.project.images[i]
@@ -564,9 +585,10 @@ pub fn load_image(
     path: &Path,
     index: usize,
     window: Option<(f64, f64)>,
+    frame: u32,
 ) -> Result<LoadedImage, String> {
     let (image, dicom) = if dicom::is_dicom(path) {
-        let d = dicom::read_dicom(path, 0).map_err(|e| e.to_string())?;
+        let d = dicom::read_dicom(path, frame).map_err(|e| e.to_string())?;
         (d.to_image(window), Some(d))
     } else {
         (vimage::read_image(path).map_err(|e| e.to_string())?, None)

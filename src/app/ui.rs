@@ -242,6 +242,7 @@ impl Workbench {
         let m = &self.session.model;
         Some(m.methods().map(|method| MapKey {
             image: image.clone(),
+            frame: entry.frame,
             weights: weights.clone(),
             method,
             target: m.target,
@@ -284,7 +285,12 @@ impl Workbench {
         }
         let image = match image {
             Some(i) => i,
-            None => match super::state::load_image(&missing[0].image, index, None) {
+            None => match super::state::load_image(
+                &missing[0].image,
+                index,
+                self.session.project.images[index].window,
+                missing[0].frame,
+            ) {
                 Ok(l) => l.image,
                 Err(e) => {
                     for k in missing {
@@ -1343,17 +1349,37 @@ impl Workbench {
             let v = l.values.get(y * l.width() + x).copied().unwrap_or(0.0);
             ui.label(format!("x {x}  y {y}  value {v:.4}"));
         }
-        if let Some(l) = &self.session.loaded
-            && let Some(d) = &l.dicom
-        {
+        let dicom = self
+            .session
+            .loaded
+            .as_ref()
+            .and_then(|l| Some((l.index, l.dicom.clone()?)));
+        if let Some((index, d)) = dicom {
             ui.separator();
             ui.label("Window (right-drag)");
-            let (mut c, mut w) = d.effective_window(self.session.project.images[l.index].window);
+            let (mut c, mut w) = d.effective_window(self.session.project.images[index].window);
             let a = ui.add(egui::DragValue::new(&mut c).prefix("C "));
             let b = ui.add(egui::DragValue::new(&mut w).prefix("W ").range(1.0..=1e6));
             if a.changed() || b.changed() {
                 self.session.set_window((c, w));
                 self.uploaded_image = None;
+            }
+            if d.frames > 1 {
+                let mut f = self.session.project.images[index].frame;
+                let r = ui.add(
+                    egui::DragValue::new(&mut f)
+                        .range(0..=d.frames - 1)
+                        .prefix("frame "),
+                );
+                if r.changed() {
+                    match self.session.set_frame(f) {
+                        Ok(()) => {
+                            self.uploaded_image = None;
+                            self.scores = [None, None, None];
+                        }
+                        Err(e) => self.session.note(e),
+                    }
+                }
             }
         }
     }

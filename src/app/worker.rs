@@ -18,6 +18,8 @@ use crate::model::{LoadOptions, Vit, load_vit};
 pub struct MapKey {
     /// Image file.
     pub image: PathBuf,
+    /// Frame (multi-frame DICOM).
+    pub frame: u32,
     /// Checkpoint weights file.
     pub weights: PathBuf,
     /// Method.
