@@ -417,3 +417,17 @@ fn a_multi_frame_dicom_switches_frames_and_keeps_its_annotations() {
     assert_eq!(s.ann().unwrap().boxes.len(), 1);
     assert!(s.set_frame(2).is_err(), "there is no third frame");
 }
+
+#[test]
+fn the_display_device_runs_burn() {
+    // The GUI's own wgpu device (requested as `wgpu_setup` asks), registered with burn, computes.
+    let rs = egui_kittest::wgpu::create_render_state(
+        vitscope::app::wgpu_setup(),
+        eframe::egui_wgpu::RendererOptions::default(),
+    );
+    let dev = vitscope::app::burn_device_for(&rs).unwrap();
+    use burn::tensor::{Tensor, TensorData};
+    let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &dev);
+    let b = vitscope::explain::to_vec(a.clone().matmul(a)).unwrap();
+    assert_eq!(b, [7.0, 10.0, 15.0, 22.0]);
+}

@@ -127,6 +127,39 @@ pub struct GuiOptions {
     pub screenshot: Option<PathBuf>,
 }
 
+/// eframe's wgpu setup: the device is requested with every feature and limit the adapter offers
+/// (less `MAPPABLE_PRIMARY_BUFFERS`), which burn's wgpu runtime needs to run on the same device.
+pub fn wgpu_setup() -> eframe::egui_wgpu::WgpuSetup {
+    use eframe::egui_wgpu::{WgpuSetup, WgpuSetupCreateNew, wgpu};
+    let mut setup = WgpuSetupCreateNew::without_display_handle();
+    setup.device_descriptor =
+        std::sync::Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
+            label: Some("vitscope"),
+            required_features: adapter.features() - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS,
+            required_limits: adapter.limits(),
+            ..Default::default()
+        });
+    WgpuSetup::CreateNew(setup)
+}
+
+/// Registers eframe's wgpu device with burn, so the model runs on the GPU that draws the panes.
+pub fn burn_device_for(
+    rs: &eframe::egui_wgpu::RenderState,
+) -> Result<burn::tensor::Device, String> {
+    use burn::tensor::wgpu::WgpuSetup;
+    let setup = WgpuSetup {
+        instance: rs.instance.clone(),
+        adapter: rs.adapter.clone(),
+        device: rs.device.clone(),
+        queue: rs.queue.clone(),
+        backend: rs.adapter.get_info().backend,
+    };
+    burn::tensor::Device::wgpu_options()
+        .setup(setup)
+        .init()
+        .map_err(|e| e.to_string())
+}
+
 static SCREENSHOT_RESULT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
 
 /// Runs the GUI until the window closes.
@@ -137,6 +170,10 @@ pub fn run(opts: GuiOptions) -> Result<()> {
     };
     let native = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
+        wgpu_options: eframe::egui_wgpu::WgpuConfiguration {
+            wgpu_setup: wgpu_setup(),
+            ..Default::default()
+        },
         viewport: eframe::egui::ViewportBuilder::default()
             .with_inner_size([1500.0, 950.0])
             .with_title("vitscope"),

@@ -158,6 +158,8 @@ pub struct Workbench {
     pub finished: Option<Result<(), String>>,
     /// Show timings (frame CPU, metrics ms); snapshot tests turn them off.
     pub show_timings: bool,
+    /// The display GPU the model shares, if any.
+    gpu_name: Option<String>,
 }
 
 impl Workbench {
@@ -171,6 +173,19 @@ impl Workbench {
         if let Some(rs) = &gpu {
             overlay::OverlayResources::install(rs);
         }
+        // A hardware GPU that draws the panes also runs the model (software adapters do not:
+        // the CPU backend is faster than lavapipe).
+        let shared_gpu = gpu
+            .as_ref()
+            .filter(|rs| rs.adapter.get_info().device_type != egui_wgpu::wgpu::DeviceType::Cpu)
+            .and_then(|rs| match super::burn_device_for(rs) {
+                Ok(d) => Some((d, rs.adapter.get_info().name)),
+                Err(e) => {
+                    eprintln!("the model cannot share the display GPU ({e}); it runs separately");
+                    None
+                }
+            });
+        let gpu_name = shared_gpu.as_ref().map(|g| g.1.clone());
         let (c1, c2) = (ctx.clone(), ctx.clone());
         let autosave_offer = session
             .project_path
@@ -178,7 +193,7 @@ impl Workbench {
             .and_then(project::pending_autosave);
         let mut wb = Self {
             session,
-            explain: ExplainWorker::spawn(move || c1.request_repaint()),
+            explain: ExplainWorker::spawn(move || c1.request_repaint(), shared_gpu.map(|g| g.0)),
             metrics: MetricsWorker::spawn(move || c2.request_repaint()),
             maps: HashMap::new(),
             pending: HashSet::new(),
@@ -213,6 +228,7 @@ impl Workbench {
             hover: None,
             finished: None,
             show_timings: true,
+            gpu_name,
         };
         wb.open(0);
         wb
@@ -1450,13 +1466,19 @@ impl Workbench {
             self.add_checkpoint();
         }
         let m = &mut self.session.model;
+        let where_gpu = match &self.gpu_name {
+            Some(n) => format!("auto and gpu run the model on the display GPU ({n})"),
+            None => "auto runs the model on the CPU: no hardware GPU to share".to_string(),
+        };
         egui::ComboBox::from_label("Device")
             .selected_text(format!("{:?}", m.device).to_lowercase())
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut m.device, DeviceChoice::Auto, "auto");
                 ui.selectable_value(&mut m.device, DeviceChoice::Cpu, "cpu");
                 ui.selectable_value(&mut m.device, DeviceChoice::Gpu, "gpu");
-            });
+            })
+            .response
+            .on_hover_text(where_gpu);
         let logits = self
             .current_maps()
             .iter()

@@ -12,6 +12,7 @@ use crate::metrics::{self, Mask, MetricSet};
 use crate::model::device::{self, DeviceChoice};
 use crate::model::preprocess::{self, Normalization, ResizeMode};
 use crate::model::{LoadOptions, Vit, load_vit};
+use burn::tensor::Device;
 
 /// What a map was computed from; maps are cached under it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -87,12 +88,13 @@ pub struct ExplainWorker {
 
 impl ExplainWorker {
     /// Starts the thread; `wake` is called after each reply (the UI asks for a repaint).
-    pub fn spawn(wake: impl Fn() + Send + 'static) -> Self {
+    /// `shared_gpu` is the GUI's own GPU registered with burn: `auto` and `gpu` run there.
+    pub fn spawn(wake: impl Fn() + Send + 'static, shared_gpu: Option<Device>) -> Self {
         let (jobs, job_rx) = channel::<ExplainJob>();
         let (reply_tx, replies) = channel();
         std::thread::Builder::new()
             .name("vitscope-model".into())
-            .spawn(move || explain_loop(job_rx, reply_tx, wake))
+            .spawn(move || explain_loop(job_rx, reply_tx, wake, shared_gpu))
             .expect("spawning the model thread");
         Self { jobs, replies }
     }
@@ -103,7 +105,17 @@ impl ExplainWorker {
     }
 }
 
-fn explain_loop(jobs: Receiver<ExplainJob>, out: Sender<ExplainReply>, wake: impl Fn()) {
+fn explain_loop(
+    jobs: Receiver<ExplainJob>,
+    out: Sender<ExplainReply>,
+    wake: impl Fn(),
+    shared_gpu: Option<Device>,
+) {
+    let resolve = |choice: DeviceChoice| match (choice, &shared_gpu) {
+        (DeviceChoice::Cpu, _) => Device::flex(),
+        (_, Some(gpu)) => gpu.clone(),
+        (c, None) => device::resolve(c),
+    };
     let mut models: HashMap<(PathBuf, DeviceChoice), Arc<Vit>> = HashMap::new();
     while let Ok(job) = jobs.recv() {
         let total = job.keys.len();
@@ -125,7 +137,7 @@ fn explain_loop(jobs: Receiver<ExplainJob>, out: Sender<ExplainReply>, wake: imp
                     config_file: job.config.clone(),
                     classes: None,
                 };
-                match load_vit(&first.weights, &opts, &device::resolve(job.device)) {
+                match load_vit(&first.weights, &opts, &resolve(job.device)) {
                     Ok((v, _)) => {
                         let v = Arc::new(v);
                         models.insert(slot, v.clone());
