@@ -352,6 +352,15 @@ fn click_at(h: &mut Harness<'static, Workbench>, p: egui::Pos2) {
     }
 }
 
+/// Scrolls a control into view, as a user would, then clicks it.
+fn click_label(h: &mut Harness<'static, Workbench>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    // Let the scroll animation settle.
+    h.run_steps(30);
+    h.get_by_label(label).click();
+    h.step();
+}
+
 #[test]
 fn polygon_fill_and_box_tools() {
     let mut h = harness(demo_session().unwrap());
@@ -374,8 +383,7 @@ fn polygon_fill_and_box_tools() {
     // Fill the background around it with the second class.
     h.key_press(egui::Key::F);
     h.step();
-    h.get_by_label("other").click();
-    h.step();
+    click_label(&mut h, "other");
     let s = screen(&h, 0, (200.0, 200.0));
     click_at(&mut h, s);
     let m = &h.state().session.ann().unwrap().mask;
@@ -387,8 +395,7 @@ fn polygon_fill_and_box_tools() {
     // Undo the fill, make a box from the mask, select and delete it with the keyboard.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.step();
-    h.get_by_label("Box from mask").click();
-    h.step();
+    click_label(&mut h, "Box from mask");
     let b = h.state().session.ann().unwrap().boxes[0];
     assert_eq!((b.x0, b.y0), (20, 20));
     assert!((118..=121).contains(&b.x1), "{b:?}");

@@ -1616,7 +1616,36 @@ impl Workbench {
                     self.session.class = (i + 1) as u8;
                 }
             }
+            if classes.len() < 8
+                && ui
+                    .small_button("+")
+                    .on_hover_text("Add a label class")
+                    .clicked()
+            {
+                let hue = classes.len() as f32 * 0.13 + 0.55;
+                let c = egui::ecolor::Hsva::new(hue.fract(), 0.75, 0.95, 1.0).to_srgb();
+                self.session.project.classes.push(project::LabelClass {
+                    name: format!("class {}", classes.len() + 1),
+                    color: [c[0], c[1], c[2]],
+                });
+                self.session.class = self.session.project.classes.len() as u8;
+                self.session.dirty = true;
+            }
         });
+        if let Some(c) = self
+            .session
+            .project
+            .classes
+            .get_mut((self.session.class as usize).wrapping_sub(1))
+        {
+            ui.horizontal(|ui| {
+                let name = ui.add(egui::TextEdit::singleline(&mut c.name).desired_width(140.0));
+                let color = ui.color_edit_button_srgb(&mut c.color);
+                if name.changed() || color.changed() {
+                    self.session.dirty = true;
+                }
+            });
+        }
         ui.horizontal_wrapped(|ui| {
             if ui.button("Mask from boxes").clicked() {
                 self.session.mask_from_boxes();
