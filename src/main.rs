@@ -261,15 +261,27 @@ struct PhantomArgs {
     /// Image side in pixels.
     #[arg(long, default_value_t = 224)]
     size: usize,
+    /// Scale of the polyp's colour and relief contrast (1 = the default range).
+    #[arg(long, default_value_t = 1.0)]
+    lesion_contrast: f32,
 }
 
 fn run_phantom(args: PhantomArgs) -> Result<()> {
     if args.n == 0 || args.size < 32 {
         bail!("--n must be at least 1 and --size at least 32");
     }
+    if !(args.lesion_contrast > 0.0 && args.lesion_contrast <= 5.0) {
+        bail!("--lesion-contrast must be in (0, 5]");
+    }
     let bar = indicatif::ProgressBar::new(args.n as u64);
     vitscope::dataset::phantom::write_dataset(
-        &args.out, args.kind, args.n, args.seed, args.size, &bar,
+        &args.out,
+        args.kind,
+        args.n,
+        args.seed,
+        args.size,
+        args.lesion_contrast,
+        &bar,
     )?;
     eprintln!("wrote {} images to {}", args.n, args.out.display());
     Ok(())

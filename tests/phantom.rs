@@ -78,3 +78,33 @@ fn phantom_datasets_are_deterministic_and_consistent() {
         assert_eq!(positives, 3, "{kind}: balanced classes");
     }
 }
+
+#[test]
+fn lesion_contrast_scales_only_the_lesion() {
+    use vitscope::dataset::phantom::{PhantomKind, sample, sample_with};
+    let base = sample(PhantomKind::Polyp, 5, 0, 96);
+    assert_eq!(sample_with(PhantomKind::Polyp, 5, 0, 96, 1.0).rgb, base.rgb);
+    let strong = sample_with(PhantomKind::Polyp, 5, 0, 96, 2.5);
+    assert_eq!(strong.mask, base.mask, "same lesion, same place");
+    // Outside the lesion (and its soft rim) nothing changes; inside, the difference to the
+    // default image grows.
+    let (mut inside, mut outside) = (0.0f64, 0.0f64);
+    for i in 0..96 * 96 {
+        let d: f64 = (0..3)
+            .map(|c| (strong.rgb[c][i] - base.rgb[c][i]).abs() as f64)
+            .sum();
+        if base.mask.data[i] == 1 {
+            inside += d;
+        } else {
+            outside = outside.max(d);
+        }
+    }
+    assert!(inside / base.mask.count() as f64 > 0.05, "{inside}");
+    let rim_free = sample_with(PhantomKind::Polyp, 5, 1, 96, 2.5).rgb;
+    assert_eq!(
+        rim_free,
+        sample(PhantomKind::Polyp, 5, 1, 96).rgb,
+        "negatives are unchanged"
+    );
+    assert!(outside < 0.5, "{outside}");
+}

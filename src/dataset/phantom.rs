@@ -132,7 +132,7 @@ fn ellipse_distance(x: f32, y: f32, cx: f32, cy: f32, a: f32, b: f32, rot: f32) 
     ((u * u + v * v).sqrt() - 1.0) * a.min(b)
 }
 
-fn polyp(rng: &mut Rng, size: usize, positive: bool) -> Sample {
+fn polyp(rng: &mut Rng, size: usize, positive: bool, lesion_contrast: f32) -> Sample {
     let n = size * size;
     let s = size as f32;
     let tex = smooth_field(rng, size, 6, 6.0);
@@ -181,12 +181,13 @@ fn polyp(rng: &mut Rng, size: usize, positive: bool) -> Sample {
             rng.range(a + 4.0, s - a - 4.0),
         );
         let rot = rng.range(0.0, std::f32::consts::PI);
-        let contrast = rng.range(0.10, 0.3);
+        let contrast = rng.range(0.10, 0.3) * lesion_contrast;
         let hue = [
             rng.range(0.95, 1.15),
             rng.range(0.7, 0.95),
             rng.range(0.75, 1.0),
-        ];
+        ]
+        .map(|h| 1.0 + (h - 1.0) * lesion_contrast);
         let spots = smooth_field(rng, size, 8, 30.0);
         for y in 0..size {
             for x in 0..size {
@@ -331,11 +332,23 @@ fn noise_and_clamp(rng: &mut Rng, rgb: &mut [Vec<f32>; 3], sigma: f32) {
 /// Draws sample `index` of a dataset: the label alternates so that classes are balanced, and
 /// every sample has its own generator derived from (seed, index).
 pub fn sample(kind: PhantomKind, seed: u64, index: usize, size: usize) -> Sample {
+    sample_with(kind, seed, index, size, 1.0)
+}
+
+/// [`sample`] with the polyp's colour and relief contrast scaled by `lesion_contrast` (1 = the
+/// default range; the draws are the same, so only the lesion's strength changes).
+pub fn sample_with(
+    kind: PhantomKind,
+    seed: u64,
+    index: usize,
+    size: usize,
+    lesion_contrast: f32,
+) -> Sample {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xa076_1d64_78bd_642f));
     rng.next_u64();
     let positive = index.is_multiple_of(2);
     match kind {
-        PhantomKind::Polyp => polyp(&mut rng, size, positive),
+        PhantomKind::Polyp => polyp(&mut rng, size, positive, lesion_contrast),
         PhantomKind::Xray => xray(&mut rng, size, positive),
     }
 }
@@ -347,6 +360,7 @@ pub fn write_dataset(
     n: usize,
     seed: u64,
     size: usize,
+    lesion_contrast: f32,
     progress: &indicatif::ProgressBar,
 ) -> Result<String, PhantomError> {
     let io = |path: &Path, e: std::io::Error| PhantomError::Io {
@@ -360,7 +374,7 @@ pub fn write_dataset(
     progress.set_length(n as u64);
     let mut csv = String::from("image,label,x0,y0,x1,y1\n");
     for i in 0..n {
-        let smp = sample(kind, seed, i, size);
+        let smp = sample_with(kind, seed, i, size, lesion_contrast);
         let name = format!("{:?}_{i:05}.png", kind).to_lowercase();
         let q = |v: f32| (v * 255.0).round() as u8;
         let img = image::RgbImage::from_fn(size as u32, size as u32, |x, y| {
