@@ -118,6 +118,13 @@ impl Mask {
             .chunks_exact(w)
             .enumerate()
             .filter_map(|(y, row)| {
+                // OR-reduce in blocks (vectorises) before looking for the first and last pixel.
+                if !row
+                    .chunks(64)
+                    .any(|c| c.iter().fold(0u8, |a, &b| a | b) != 0)
+                {
+                    return None;
+                }
                 let first = row.iter().position(|&v| v != 0)?;
                 let last = row.iter().rposition(|&v| v != 0)?;
                 Some((y, first, last + 1))

@@ -140,13 +140,21 @@ pub fn thresholds_with(values: &[f32], hi: &[u32], ks: &[usize]) -> Vec<Threshol
         slot_of[b] = slot as u8;
     }
     let nb = bins.len();
+    // Branch-free compaction of the keys whose high half is one of the bins (a slot table
+    // lookup per value, no data-dependent branch), then histograms of the few survivors.
     let lo = par_chunks(values, |c, _| {
         let mut h = vec![0u32; nb * BINS];
-        for &v in c {
-            let k = key(v);
-            let slot = slot_of[(k >> 16) as usize];
-            if slot != u8::MAX {
-                h[slot as usize * BINS + (k & 0xffff) as usize] += 1;
+        let mut buf = vec![0u32; 4096 + 1];
+        for block in c.chunks(4096) {
+            let mut n = 0usize;
+            for &v in block {
+                let k = key(v);
+                let slot = slot_of[(k >> 16) as usize] as u32;
+                buf[n] = (slot << 16) | (k & 0xffff);
+                n += (slot != u8::MAX as u32) as usize;
+            }
+            for &e in &buf[..n] {
+                h[(e >> 16) as usize * BINS + (e & 0xffff) as usize] += 1;
             }
         }
         h
