@@ -438,3 +438,51 @@ fn the_display_device_runs_burn() {
     let b = vitscope::explain::to_vec(a.clone().matmul(a)).unwrap();
     assert_eq!(b, [7.0, 10.0, 15.0, 22.0]);
 }
+
+#[test]
+fn scoring_all_images_fills_the_project_plots() {
+    let mut h = harness(demo_session().unwrap());
+    click_label(&mut h, "Score all images");
+    let t = Instant::now();
+    while !h.state().project_scores.queue.is_empty() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "scoring did not finish"
+        );
+    }
+    h.run_steps(2);
+    let wb = h.state();
+    let n = wb.session.project.images.len();
+    assert_eq!(wb.project_scores.rows.len(), n);
+    // Images with a mask have a box-versus-mask difference; the unannotated one scores nothing.
+    let masked = wb
+        .project_scores
+        .rows
+        .iter()
+        .filter(|(_, r)| r[2].is_some_and(|s| s.2.is_some()))
+        .count();
+    assert_eq!(masked, 4, "four demo images carry masks");
+    let lesion = n - 1;
+    let (_, row) = wb
+        .project_scores
+        .rows
+        .iter()
+        .find(|(i, _)| *i == lesion)
+        .unwrap();
+    assert!(row.iter().all(Option::is_none), "{row:?}");
+    let statuses: Vec<_> = wb.session.project.images.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == vitscope::app::project::Status::Todo)
+            .count(),
+        n - 1,
+        "scoring does not mark images as opened: {statuses:?}"
+    );
+    h.remove_cursor();
+    h.run_steps(2);
+    let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
+    h.snapshot_options("project_plots", &opts);
+}

@@ -264,23 +264,7 @@ impl Session {
             self.loaded = None;
         })?;
         let (w, h) = (loaded.width(), loaded.height());
-        if self.states[index].is_none() {
-            let mut ann = Annotations::new(w, h);
-            ann.boxes = entry.boxes.clone();
-            if let Some(m) = &entry.mask {
-                let mp = self.resolve(m);
-                match project::read_label_mask(&mp, w, h, self.project.classes.len()) {
-                    Ok(mask) => ann.mask = mask,
-                    // Keep the file untouched: the mask stays on disk and the error is shown.
-                    Err(e) => self.note(format!("{e}; the mask is not loaded")),
-                }
-            }
-            self.states[index] = Some(ImageState {
-                ann,
-                history: History::default(),
-                mask_dirty: false,
-            });
-        }
+        self.init_state(index, w, h);
         if entry.status == Status::Todo {
             self.project.images[index].status = Status::InProgress;
             self.dirty = true;
@@ -294,6 +278,43 @@ impl Session {
             y1: h,
         });
         Ok(())
+    }
+
+    /// Loads the annotations of image `index` without showing it or touching its status (for
+    /// exports and project-wide scores).
+    pub fn load_annotations(&mut self, index: usize) -> Result<(), String> {
+        if self.states.get(index).is_some_and(Option::is_some) {
+            return Ok(());
+        }
+        let Some(entry) = self.project.images.get(index).cloned() else {
+            return Err(format!("no image {index}"));
+        };
+        let path = self.resolve(&entry.path);
+        let img = load_image(&path, index, entry.window, entry.frame)?;
+        self.init_state(index, img.width(), img.height());
+        Ok(())
+    }
+
+    fn init_state(&mut self, index: usize, w: usize, h: usize) {
+        if self.states[index].is_some() {
+            return;
+        }
+        let entry = self.project.images[index].clone();
+        let mut ann = Annotations::new(w, h);
+        ann.boxes = entry.boxes.clone();
+        if let Some(m) = &entry.mask {
+            let mp = self.resolve(m);
+            match project::read_label_mask(&mp, w, h, self.project.classes.len()) {
+                Ok(mask) => ann.mask = mask,
+                // Keep the file untouched: the mask stays on disk and the error is shown.
+                Err(e) => self.note(format!("{e}; the mask is not loaded")),
+            }
+        }
+        self.states[index] = Some(ImageState {
+            ann,
+            history: History::default(),
+            mask_dirty: false,
+        });
     }
 
     /// Annotations of the current image.

@@ -152,7 +152,8 @@ pub struct Workbench {
     last_autosave: Instant,
     autosave_offer: Option<PathBuf>,
     frame_cpu_ms: Option<f32>,
-    project_scores: ProjectScores,
+    /// Scores of every image of the project (the distribution plots).
+    pub project_scores: ProjectScores,
     hover: Option<(usize, usize)>,
     /// Set when the screenshot was written (or failed): the app closes.
     pub finished: Option<Result<(), String>>,
@@ -1074,12 +1075,9 @@ impl Workbench {
     fn export_items(&mut self) -> Vec<(String, super::annotate::Annotations)> {
         let mut out = Vec::new();
         for i in 0..self.session.project.images.len() {
-            if self.session.states[i].is_none() {
-                let keep = self.session.current;
-                if self.session.open_image(i).is_err() {
-                    continue;
-                }
-                let _ = self.session.open_image(keep);
+            if let Err(e) = self.session.load_annotations(i) {
+                self.session.note(e);
+                continue;
             }
             if let Some(s) = &self.session.states[i] {
                 let name = self.session.project.images[i]
@@ -1874,14 +1872,10 @@ impl Workbench {
         let Some(&i) = self.project_scores.queue.last() else {
             return;
         };
-        if self.session.states[i].is_none() {
-            let keep = self.session.current;
-            let _ = self.session.open_image(i);
-            let _ = self.session.open_image(keep);
-            if self.session.states[i].is_none() {
-                self.project_scores.queue.pop();
-                return;
-            }
+        if let Err(e) = self.session.load_annotations(i) {
+            self.session.note(e);
+            self.project_scores.queue.pop();
+            return;
         }
         let Some(keys) = self.keys_for(i) else {
             self.project_scores.queue.pop();
@@ -1911,6 +1905,11 @@ impl Workbench {
             None
         };
         let mut row = [None, None, None];
+        if truth.count() == 0 {
+            // Nothing annotated: nothing to score (a zero would skew the distribution).
+            self.project_scores.rows.push((i, row));
+            return;
+        }
         for (slot, k) in keys.iter().enumerate() {
             let m = &self.maps[k];
             if (m.width, m.height) != (truth.width, truth.height) {
@@ -2075,7 +2074,7 @@ impl Workbench {
                 // Load every image's annotations now and mark them for the next save, so the
                 // project never points at the autosave's files.
                 for i in 0..s.project.images.len() {
-                    if s.open_image(i).is_ok()
+                    if s.load_annotations(i).is_ok()
                         && let Some(st) = s.states[i].as_mut()
                     {
                         st.mask_dirty = st.ann.mask.count() > 0;
