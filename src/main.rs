@@ -41,6 +41,9 @@ struct GuiArgs {
     /// Render the first fully loaded frame to this PNG and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// Time N frames once loaded (continuous repaint), print the medians and exit.
+    #[arg(long, value_name = "N")]
+    bench_frames: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -769,6 +772,7 @@ fn main() {
         None => vitscope::app::run(vitscope::app::GuiOptions {
             open: cli.gui.project.or(cli.gui.path),
             screenshot: cli.gui.screenshot,
+            bench_frames: cli.gui.bench_frames,
         }),
         Some(Command::Explain(a)) => run_explain(a),
         Some(Command::Metrics(a)) => run_metrics(a),

@@ -125,6 +125,8 @@ pub struct GuiOptions {
     pub open: Option<PathBuf>,
     /// Render the first fully loaded frame to this PNG, then exit.
     pub screenshot: Option<PathBuf>,
+    /// Time this many frames once loaded, print the medians, then exit.
+    pub bench_frames: Option<usize>,
 }
 
 /// eframe's wgpu setup: the device is requested with every feature and limit the adapter offers
@@ -180,16 +182,14 @@ pub fn run(opts: GuiOptions) -> Result<()> {
         ..Default::default()
     };
     let shot = opts.screenshot.clone();
+    let bench = opts.bench_frames;
     eframe::run_native(
         "vitscope",
         native,
         Box::new(move |cc| {
-            Ok(Box::new(ExitReporter(Workbench::new(
-                session,
-                &cc.egui_ctx,
-                cc.wgpu_render_state.clone(),
-                shot,
-            ))))
+            let mut wb = Workbench::new(session, &cc.egui_ctx, cc.wgpu_render_state.clone(), shot);
+            wb.frame_bench = bench.map(|n| (n.max(2), Vec::new(), Vec::new()));
+            Ok(Box::new(ExitReporter(wb)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open a window: {e}"))?;

@@ -161,6 +161,8 @@ pub struct Workbench {
     pub show_timings: bool,
     /// The display GPU the model shares, if any.
     gpu_name: Option<String>,
+    /// Frame timing run (`--bench-frames`): frames still to time, start times, CPU times.
+    pub frame_bench: Option<(usize, Vec<Instant>, Vec<f32>)>,
 }
 
 impl Workbench {
@@ -230,6 +232,7 @@ impl Workbench {
             finished: None,
             show_timings: true,
             gpu_name,
+            frame_bench: None,
         };
         wb.open(0);
         wb
@@ -2097,6 +2100,44 @@ impl Workbench {
         }
     }
 
+    /// Times frames once everything is loaded, prints the medians and closes the app.
+    fn frame_bench_step(&mut self, ctx: &egui::Context) {
+        let loaded = self.fully_loaded();
+        let cpu = self.frame_cpu_ms;
+        let Some((left, starts, cpus)) = &mut self.frame_bench else {
+            return;
+        };
+        ctx.request_repaint();
+        if !loaded {
+            return;
+        }
+        starts.push(Instant::now());
+        if let Some(c) = cpu {
+            cpus.push(c);
+        }
+        if *left > 0 {
+            *left -= 1;
+            return;
+        }
+        let mut gaps: Vec<f64> = starts
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
+            .collect();
+        gaps.sort_by(f64::total_cmp);
+        cpus.sort_by(f32::total_cmp);
+        let med = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(f64::NAN);
+        let cpu_med = cpus.get(cpus.len() / 2).copied().unwrap_or(f32::NAN);
+        println!(
+            "{} frames: median frame interval {:.1} ms, median app CPU (eframe cpu_usage) {:.1} ms",
+            gaps.len(),
+            med(&gaps),
+            cpu_med
+        );
+        self.frame_bench = None;
+        self.finished = Some(Ok(()));
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
+
     fn screenshot_step(&mut self, ctx: &egui::Context) {
         let Some(shot) = &mut self.screenshot else {
             return;
@@ -2207,6 +2248,7 @@ impl Workbench {
         self.autosave_dialog(&ctx);
         self.maybe_autosave();
         self.screenshot_step(&ctx);
+        self.frame_bench_step(&ctx);
         if !self.pending.is_empty() || !self.project_scores.queue.is_empty() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
