@@ -383,7 +383,8 @@ struct MetricsArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// Dataset folder with images/ and masks/ (same file stems; mask pixel > 0 = inside).
+    /// Dataset folder with images/ and masks/ (same file stems; mask pixel > 0 = inside), or a
+    /// workbench project file (.ron): its annotated images, masks or else boxes.
     #[arg(long)]
     dataset: PathBuf,
     /// NAME=FILE; repeat to compare initialisations. Default: the bundled model as "demo".
@@ -433,9 +434,53 @@ fn parse_named(s: &str) -> Result<(String, PathBuf), String> {
     Ok((name.to_string(), PathBuf::from(file)))
 }
 
+/// Evaluation items of a workbench project: each annotated image with its mask file, or, for an
+/// image with boxes only, a mask of its boxes written to `OUT/project_masks/`.
+fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval::Item>> {
+    use vitscope::app::project::{self, Project};
+    let p = Project::load(file)?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut items = Vec::new();
+    let mut stems = std::collections::HashSet::new();
+    for (i, e) in p.images.iter().enumerate() {
+        let image = project::resolve(base, &e.path);
+        let mut stem = image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !stems.insert(stem.clone()) {
+            stem = format!("{stem}_{i}");
+            stems.insert(stem.clone());
+        }
+        let mask = match (&e.mask, e.boxes.is_empty()) {
+            (Some(m), _) => project::resolve(base, m),
+            (None, false) => {
+                let (w, h) = image::image_dimensions(&image)
+                    .with_context(|| format!("{}: cannot read image", image.display()))?;
+                let rects: Vec<Rect> = e.boxes.iter().map(|b| b.rect()).collect();
+                let m = Mask::from_rects(w as usize, h as usize, &rects);
+                let path = out.join("project_masks").join(format!("{stem}.png"));
+                std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+                vmask::write_mask(&path, &m)?;
+                path
+            }
+            (None, true) => continue,
+        };
+        items.push(vitscope::dataset::eval::Item { stem, image, mask });
+    }
+    if items.is_empty() {
+        bail!("{}: no annotated images in this project", file.display());
+    }
+    Ok(items)
+}
+
 fn run_eval(args: EvalArgs) -> Result<()> {
     use vitscope::dataset::eval;
-    let items = eval::list_items(&args.dataset)?;
+    let items = if args.dataset.extension().is_some_and(|e| e == "ron") {
+        project_items(&args.dataset, &args.out)?
+    } else {
+        eval::list_items(&args.dataset)?
+    };
     let target = match args.target.as_str() {
         "pred" => None,
         t => Some(

@@ -125,3 +125,40 @@ fn eval_rejects_bad_layouts() {
     assert_eq!(o.status.code(), Some(1), "{se}");
     assert!(se.contains("x.png") && se.contains("no mask"), "{se}");
 }
+
+#[test]
+fn eval_reads_a_workbench_project() {
+    let out = std::env::temp_dir().join(format!("vitscope-eval-project-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/project.ron");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
+        .args([
+            "eval",
+            "--methods",
+            "attention",
+            "--device",
+            "cpu",
+            "--backend",
+            "cpu",
+            "--dataset",
+        ])
+        .arg(&project)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let se = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{se}");
+    // Four images carry masks and one only a box (scored through a mask of its box); the
+    // unannotated one is left out.
+    assert!(se.contains("of 5 images"), "{se}");
+    let boxed = out.join("project_masks/xray_00002.png");
+    let m = vitscope::io::mask::read_mask(&boxed).unwrap();
+    assert_eq!(m.count(), (169 - 139) * (138 - 87));
+    let rows = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
+    // One row per image for the mask and one for its bounding box.
+    assert_eq!(
+        rows.lines().filter(|l| l.contains(",attention,")).count(),
+        10
+    );
+}
