@@ -222,3 +222,14 @@ fn convert_png_to_npy_keeps_sample_values() {
     let want: Vec<f32> = rgb.as_raw().iter().map(|&v| v as f32).collect();
     assert_eq!(a.data, want);
 }
+
+#[test]
+fn the_gui_without_a_display_says_what_to_do() {
+    let se = run_err(
+        bin()
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_SOCKET"),
+    );
+    assert!(se.contains("no display") && se.contains("xvfb-run"), "{se}");
+}

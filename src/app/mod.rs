@@ -166,6 +166,17 @@ static SCREENSHOT_RESULT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
 
 /// Runs the GUI until the window closes.
 pub fn run(opts: GuiOptions) -> Result<()> {
+    if cfg!(target_os = "linux")
+        && ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none())
+    {
+        bail!(
+            "no display to open the workbench on (DISPLAY and WAYLAND_DISPLAY are unset): run it in \
+             a desktop session, or headless as `xvfb-run -a vitscope --screenshot FILE`; the \
+             subcommands (explain, metrics, eval, ...) need no display"
+        );
+    }
     let session = match &opts.open {
         Some(p) => session_for(p)?,
         None => demo_session()?,
