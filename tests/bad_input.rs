@@ -176,38 +176,18 @@ fn bad_datasets() {
 #[test]
 fn a_truncated_checkpoint_names_the_file() {
     let d = corpus_dir("checkpoints");
-    let bytes = std::fs::read(data("micro_timm.safetensors")).unwrap();
-    let cut = write(&d.join("cut.safetensors"), &bytes[..bytes.len() / 2]);
-    fails_naming(
-        bin()
-            .args([
-                "explain",
-                "--method",
-                "attention",
-                "--device",
-                "cpu",
-                "--weights",
-            ])
-            .arg(&cut)
-            .arg("--image")
-            .arg(write(&d.join("ok.png"), &good_png())),
-        &cut,
-    );
-    let pth = std::fs::read(data("micro_timm.pth")).unwrap();
-    let cut = write(&d.join("cut.pth"), &pth[..pth.len() / 2]);
-    fails_naming(
-        bin()
-            .args([
-                "explain",
-                "--method",
-                "attention",
-                "--device",
-                "cpu",
-                "--weights",
-            ])
-            .arg(&cut)
-            .arg("--image")
-            .arg(d.join("ok.png")),
-        &cut,
-    );
+    let image = write(&d.join("ok.png"), &good_png());
+    for name in ["micro_timm.safetensors", "micro_timm.pth"] {
+        let bytes = std::fs::read(data(name)).unwrap();
+        let cut = write(&d.join(format!("cut_{name}")), &bytes[..bytes.len() / 2]);
+        fails_naming(
+            bin()
+                .args(["explain", "--method", "attention", "--device", "cpu"])
+                .arg("--weights")
+                .arg(&cut)
+                .arg("--image")
+                .arg(&image),
+            &cut,
+        );
+    }
 }
