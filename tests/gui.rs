@@ -444,7 +444,7 @@ fn scoring_all_images_fills_the_project_plots() {
     let mut h = harness(demo_session().unwrap());
     click_label(&mut h, "Score all images");
     let t = Instant::now();
-    while !h.state().project_scores.queue.is_empty() {
+    while h.state().project_scores.busy() {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
         assert!(

@@ -290,8 +290,15 @@ impl Session {
             return Err(format!("no image {index}"));
         };
         let path = self.resolve(&entry.path);
-        let img = load_image(&path, index, entry.window, entry.frame)?;
-        self.init_state(index, img.width(), img.height());
+        // The size is all that is needed: read it from the header where the format allows.
+        let (w, h) = match image::image_dimensions(&path) {
+            Ok((w, h)) if !dicom::is_dicom(&path) => (w as usize, h as usize),
+            _ => {
+                let img = load_image(&path, index, entry.window, entry.frame)?;
+                (img.width(), img.height())
+            }
+        };
+        self.init_state(index, w, h);
         Ok(())
     }
 

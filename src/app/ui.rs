@@ -100,12 +100,74 @@ enum Drag {
 pub type ImageMapScore = (bool, f64, Option<f64>);
 
 /// Scores of the project's images for the distribution plots.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ProjectScores {
     /// Per image: per map (PG, IoU rect at the threshold, IoU with the box minus with the mask).
     pub rows: Vec<(usize, [Option<ImageMapScore>; 3])>,
     /// Images still to score.
     pub queue: Vec<usize>,
+    /// Images being scored off the UI thread.
+    pub in_flight: usize,
+    done: Option<(
+        std::sync::mpsc::Sender<ImageScoreRow>,
+        std::sync::mpsc::Receiver<ImageScoreRow>,
+    )>,
+}
+
+/// One image's row of [`ProjectScores`].
+pub type ImageScoreRow = (usize, [Option<ImageMapScore>; 3]);
+
+impl ProjectScores {
+    /// Scores every image in `0..n`.
+    pub fn all(n: usize) -> Self {
+        Self {
+            queue: (0..n).rev().collect(),
+            done: Some(std::sync::mpsc::channel()),
+            ..Default::default()
+        }
+    }
+
+    /// Whether images are still queued or being scored.
+    pub fn busy(&self) -> bool {
+        !self.queue.is_empty() || self.in_flight > 0
+    }
+}
+
+/// Scores one image's maps against its annotation (run on a worker thread).
+fn score_image(
+    maps: Vec<Option<Arc<Vec<f32>>>>,
+    ann: super::annotate::Annotations,
+    p: f64,
+) -> [Option<ImageMapScore>; 3] {
+    let mut row = [None, None, None];
+    let truth = ann.ground_truth();
+    if truth.count() == 0 {
+        // Nothing annotated: nothing to score (a zero would skew the distribution).
+        return row;
+    }
+    let (w, h) = (truth.width, truth.height);
+    let boxm = if ann.mask.count() == 0 {
+        None
+    } else if ann.boxes.is_empty() {
+        truth.bbox().map(|r| Mask::from_rects(w, h, &[r]))
+    } else {
+        Some(ann.box_mask())
+    };
+    for (slot, m) in maps.iter().enumerate() {
+        let Some(m) = m.as_ref().filter(|m| m.len() == w * h) else {
+            continue;
+        };
+        let score = |mask: &Mask| crate::metrics::compute_cpu(m, w, h, mask, &[p]).ok();
+        if let Some(s) = score(&truth) {
+            let iou = s.top[0].iou_rect;
+            let delta = boxm
+                .as_ref()
+                .and_then(score)
+                .map(|b| b.top[0].iou_rect - iou);
+            row[slot] = Some((s.pointing_game, iou, delta));
+        }
+    }
+    row
 }
 
 struct Screenshot {
@@ -1807,14 +1869,12 @@ impl Workbench {
                 .on_hover_text("Compute the maps and scores of every image for the plots below")
                 .clicked()
             {
-                self.project_scores = ProjectScores {
-                    rows: Vec::new(),
-                    queue: (0..self.session.project.images.len()).rev().collect(),
-                };
+                self.project_scores = ProjectScores::all(self.session.project.images.len());
             }
-            if !self.project_scores.queue.is_empty() {
+            if self.project_scores.busy() {
                 ui.spinner();
-                ui.label(format!("{} to go", self.project_scores.queue.len()));
+                let left = self.project_scores.queue.len() + self.project_scores.in_flight;
+                ui.label(format!("{left} to go"));
             }
         });
         if self.project_scores.rows.is_empty() {
@@ -1871,7 +1931,17 @@ impl Workbench {
     }
 
     /// Scores one queued image when its maps are ready (the batch behind the project plots).
+    /// Collects finished rows and starts the next image whose maps are ready (the batch behind
+    /// the project plots); the scoring itself runs off the UI thread.
     fn advance_project_scores(&mut self) {
+        let ps = &mut self.project_scores;
+        if let Some((_, rx)) = &ps.done {
+            while let Ok(row) = rx.try_recv() {
+                ps.in_flight -= 1;
+                let at = ps.rows.partition_point(|r| r.0 < row.0);
+                ps.rows.insert(at, row);
+            }
+        }
         let Some(&i) = self.project_scores.queue.last() else {
             return;
         };
@@ -1893,41 +1963,20 @@ impl Workbench {
             return;
         }
         self.project_scores.queue.pop();
-        let ann = self.session.states[i].as_ref().expect("loaded").ann.clone();
-        let p = self.threshold_percent().unwrap_or(20.0);
-        let truth = ann.ground_truth();
-        let boxm = if ann.mask.count() > 0 {
-            if ann.boxes.is_empty() {
-                truth
-                    .bbox()
-                    .map(|r| Mask::from_rects(truth.width, truth.height, &[r]))
-            } else {
-                Some(ann.box_mask())
-            }
-        } else {
-            None
-        };
-        let mut row = [None, None, None];
-        if truth.count() == 0 {
-            // Nothing annotated: nothing to score (a zero would skew the distribution).
-            self.project_scores.rows.push((i, row));
+        let Some((tx, _)) = &self.project_scores.done else {
             return;
-        }
-        for (slot, k) in keys.iter().enumerate() {
-            let m = &self.maps[k];
-            if (m.width, m.height) != (truth.width, truth.height) {
-                continue;
-            }
-            let s = crate::metrics::compute_cpu(&m.values, m.width, m.height, &truth, &[p]);
-            let b = boxm.as_ref().and_then(|bm| {
-                crate::metrics::compute_cpu(&m.values, m.width, m.height, bm, &[p]).ok()
-            });
-            if let Ok(s) = s {
-                let iou = s.top[0].iou_rect;
-                row[slot] = Some((s.pointing_game, iou, b.map(|b| b.top[0].iou_rect - iou)));
-            }
-        }
-        self.project_scores.rows.push((i, row));
+        };
+        let tx = tx.clone();
+        let ann = self.session.states[i].as_ref().expect("loaded").ann.clone();
+        let maps: Vec<_> = keys
+            .iter()
+            .map(|k| self.maps.get(k).map(|m| m.values.clone()))
+            .collect();
+        let p = self.threshold_percent().unwrap_or(20.0);
+        self.project_scores.in_flight += 1;
+        std::thread::spawn(move || {
+            let _ = tx.send((i, score_image(maps, ann, p)));
+        });
     }
 
     fn save_shortcut(&mut self) {
@@ -2249,7 +2298,7 @@ impl Workbench {
         self.maybe_autosave();
         self.screenshot_step(&ctx);
         self.frame_bench_step(&ctx);
-        if !self.pending.is_empty() || !self.project_scores.queue.is_empty() {
+        if !self.pending.is_empty() || self.project_scores.busy() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
