@@ -1579,7 +1579,8 @@ impl Workbench {
         if let Some((label, i, n)) = &self.progress {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label(format!("{label} ({}/{n})", i + 1));
+                // Truncated: a long label must not widen the panel for the rest of the session.
+                ui.add(egui::Label::new(format!("{label} ({}/{n})", i + 1)).truncate());
             });
         }
     }

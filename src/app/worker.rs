@@ -127,7 +127,14 @@ fn explain_loop(
             Some(v) => v.clone(),
             None => {
                 let _ = out.send(ExplainReply::Progress {
-                    label: format!("loading {}", first.weights.display()),
+                    label: format!(
+                        "loading {}",
+                        first
+                            .weights
+                            .file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default()
+                    ),
                     index: 0,
                     total,
                 });
