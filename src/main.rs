@@ -100,6 +100,12 @@ struct TrainArgs {
     weight_decay: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     scheduler: vitscope::train::SchedulerKind,
+    /// Epochs of linear warm-up (from lr/100) before the schedule.
+    #[arg(long, default_value_t = 0)]
+    warmup: usize,
+    /// Clip the gradient's global norm (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    clip_grad: f64,
     #[arg(long, default_value_t = 10)]
     epochs: usize,
     #[arg(long, default_value_t = 32)]
@@ -154,6 +160,8 @@ fn run_train(a: TrainArgs) -> Result<()> {
         momentum: a.momentum,
         weight_decay: a.weight_decay,
         scheduler: a.scheduler,
+        warmup: a.warmup,
+        clip_grad: a.clip_grad,
         epochs: a.epochs,
         batch: a.batch,
         val_split: a.val_split,
@@ -521,7 +529,18 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let rows = eval::evaluate(&models, &items, &cfg, &bar)?;
-    let md = eval::write_reports(&rows, &cfg)?;
+    let mut md = eval::write_reports(&rows, &cfg)?;
+    // A classification dataset (labels.csv beside images/) also gets each checkpoint's accuracy.
+    if args.dataset.join("labels.csv").is_file() {
+        let labelled = vitscope::dataset::labels::read_labels(&args.dataset)?;
+        let bar = indicatif::ProgressBar::new(0);
+        let acc = eval::accuracy(&models, &labelled, args.resize, &bar)?;
+        bar.finish_and_clear();
+        md = eval::write_accuracy(&acc, &cfg)? + &md;
+        let md_path = args.out.join("summary.md");
+        vitscope::io::write_atomic(&md_path, md.as_bytes())
+            .with_context(|| format!("{}: cannot write", md_path.display()))?;
+    }
     println!("{md}");
     eprintln!(
         "wrote {}/per_image.csv, summary.csv, summary.md ({} scored maps of {} images)",

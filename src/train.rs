@@ -13,8 +13,12 @@ use burn::module::Module;
 use burn::nn::LinearConfig;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::lr_scheduler::LrSchedulerConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, SgdConfig};
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
@@ -23,6 +27,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::labels::read_labels;
 use crate::explain::to_vec;
 use crate::io::image::read_image;
 use crate::model::checkpoint::CheckpointError;
@@ -95,6 +100,12 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Schedule.
     pub scheduler: SchedulerKind,
+    /// Epochs of linear warm-up from lr/100 to lr before the schedule (0: none).
+    #[serde(default)]
+    pub warmup: usize,
+    /// Clip the gradient's global norm to this (0: no clipping).
+    #[serde(default)]
+    pub clip_grad: f64,
     /// Epochs.
     pub epochs: usize,
     /// Batch size.
@@ -117,58 +128,23 @@ struct Example {
 
 /// Reads `labels.csv` (`image,label,...`) and the images of a dataset folder.
 fn read_dataset(dir: &Path, size: usize, resize: ResizeMode) -> Result<Vec<Example>, TrainError> {
-    let csv = dir.join("labels.csv");
-    let text = std::fs::read_to_string(&csv).map_err(|e| data_err(&csv, e.to_string()))?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let (Some(ci), Some(cl)) = (
-        cols.iter().position(|c| *c == "image"),
-        cols.iter().position(|c| *c == "label"),
-    ) else {
-        return Err(data_err(
-            &csv,
-            "the header must name the columns `image` and `label`",
-        ));
-    };
-    let mut out = Vec::new();
-    let bar = indicatif::ProgressBar::new(text.lines().count().saturating_sub(1) as u64)
-        .with_message("reading images");
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let (Some(name), Some(label)) = (f.get(ci), f.get(cl)) else {
-            return Err(data_err(&csv, format!("line {}: too few columns", n + 2)));
-        };
-        let label: usize = label.parse().map_err(|_| {
-            data_err(
-                &csv,
-                format!("line {}: label '{label}' is not a class index", n + 2),
-            )
-        })?;
-        let path = dir.join("images").join(name);
-        if !path.is_file() {
-            return Err(data_err(
-                &csv,
-                format!(
-                    "line {}: names {} which does not exist",
-                    n + 2,
-                    path.display()
-                ),
-            ));
-        }
-        let img = read_image(&path).map_err(|e| data_err(&path, e.to_string()))?;
+    let labelled = read_labels(dir).map_err(|e| data_err(&e.path, e.message))?;
+    let bar = indicatif::ProgressBar::new(labelled.len() as u64).with_message("reading images");
+    let mut out = Vec::with_capacity(labelled.len());
+    for l in labelled {
+        let img = read_image(&l.image).map_err(|e| data_err(&l.image, e.to_string()))?;
         let planes = preprocess::fit_planes(&img.to_rgb(), size, resize);
         let pixels = planes
             .iter()
             .flat_map(|p| p.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8))
             .collect();
-        out.push(Example { pixels, label });
+        out.push(Example {
+            pixels,
+            label: l.label,
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if out.is_empty() {
-        return Err(data_err(&csv, "no labelled images"));
-    }
     Ok(out)
 }
 
@@ -290,12 +266,15 @@ pub fn save_model(vit: &Vit, path: &Path) -> Result<(), TrainError> {
 }
 
 fn make_optimizer(c: &TrainConfig) -> burn::optim::ModuleOptimizer {
+    let clip = (c.clip_grad > 0.0).then_some(GradientClippingConfig::Norm(c.clip_grad as f32));
     match c.optimizer {
         OptimizerKind::Adam if c.weight_decay > 0.0 => AdamWConfig::new()
             .with_weight_decay(c.weight_decay as f32)
+            .with_grad_clipping(clip)
             .init(),
-        OptimizerKind::Adam => AdamConfig::new().init(),
+        OptimizerKind::Adam => AdamConfig::new().with_grad_clipping(clip).init(),
         OptimizerKind::Sgd => SgdConfig::new()
+            .with_gradient_clipping(clip)
             .with_momentum(
                 (c.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(c.momentum)),
             )
@@ -304,6 +283,34 @@ fn make_optimizer(c: &TrainConfig) -> burn::optim::ModuleOptimizer {
             )
             .init(),
     }
+}
+
+/// The learning-rate schedule over `total` iterations: an optional linear warm-up from lr/100,
+/// then cosine annealing to 0 or a constant rate. `None` for a constant rate without warm-up.
+fn schedule(c: &TrainConfig, total: usize) -> Result<Option<ModuleLrScheduler>, String> {
+    let warm = (c.warmup * total / c.epochs.max(1)).min(total.saturating_sub(1));
+    let main = match c.scheduler {
+        SchedulerKind::Cosine => {
+            LrSchedulerConfig::Cosine(CosineAnnealingLrSchedulerConfig::new(c.lr, total - warm))
+        }
+        SchedulerKind::Constant if warm == 0 => return Ok(None),
+        SchedulerKind::Constant => LrSchedulerConfig::Constant(c.lr),
+    };
+    if warm == 0 {
+        return match main {
+            LrSchedulerConfig::Cosine(cfg) => cfg.init().map(Some),
+            _ => Ok(None),
+        };
+    }
+    SequentialLrSchedulerConfig::new(
+        vec![
+            LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(c.lr / 100.0, c.lr, warm)),
+            main,
+        ],
+        vec![warm],
+    )
+    .init()
+    .map(Some)
 }
 
 /// Trains and writes the best checkpoint (by validation loss) to `out`. With `resume`, continues
@@ -420,14 +427,7 @@ pub fn train(
     }
     let steps_per_epoch = train_idx.len().div_ceil(c.batch);
     let total = (steps_per_epoch * c.epochs).max(1);
-    let mut sched: Option<ModuleLrScheduler> = match c.scheduler {
-        SchedulerKind::Cosine => Some(
-            CosineAnnealingLrSchedulerConfig::new(c.lr, total)
-                .init()
-                .map_err(TrainError::Option)?,
-        ),
-        SchedulerKind::Constant => None,
-    };
+    let mut sched = schedule(&c, total).map_err(TrainError::Option)?;
     if let Some(s) = sched.as_mut() {
         for _ in 0..state.iterations {
             s.step();
@@ -579,4 +579,57 @@ fn write_history(path: &Path, h: &[EpochStats]) -> Result<(), TrainError> {
         ));
     }
     crate::io::write_atomic(path, s.as_bytes()).map_err(|e| data_err(path, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(scheduler: SchedulerKind, warmup: usize) -> TrainConfig {
+        TrainConfig {
+            model: VitConfig::named("ti", 16, 2).unwrap(),
+            init: None,
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            scheduler,
+            warmup,
+            clip_grad: 1.0,
+            epochs: 10,
+            batch: 8,
+            val_split: 0.2,
+            patience: 5,
+            seed: 0,
+            resize: ResizeMode::Resize,
+        }
+    }
+
+    fn rates(c: &TrainConfig, total: usize) -> Vec<f64> {
+        let mut s = schedule(c, total).unwrap().unwrap();
+        (0..total).map(|_| s.step().base()).collect()
+    }
+
+    #[test]
+    fn warmup_rises_linearly_then_cosine_decays() {
+        // 10 epochs of 10 steps, 2 epochs of warm-up: 20 rising steps, then 80 of cosine.
+        let r = rates(&config(SchedulerKind::Cosine, 2), 100);
+        assert!((r[0] - 1e-5).abs() < 1e-9, "starts at lr/100: {}", r[0]);
+        let step = (r[10] - r[0]) / 10.0;
+        for w in r[..20].windows(2) {
+            assert!((w[1] - w[0] - step).abs() < 1e-9, "linear warm-up: {r:?}");
+        }
+        assert!((r[20] - 1e-3).abs() < 1e-6, "peak after warm-up: {}", r[20]);
+        assert!(r[20..].windows(2).all(|w| w[1] <= w[0]), "{r:?}");
+        assert!(r[99] < 1e-5, "anneals towards 0: {}", r[99]);
+        // Without warm-up the cosine starts at the peak; constant without warm-up needs none.
+        assert!((rates(&config(SchedulerKind::Cosine, 0), 100)[0] - 1e-3).abs() < 1e-9);
+        assert!(
+            schedule(&config(SchedulerKind::Constant, 0), 100)
+                .unwrap()
+                .is_none()
+        );
+        let c = rates(&config(SchedulerKind::Constant, 2), 100);
+        assert!(c[..20].windows(2).all(|w| w[1] > w[0]) && c[20..].iter().all(|v| *v == 1e-3));
+    }
 }

@@ -21,6 +21,18 @@ fn eval_writes_reports_and_uses_precomputed_maps() {
         .save(masks.join("neg.png"))
         .unwrap();
     // A precomputed map for checkpoint "ref", method chefer: the reference chefer_224.
+    // Labels: `pos` carries the class the reference model predicts (argmax of the fixture's
+    // logits), `neg` another class, so the accuracy must be exactly one of two.
+    let logits = expected("logits").1;
+    let pred = (0..logits.len())
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap();
+    let other = (pred + 1) % logits.len();
+    std::fs::write(
+        root.join("labels.csv"),
+        format!("image,label,x0,y0,x1,y1\npos.png,{pred},,,,\nneg.png,{other},,,,\n"),
+    )
+    .unwrap();
     let cached = out.join("maps/ref/chefer/pos.npy");
     std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
     npy::write_f32(&cached, &[224, 224], &expected("chefer_224").1).unwrap();
@@ -106,6 +118,9 @@ fn eval_writes_reports_and_uses_precomputed_maps() {
     }
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 2 * 2);
+    let acc = std::fs::read_to_string(out.join("accuracy.csv")).unwrap();
+    assert!(acc.lines().any(|l| l.starts_with("ref,2,1,0.5")), "{acc}");
+    assert!(md.contains("| ref | 2 | 50.0 % |"), "{md}");
     // A rerun resumes from the cache and gives the same report.
     assert_eq!(run(), md);
 }

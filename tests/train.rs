@@ -70,7 +70,7 @@ fn trains_saves_loads_and_resumes() {
             "--val-split",
             "0.25",
         ])
-        .args(["--patience", "100"])
+        .args(["--patience", "100", "--warmup", "1", "--clip-grad", "5"])
         .args(["--device", "cpu", "--epochs", epochs, "--data"])
         .arg(&dir)
         .arg("--out")

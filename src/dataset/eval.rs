@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::dataset::labels::Labelled;
 use crate::explain::{self, ExplainOptions, Method};
 use crate::io::{image as vimage, mask as vmask, npy, write_atomic};
 use crate::metrics::{self, Mask};
@@ -230,6 +231,97 @@ pub fn evaluate(
     }
     progress.finish();
     Ok(rows)
+}
+
+/// Classification accuracy of one checkpoint on a labelled dataset (`labels.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accuracy {
+    /// Checkpoint name.
+    pub checkpoint: String,
+    /// Correct predictions (argmax of the logits equals the label).
+    pub correct: usize,
+    /// Labelled images.
+    pub total: usize,
+    /// Per class: (correct, images of that class).
+    pub per_class: Vec<(usize, usize)>,
+}
+
+/// Runs every model on every labelled image and counts argmax == label.
+pub fn accuracy(
+    models: &[(String, Vit)],
+    labelled: &[Labelled],
+    resize: ResizeMode,
+    progress: &indicatif::ProgressBar,
+) -> Result<Vec<Accuracy>, EvalError> {
+    progress.set_length((models.len() * labelled.len()) as u64);
+    let classes = labelled.iter().map(|l| l.label).max().unwrap_or(0) + 1;
+    let mut out = Vec::new();
+    for (name, vit) in models {
+        let device = vit.weights.head.weight.val().device();
+        let mut per_class = vec![(0, 0); classes];
+        for l in labelled {
+            progress.set_message(format!("{name} classify"));
+            progress.inc(1);
+            let img = vimage::read_image(&l.image).map_err(|e| EvalError::Other(e.to_string()))?;
+            let prepared =
+                preprocess::prepare(&img, vit.config.img_size, resize, &Normalization::default());
+            let logits = explain::to_vec(vit.forward(prepared.tensor(&device)))
+                .map_err(|e| EvalError::Other(format!("{}: {e}", l.image.display())))?;
+            let c = &mut per_class[l.label];
+            c.0 += usize::from(explain::argmax(&logits) == l.label);
+            c.1 += 1;
+        }
+        out.push(Accuracy {
+            checkpoint: name.clone(),
+            correct: per_class.iter().map(|c| c.0).sum(),
+            total: labelled.len(),
+            per_class,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes `accuracy.csv` into `cfg.out` and returns its Markdown table.
+pub fn write_accuracy(acc: &[Accuracy], cfg: &EvalConfig) -> Result<String, EvalError> {
+    let mut csv = String::from("checkpoint,images,correct,accuracy,per_class_accuracy\n");
+    let mut md = String::from(
+        "\n**Classification accuracy** (argmax of the logits against `labels.csv`)\n\n| checkpoint | n | accuracy | per class |\n| --- | --- | --- | --- |\n",
+    );
+    for a in acc {
+        let rate = a.correct as f64 / a.total.max(1) as f64;
+        let per: Vec<String> = a
+            .per_class
+            .iter()
+            .enumerate()
+            .map(|(c, (k, n))| format!("{c}: {k}/{n}"))
+            .collect();
+        let _ = writeln!(
+            csv,
+            "{},{},{},{rate:.6},{}",
+            a.checkpoint,
+            a.total,
+            a.correct,
+            per.join(" ")
+        );
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} % | {} |",
+            a.checkpoint,
+            a.total,
+            rate * 100.0,
+            per.join(", ")
+        );
+    }
+    let path = cfg.out.join("accuracy.csv");
+    std::fs::create_dir_all(&cfg.out).map_err(|e| EvalError::Layout {
+        path: cfg.out.clone(),
+        message: e.to_string(),
+    })?;
+    write_atomic(&path, csv.as_bytes()).map_err(|e| EvalError::Layout {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(md)
 }
 
 /// Width and height of an image file (header only for raster formats).

@@ -2,4 +2,5 @@
 //! phantom generation and batch evaluation.
 
 pub mod eval;
+pub mod labels;
 pub mod phantom;

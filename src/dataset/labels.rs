@@ -1,0 +1,70 @@
+//! `labels.csv` of a classification dataset: a header naming `image` and `label` (other columns,
+//! such as the phantom's box, are ignored), one row per image under `images/`.
+
+use std::path::{Path, PathBuf};
+
+/// A problem with a label file, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct LabelError {
+    /// The CSV file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One labelled image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelled {
+    /// `DIR/images/<name>`, checked to exist.
+    pub image: PathBuf,
+    /// Class index.
+    pub label: usize,
+}
+
+/// Reads `DIR/labels.csv`. Every named image must exist.
+pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
+    let csv = dir.join("labels.csv");
+    let err = |message: String| LabelError {
+        path: csv.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&csv).map_err(|e| err(e.to_string()))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let (Some(ci), Some(cl)) = (
+        cols.iter().position(|c| *c == "image"),
+        cols.iter().position(|c| *c == "label"),
+    ) else {
+        return Err(err(
+            "the header must name the columns `image` and `label`".into()
+        ));
+    };
+    let mut out = Vec::new();
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let (Some(name), Some(label)) = (f.get(ci), f.get(cl)) else {
+            return Err(err(format!("line {}: too few columns", n + 2)));
+        };
+        let label: usize = label.parse().map_err(|_| {
+            err(format!(
+                "line {}: label '{label}' is not a class index",
+                n + 2
+            ))
+        })?;
+        let image = dir.join("images").join(name);
+        if !image.is_file() {
+            return Err(err(format!(
+                "line {}: names {} which does not exist",
+                n + 2,
+                image.display()
+            )));
+        }
+        out.push(Labelled { image, label });
+    }
+    if out.is_empty() {
+        return Err(err("no labelled images".into()));
+    }
+    Ok(out)
+}
