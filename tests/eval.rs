@@ -167,9 +167,9 @@ fn eval_reads_a_workbench_project() {
     // Four images carry masks and one only a box (scored through a mask of its box); the
     // unannotated one is left out.
     assert!(se.contains("of 5 images"), "{se}");
-    let boxed = out.join("project_masks/xray_00002.png");
+    let boxed = out.join("project_masks/polyp_00008.png");
     let m = vitscope::io::mask::read_mask(&boxed).unwrap();
-    assert_eq!(m.count(), (169 - 139) * (138 - 87));
+    assert_eq!(m.count(), (216 - 175) * (74 - 32));
     let rows = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
     // One row per image for the mask and one for its bounding box.
     assert_eq!(

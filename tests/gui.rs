@@ -89,9 +89,12 @@ fn mask_iou_at_threshold(wb: &Workbench, slot: usize) -> f64 {
 #[test]
 fn drawing_a_box_adds_it_to_the_project_and_moves_the_metrics() {
     let mut h = harness(demo_session().unwrap());
-    open_demo_image(&mut h, "lesion.png");
+    open_demo_image(&mut h, "polyp_00001.png");
     let before = h.state().scores[2].clone().expect("scores");
-    assert_eq!(before.truth.mask_pixels, 0, "lesion.png starts unannotated");
+    assert_eq!(
+        before.truth.mask_pixels, 0,
+        "the negative polyp_00001.png starts unannotated"
+    );
     h.get_by_label("Box (B)").click();
     h.step();
     assert_eq!(h.state().session.tool, Tool::Box);
@@ -160,12 +163,7 @@ fn copy_demo(to: &Path) -> PathBuf {
             std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
         }
     }
-    for f in [
-        "project.ron",
-        "model.safetensors",
-        "config.json",
-        "lesion.png",
-    ] {
+    for f in ["project.ron", "model.safetensors", "config.json"] {
         std::fs::copy(src.join(f), to.join(f)).unwrap();
     }
     to.join("project.ron")
@@ -364,7 +362,7 @@ fn click_label(h: &mut Harness<'static, Workbench>, label: &str) {
 #[test]
 fn polygon_fill_and_box_tools() {
     let mut h = harness(demo_session().unwrap());
-    open_demo_image(&mut h, "lesion.png");
+    open_demo_image(&mut h, "polyp_00001.png");
     assert_eq!(h.state().session.ann().unwrap().mask.count(), 0);
     // Polygon: three clicks, Enter fills.
     h.key_press(egui::Key::G);
@@ -464,12 +462,12 @@ fn scoring_all_images_fills_the_project_plots() {
         .filter(|(_, r)| r[2].is_some_and(|s| s.2.is_some()))
         .count();
     assert_eq!(masked, 4, "four demo images carry masks");
-    let lesion = n - 1;
+    let negative = n - 1;
     let (_, row) = wb
         .project_scores
         .rows
         .iter()
-        .find(|(i, _)| *i == lesion)
+        .find(|(i, _)| *i == negative)
         .unwrap();
     assert!(row.iter().all(Option::is_none), "{row:?}");
     let statuses: Vec<_> = wb.session.project.images.iter().map(|e| e.status).collect();
