@@ -1,6 +1,8 @@
 //! A corpus of bad input fed to the binary: each case ends with exit status 1 and an `error:` line
 //! that names the offending file, never a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -9,7 +11,7 @@ fn bin() -> Command {
 }
 
 fn corpus_dir(case: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vitscope-bad-{case}-{}", std::process::id()));
+    let d = common::scratch(&format!("bad-{case}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -35,9 +35,7 @@ fn run(path: &Path, opts: &LoadOptions) -> (Vec<f32>, Vec<f32>, vitscope::model:
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vitscope-ckpt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    scratch("ckpt").join(name)
 }
 
 /// Rewrites the reference weights with `edit` applied to the tensor list.

@@ -20,9 +20,7 @@ fn explain(method: &str) -> Command {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vitscope-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    scratch("cli").join(name)
 }
 
 fn run_ok(cmd: &mut Command) -> (String, String) {

@@ -1,5 +1,7 @@
 //! DICOM decoding against pydicom's own decoding of its test files (tests/data/dicom).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -13,9 +15,7 @@ fn dcm(name: &str) -> PathBuf {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vitscope-dicom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("dicom").join(name)
 }
 
 #[test]

@@ -10,7 +10,7 @@ use vitscope::io::npy;
 
 #[test]
 fn eval_writes_reports_and_uses_precomputed_maps() {
-    let root = std::env::temp_dir().join(format!("vitscope-eval-{}", std::process::id()));
+    let root = scratch("eval");
     let (images, masks, out) = (root.join("images"), root.join("masks"), root.join("out"));
     std::fs::create_dir_all(&images).unwrap();
     std::fs::create_dir_all(&masks).unwrap();
@@ -127,7 +127,7 @@ fn eval_writes_reports_and_uses_precomputed_maps() {
 
 #[test]
 fn eval_rejects_bad_layouts() {
-    let root = std::env::temp_dir().join(format!("vitscope-eval-bad-{}", std::process::id()));
+    let root = scratch("eval-bad");
     std::fs::create_dir_all(root.join("images")).unwrap();
     std::fs::create_dir_all(root.join("masks")).unwrap();
     std::fs::copy(reference("image.png"), root.join("images/x.png")).unwrap();
@@ -143,7 +143,7 @@ fn eval_rejects_bad_layouts() {
 
 #[test]
 fn eval_reads_a_workbench_project() {
-    let out = std::env::temp_dir().join(format!("vitscope-eval-project-{}", std::process::id()));
+    let out = scratch("eval-project");
     let _ = std::fs::remove_dir_all(&out);
     let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/project.ron");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))

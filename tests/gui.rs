@@ -1,6 +1,8 @@
 //! The workbench driven as a user would, with egui_kittest: drawing, undo, the threshold slider,
 //! save and reload, snapshots rendered on wgpu (lavapipe in CI), and the real binary under Xvfb.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -170,7 +172,7 @@ fn copy_demo(to: &Path) -> PathBuf {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vitscope-gui-{name}-{}", std::process::id()));
+    let d = common::scratch(&format!("gui-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -1,5 +1,7 @@
 //! `vitscope phantom`: layout, determinism, labels consistent with masks.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -25,7 +27,7 @@ fn generate(out: &Path, kind: &str, seed: u64) {
 
 #[test]
 fn phantom_datasets_are_deterministic_and_consistent() {
-    let root = std::env::temp_dir().join(format!("vitscope-phantom-{}", std::process::id()));
+    let root = common::scratch("phantom");
     for kind in ["polyp", "xray"] {
         let (a, b, c) = (
             root.join(format!("{kind}-a")),

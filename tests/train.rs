@@ -1,6 +1,8 @@
 //! `vitscope train` end to end on a tiny model: it learns a separable set, writes a checkpoint
 //! that `explain` loads, keeps its history, and resumes where it stopped.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,7 +53,7 @@ fn history(out: &Path) -> Vec<Vec<f64>> {
 
 #[test]
 fn trains_saves_loads_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("vitscope-train-{}", std::process::id()));
+    let dir = common::scratch("train");
     let _ = std::fs::remove_dir_all(&dir);
     separable_set(&dir);
     let out = dir.join("tiny.safetensors");

@@ -73,3 +73,36 @@ pub fn assert_close(name: &str, a: &[f32], b: &[f32], tol: f32) {
     eprintln!("{name}: max abs diff {d:.3e} (tolerance {tol:.1e})");
     assert!(d <= tol, "{name}: max abs diff {d} > {tol}");
 }
+
+/// A scratch folder `$TMPDIR/vitscope-<tag>-<pid>` for this test process. The first call also
+/// removes the scratch folders of earlier test processes that have ended, so a failed run's files
+/// stay for inspection until the next run and nothing piles up.
+pub fn scratch(tag: &str) -> PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    let tmp = std::env::temp_dir();
+    SWEEP.call_once(|| {
+        // Liveness is read from /proc: elsewhere nothing is swept.
+        if !std::path::Path::new("/proc/self").exists() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("vitscope-")
+                .and_then(|rest| rest.rsplit('-').next())
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
+    let dir = tmp.join(format!("vitscope-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a scratch folder");
+    dir
+}
