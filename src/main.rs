@@ -567,7 +567,7 @@ fn parse_box(s: &str) -> Result<Rect, String> {
 
 /// The bundled demo model and its config.
 pub fn bundled_model() -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let dir = vitscope::app::demo_dir();
     (dir.join("model.safetensors"), dir.join("config.json"))
 }
 

@@ -22,12 +22,33 @@ pub use ui::Workbench;
 
 use project::CheckpointEntry;
 
-/// Folder of the bundled demo (model, images, project).
+/// Folder of the bundled demo (model, images, project): `$VITSCOPE_ASSETS/demo` if set; else the
+/// checkout the binary was built from; else, for a checkout that moved after the build,
+/// `assets/demo` in the current folder or beside the executable or one of its parents.
 pub fn demo_dir() -> PathBuf {
-    std::env::var_os("VITSCOPE_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
-        .join("demo")
+    if let Some(a) = std::env::var_os("VITSCOPE_ASSETS") {
+        return PathBuf::from(a).join("demo");
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let exe = std::env::current_exe().ok();
+    let search = std::env::current_dir().ok().into_iter().chain(
+        exe.iter()
+            .flat_map(|e| e.ancestors().skip(1).map(Path::to_path_buf)),
+    );
+    locate_demo(built, search)
+}
+
+/// `built` if it holds the demo project, else the first `<folder>/assets/demo` that does (from
+/// `search`), else `built` (whose absence the caller then reports).
+fn locate_demo(built: PathBuf, search: impl Iterator<Item = PathBuf>) -> PathBuf {
+    let has_demo = |d: &Path| d.join("project.ron").is_file();
+    if has_demo(&built) {
+        return built;
+    }
+    search
+        .map(|d| d.join("assets/demo"))
+        .find(|d| has_demo(d))
+        .unwrap_or(built)
 }
 
 /// The bundled model as a project checkpoint.
@@ -227,5 +248,41 @@ impl eframe::App for ExitReporter {
 
     fn on_exit(&mut self) {
         eframe::App::on_exit(&mut self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_is_found_after_the_checkout_moved() {
+        let root = std::env::temp_dir().join(format!("vitscope-demo-dir-{}", std::process::id()));
+        let moved = root.join("moved");
+        std::fs::create_dir_all(moved.join("assets/demo")).unwrap();
+        std::fs::write(moved.join("assets/demo/project.ron"), "()").unwrap();
+        let gone = root.join("gone/assets/demo");
+        // The build's checkout is gone: the search finds the moved one (here from a binary
+        // in moved/target/release).
+        let exe_dirs = moved
+            .join("target/release")
+            .ancestors()
+            .map(Path::to_path_buf)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            locate_demo(gone.clone(), exe_dirs.into_iter()),
+            moved.join("assets/demo")
+        );
+        // Nothing found: the built path comes back, so the error names it.
+        assert_eq!(locate_demo(gone.clone(), std::iter::empty()), gone);
+        // The build's checkout wins when it is there.
+        assert_eq!(
+            locate_demo(
+                moved.join("assets/demo"),
+                std::iter::once(root.join("gone"))
+            ),
+            moved.join("assets/demo")
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
