@@ -64,19 +64,7 @@ fn corrupt_and_truncated_images_and_dicoms() {
         write(&d.join("header_only.dcm"), &dcm[..400]),
     ];
     for f in &cases {
-        let line = fails_naming(
-            bin()
-                .args([
-                    "explain",
-                    "--method",
-                    "attention",
-                    "--device",
-                    "cpu",
-                    "--image",
-                ])
-                .arg(f),
-            f,
-        );
+        let line = fails_naming(common::explain_cpu("attention").arg("--image").arg(f), f);
         assert!(line.len() > 20, "{line}");
         fails_naming(
             bin()

@@ -12,13 +12,6 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vitscope"))
 }
 
-/// `vitscope explain --method METHOD --device cpu`.
-fn explain(method: &str) -> Command {
-    let mut c = bin();
-    c.args(["explain", "--method", method, "--device", "cpu"]);
-    c
-}
-
 fn tmp(name: &str) -> PathBuf {
     scratch("cli").join(name)
 }
@@ -97,7 +90,7 @@ fn explain_handles_folders() {
     .unwrap();
     let out = tmp("out");
     run_ok(
-        explain("attention")
+        explain_cpu("attention")
             .arg("--weights")
             .arg(reference("weights.safetensors"))
             .arg("--config")
@@ -136,7 +129,7 @@ fn the_bundled_model_finds_the_demo_polyps() {
     assert_eq!(names.len(), 6, "{names:?}");
     for name in names {
         let (stdout, _) = run_ok(
-            explain("attention")
+            explain_cpu("attention")
                 .arg("--json")
                 .arg("--image")
                 .arg(images.join(&name)),

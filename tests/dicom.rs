@@ -113,16 +113,8 @@ fn convert_and_explain_accept_dicom() {
     assert_eq!(got, want);
     let png = image::open(&png_out).unwrap();
     assert_eq!((png.width(), png.height()), (128, 128));
-    let o = Command::new(bin)
-        .args([
-            "explain",
-            "--method",
-            "attention",
-            "--device",
-            "cpu",
-            "--json",
-            "--image",
-        ])
+    let o = common::explain_cpu("attention")
+        .args(["--json", "--image"])
         .arg(dcm("CT_small.dcm"))
         .output()
         .unwrap();

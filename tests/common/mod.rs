@@ -106,3 +106,10 @@ pub fn scratch(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create a scratch folder");
     dir
 }
+
+/// `vitscope explain --method METHOD --device cpu`, ready for more arguments.
+pub fn explain_cpu(method: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"));
+    c.args(["explain", "--method", method, "--device", "cpu"]);
+    c
+}
