@@ -61,15 +61,17 @@ fn attention_gradients_and_chefer_relevance() {
     // Relevance at the attention of each block. The last block matches to rounding; earlier
     // blocks receive relevance through the normalised Add rule and safe divisions by sums that
     // nearly cancel on the residual stream, which amplify float32 rounding differences of the
-    // forward pass (measured: block 3 1e-9, block 2 4.5e-7, blocks 1/0 ~1.8e-5 absolute, i.e.
-    // 0.2 % and 2 % of their maxima). The transformer-attribution map built from them is checked
-    // at the tolerance in `chefer_maps`.
+    // forward pass: a different but equally exact summation order in the matrix products moves
+    // them (measured with gemm's AVX2 and AVX-512 kernels: block 3 ~1e-9, block 2 4.5e-7 and
+    // 1.7e-6, blocks 1/0 up to 1.8e-5 absolute, i.e. up to 0.8 % and 2 % of their maxima). The
+    // transformer-attribution map built from them is checked at the tolerance in
+    // `chefer_maps`.
     let want = expected("attn_cams").1;
     let per = 3 * 197 * 197;
     for (i, (c, tol)) in parts
         .attn_cams
         .iter()
-        .zip([2.5e-2, 2.5e-2, 5e-3, 1e-5])
+        .zip([2.5e-2, 2.5e-2, 1.5e-2, 1e-5])
         .enumerate()
     {
         let got = to_vec(c.clone()).unwrap();
