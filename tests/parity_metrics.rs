@@ -265,6 +265,45 @@ fn size_mismatch_is_an_error_naming_both_sizes() {
 }
 
 #[test]
+fn a_nan_in_the_map_is_an_error_on_both_backends_and_infinities_are_not() {
+    let (w, h) = (640, 480);
+    let mask = Mask::from_rects(
+        w,
+        h,
+        &[Rect {
+            x0: 10,
+            y0: 10,
+            x1: 90,
+            y1: 60,
+        }],
+    );
+    let mut gpu = GpuMetrics::new_default().expect("a wgpu adapter (install mesa-vulkan-drivers)");
+    for (at, small) in [(w * h - 1, false), (3, false), (5, true)] {
+        let n = if small { 224 * 224 } else { w * h };
+        let (mw, mh) = if small { (224, 224) } else { (w, h) };
+        let m = Mask::empty(mw, mh);
+        let mut map: Vec<f32> = (0..n).map(|i| (i % 97) as f32).collect();
+        map[at] = f32::NAN;
+        let err = metrics::compute_cpu(&map, mw, mh, &m, &metrics::PAPER_TOPS).unwrap_err();
+        assert!(err.to_string().contains("NaN"), "{err}");
+        let err = gpu
+            .compute(&map, mw, mh, &m, &metrics::PAPER_TOPS)
+            .unwrap_err();
+        assert!(err.to_string().contains("NaN"), "{err}");
+    }
+    // +inf and -inf make the map's sum NaN without any NaN value.
+    let mut map: Vec<f32> = (0..w * h).map(|i| (i % 97) as f32).collect();
+    map[0] = f32::INFINITY;
+    map[1] = f32::NEG_INFINITY;
+    let c = metrics::compute_cpu(&map, w, h, &mask, &metrics::PAPER_TOPS).unwrap();
+    let g = gpu
+        .compute(&map, w, h, &mask, &metrics::PAPER_TOPS)
+        .unwrap();
+    assert_eq!(c.max, f32::INFINITY);
+    assert_same(&c, &g, "infinities");
+}
+
+#[test]
 fn box_metrics_match_mask_of_the_same_box() {
     let (_, map) = expected("chefer_224");
     let mask = read_mask(&reference("mask_kvasir.png")).unwrap();

@@ -11,9 +11,10 @@
 //!   selected pixels. IoU is `|A ∩ B| / |A ∪ B|` (NaN when both are empty).
 //! - **energy** (energy pointing game / relevance mass): share of the map's sum inside the mask.
 //!
-//! The CPU reference here selects thresholds in O(N) with a two-pass radix select over the
-//! order-preserving bit patterns of the f32 values (no sort); [`gpu`] runs the same algorithm in
-//! WGSL compute shaders and must return identical counts.
+//! The CPU reference here selects thresholds in O(N) with a radix select over the
+//! order-preserving bit patterns of the f32 values (no sort; on large maps usually folded into
+//! the first pass, see [`select`]); [`gpu`] runs the two-pass radix select in WGSL compute
+//! shaders and must return identical counts.
 
 pub mod gpu;
 pub mod gpu_data;
@@ -231,6 +232,31 @@ pub fn validate(
     mask: &Mask,
     tops: &[f64],
 ) -> Result<(), MetricsError> {
+    validate_shape(map, width, height, mask, tops)?;
+    if has_nan(map) {
+        return Err(MetricsError::NaN);
+    }
+    Ok(())
+}
+
+/// Whether any value is NaN (blockwise OR-reductions, which vectorise, on every core).
+fn has_nan(map: &[f32]) -> bool {
+    select::par_chunks(map, |c, _| {
+        c.chunks(1024)
+            .any(|b| b.iter().fold(false, |a, &v| a | v.is_nan()))
+    })
+    .into_iter()
+    .any(|x| x)
+}
+
+/// [`validate`] without the NaN check, which [`compute_cpu`] folds into its first pass.
+fn validate_shape(
+    map: &[f32],
+    width: usize,
+    height: usize,
+    mask: &Mask,
+    tops: &[f64],
+) -> Result<(), MetricsError> {
     if mask.width != width || mask.height != height || map.len() != width * height {
         return Err(MetricsError::SizeMismatch {
             map_w: width,
@@ -244,9 +270,6 @@ pub fn validate(
     }
     if let Some(&p) = tops.iter().find(|&&p| !(p > 0.0 && p <= 100.0)) {
         return Err(MetricsError::Percentage(p));
-    }
-    if map.iter().any(|v| v.is_nan()) {
-        return Err(MetricsError::NaN);
     }
     Ok(())
 }
@@ -312,22 +335,25 @@ const LANES: usize = 8;
 
 #[inline]
 fn fmax(a: f32, b: f32) -> f32 {
-    if b > a { b } else { a }
+    // NaN-free input (checked): `max` vectorises where a compare-and-select did not.
+    a.max(b)
 }
 
 /// Result of the first pass over the map.
 struct Scan {
     hist: Vec<u32>,
+    kept: Vec<u32>,
     rows: Vec<f32>,
     cols: Vec<f32>,
     sum: f64,
 }
 
 /// First pass, row by row: row and column maxima and the row sums (vectorised lanes), then the
-/// high-16 histogram of the same row while it is in cache.
-fn scan(map: &[f32], width: usize) -> Scan {
+/// high-16 histogram of the same row while it is in cache, keeping the keys of the `wanted`
+/// bins.
+fn scan(map: &[f32], width: usize, wanted: Option<&[bool]>) -> Scan {
     let parts = select::par_chunks_aligned(map, width, |c, _| {
-        let mut hist = vec![0u32; select::BINS];
+        let mut pass = select::HighPass::new(c.len());
         let mut cols = vec![f32::NEG_INFINITY; width];
         let mut sum = 0f64;
         let body = width / LANES * LANES;
@@ -354,30 +380,29 @@ fn scan(map: &[f32], width: usize) -> Scan {
                     rs += v as f64;
                 }
                 sum += rs;
-                for &v in row {
-                    hist[(select::key(v) >> 16) as usize] += 1;
-                }
+                pass.add(row, wanted);
                 rm
             })
             .collect();
-        (hist, rows, cols, sum)
+        (pass.finish(), rows, cols, sum)
     });
     let mut out = Scan {
         hist: Vec::new(),
+        kept: Vec::new(),
         rows: Vec::with_capacity(map.len() / width.max(1)),
         cols: vec![f32::NEG_INFINITY; width],
         sum: 0.0,
     };
-    let mut hists = Vec::new();
-    for (h, r, c, s) in parts {
-        hists.push(h);
+    let mut passes = Vec::new();
+    for (p, r, c, s) in parts {
+        passes.push(p);
         out.rows.extend(r);
         for (a, b) in out.cols.iter_mut().zip(c) {
             *a = fmax(*a, b);
         }
         out.sum += s;
     }
-    out.hist = select::sum_hists(hists);
+    (out.hist, out.kept) = select::HighPass::merge(passes);
     out
 }
 
@@ -467,9 +492,11 @@ fn span(maxima: &[f32], t: f32) -> Option<(usize, usize)> {
 }
 
 /// CPU reference: every metric in a few linear passes, split over the available cores:
-/// (1) row/column maxima, sum and high-16 histogram; (2) low-16 histograms of the bins holding
-/// the ranks, which give the thresholds and the selected counts; (3) the mask's pixels only
-/// (intersections, pointing game, energy). Rectangles follow from the row/column maxima.
+/// (1) row/column maxima, sum and high-16 histogram, keeping the keys of the bins a sample
+/// predicts for the ranks; (2) only if that prediction missed, a pass keeping the keys of the
+/// ranks' bins; their low-16 histograms give the thresholds and the selected counts; (3) the
+/// mask's pixels only (intersections, pointing game, energy). Rectangles follow from the
+/// row/column maxima.
 pub fn compute_cpu(
     map: &[f32],
     width: usize,
@@ -477,13 +504,20 @@ pub fn compute_cpu(
     mask: &Mask,
     tops: &[f64],
 ) -> Result<MetricSet, MetricsError> {
-    validate(map, width, height, mask, tops)?;
+    validate_shape(map, width, height, mask, tops)?;
     let n = map.len();
     let ks: Vec<usize> = tops.iter().map(|&p| top_k_count(n, p)).collect();
-    let scan = scan(map, width);
+    let wanted = select::predict_bins(map, &ks);
+    let scan = scan(map, width, wanted.as_deref());
+    // A NaN makes the sum NaN (as does +inf plus -inf, hence the exact check).
+    if scan.sum.is_nan() && has_nan(map) {
+        return Err(MetricsError::NaN);
+    }
     let max = select::max_value(&scan.rows);
     let mask_box = mask.bbox();
-    let thresholds = select::thresholds_with(map, &scan.hist, &ks);
+    let thresholds = wanted
+        .and_then(|w| select::thresholds_from(&scan.hist, &scan.kept, &w, &ks, n))
+        .unwrap_or_else(|| select::thresholds_with(map, &scan.hist, &ks));
     let mut top = Vec::with_capacity(tops.len());
     let mut side = MaskSide::default();
     for (group, kgroup) in thresholds.chunks(4).zip(ks.chunks(4)) {
