@@ -186,18 +186,7 @@ impl HighPass {
             }
             return;
         };
-        if self.buf.len() <= values.len() {
-            self.buf.resize(values.len() + 1, 0);
-        }
-        let mut n = 0;
-        for &v in values {
-            let k = key(v);
-            let b = (k >> 16) as usize;
-            h[b] += 1;
-            self.buf[n] = k;
-            n += wanted[b] as usize;
-        }
-        self.kept.extend_from_slice(&self.buf[..n]);
+        keep_wanted(values, wanted, &mut self.buf, &mut self.kept, |b| h[b] += 1);
     }
 
     /// The histogram (copies summed) and the kept keys.
@@ -391,34 +380,36 @@ pub fn thresholds_with(values: &[f32], hi: &[u32], ks: &[usize]) -> Vec<Threshol
         wanted[b] = true;
     }
     let kept: Vec<u32> = par_chunks(values, |c, _| {
-        let mut pass = KeepPass::default();
-        pass.add(c, &wanted);
-        pass.kept
+        let mut kept = Vec::new();
+        keep_wanted(c, &wanted, &mut Vec::new(), &mut kept, |_| {});
+        kept
     })
     .concat();
     thresholds_in(hi, &first, &kept)
 }
 
-/// Keeps the keys of wanted bins, branch-free, without counting.
-#[derive(Default)]
-struct KeepPass {
-    kept: Vec<u32>,
-    buf: Vec<u32>,
-}
-
-impl KeepPass {
-    fn add(&mut self, values: &[f32], wanted: &[bool]) {
-        const BLOCK: usize = 4096;
-        self.buf.resize(BLOCK + 1, 0);
-        for block in values.chunks(BLOCK) {
-            let mut n = 0;
-            for &v in block {
-                let k = key(v);
-                self.buf[n] = k;
-                n += wanted[(k >> 16) as usize] as usize;
-            }
-            self.kept.extend_from_slice(&self.buf[..n]);
+/// Appends to `kept` the keys of `values` whose high half is `wanted`, branch-free (every key
+/// is written to `buf`, the position advances only for wanted bins), calling `bin` with each
+/// key's high half.
+fn keep_wanted(
+    values: &[f32],
+    wanted: &[bool],
+    buf: &mut Vec<u32>,
+    kept: &mut Vec<u32>,
+    mut bin: impl FnMut(usize),
+) {
+    const BLOCK: usize = 4096;
+    buf.resize(BLOCK + 1, 0);
+    for block in values.chunks(BLOCK) {
+        let mut n = 0;
+        for &v in block {
+            let k = key(v);
+            let b = (k >> 16) as usize;
+            bin(b);
+            buf[n] = k;
+            n += wanted[b] as usize;
         }
+        kept.extend_from_slice(&buf[..n]);
     }
 }
 
