@@ -414,6 +414,7 @@ pub fn train(
                     ));
                     v.weights.head = LinearConfig::new(v.config.embed_dim, classes).init(&ad);
                     v.config.num_classes = classes;
+                    v.weights_changed();
                 }
                 v
             }
@@ -476,6 +477,7 @@ pub fn train(
             }
             state.iterations += 1;
             vit.weights = optim.step(lr, vit.weights, gp);
+            vit.weights_changed();
             loss_sum += lv * batch.len() as f64;
             seen += batch.len();
             bar.inc(batch.len() as u64);
@@ -550,10 +552,7 @@ fn evaluate(
     if idx.is_empty() {
         return Ok((f64::NAN, f64::NAN));
     }
-    let plain = Vit {
-        weights: vit.weights.valid(),
-        config: vit.config.clone(),
-    };
+    let plain = Vit::new(vit.weights.valid(), vit.config.clone());
     let _ = device;
     let device = &plain.weights.head.weight.val().device();
     let loss_fn = CrossEntropyLossConfig::new().init(device);

@@ -53,10 +53,7 @@ fn check<const D: usize>(
             let mut w2 = plain.weights.valid();
             *pick(&mut w2) =
                 Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), &x.device()));
-            let m = Vit {
-                weights: w2,
-                config: plain.config.clone(),
-            };
+            let m = Vit::new(w2, plain.config.clone());
             loss(&m, x, y)
         };
         let numeric = (at(h) - at(-h)) / (2.0 * h as f64);
@@ -84,10 +81,7 @@ fn weight_gradients_match_finite_differences() {
         .init(&ad)
         .forward(vit.forward(xa), ya);
     let grads = l.backward();
-    let plain = Vit {
-        weights: vit.weights.valid(),
-        config: cfg,
-    };
+    let plain = Vit::new(vit.weights.valid(), cfg);
     let w = &vit.weights;
     let b0 = &w.blocks[0];
     check(

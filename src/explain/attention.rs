@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 
 use super::upsample::minmax;
 use super::{ExplainError, PatchMap, check_target, to_vec};
-use crate::model::{Probes, Vit};
+use crate::model::{GradRequest, Probes, Vit};
 
 fn class_rows(attn: Tensor<4>) -> Tensor<3> {
     // [1, H, N, N] -> [1, H, N-1]: query 0, keys 1..
@@ -43,8 +43,11 @@ pub fn attention_map(
             cfg.num_heads
         )));
     }
-    let trace = vit.forward_traced(input, Probes::NONE);
-    let rows = class_rows(trace.blocks[layer].attn.clone()); // [1, H, P]
+    let trace = vit.forward_kept(input, Probes::NONE, layer..layer + 1);
+    let block = trace
+        .block(layer)
+        .ok_or_else(|| ExplainError::Data(format!("block {layer} was not kept")))?;
+    let rows = class_rows(block.attn.clone()); // [1, H, P]
     let [_, hh, p] = rows.dims();
     let row = match head {
         Some(h) => rows.narrow(1, h, 1).reshape([p]),
@@ -70,24 +73,23 @@ pub fn cam_attn_map(
 ) -> Result<(usize, Vec<f32>, PatchMap), ExplainError> {
     let cfg = &vit.config;
     let last = cfg.depth - 1;
-    let probes = Probes {
+    let trace = vit.forward_kept(input, Probes::NONE, last..last + 1);
+    let logits = to_vec(trace.logits.clone())?;
+    let target = check_target(target, &logits)?;
+    let request = GradRequest {
         attn_from: Some(last),
         last_norm1: false,
     };
-    let trace = vit.forward_traced(input, probes);
-    let logits = to_vec(trace.logits.clone().inner())?;
-    let target = check_target(target, &logits)?;
-    let grads = trace.logits.narrow(1, target, 1).sum().backward();
-    let probe = trace
-        .probes
-        .as_ref()
-        .and_then(|p| p.attn.first())
-        .map(|(_, z)| z)
-        .ok_or_else(|| ExplainError::Data("missing attention probe".into()))?;
-    let grad = probe
-        .grad(&grads)
+    let grad = vit
+        .logit_gradients(&trace, target, request)?
+        .attn
+        .pop()
+        .map(|(_, g)| g)
         .ok_or_else(|| ExplainError::Data("no gradient for the last attention".into()))?;
-    let attn = class_rows(trace.blocks[last].attn.clone().inner()); // [1, H, P]
+    let block = trace
+        .block(last)
+        .ok_or_else(|| ExplainError::Data("the last block was not kept".into()))?;
+    let attn = class_rows(block.attn.clone()); // [1, H, P]
     let grad = class_rows(grad); // [1, H, P]
     let [_, h, p] = attn.dims();
     let weights = grad.mean_dim(2); // [1, H, 1]

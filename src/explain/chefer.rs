@@ -14,10 +14,11 @@
 //! Every division is Chefer's `safe_divide`: `a / (b + 1e-9)`, and 0 where `b == 0`.
 //! All of it is burn tensor ops, so it runs on whichever device holds the model.
 
+use burn::nn::Linear;
 use burn::tensor::Tensor;
 
 use super::{ExplainError, PatchMap, check_target, to_vec};
-use crate::model::{Probes, Vit};
+use crate::model::{GradRequest, Probes, Vit};
 
 /// Result of [`chefer_map`].
 #[derive(Debug, Clone)]
@@ -43,32 +44,112 @@ pub struct CheferParts {
     pub attn_cams: Vec<Tensor<4>>,
 }
 
+/// Chefer's `safe_divide` with denominator offset `eps`: `a / (b + eps)`, with `eps` for a
+/// denominator that rounds to 0, and 0 where `b == 0`.
+fn safe_div_eps<const D: usize>(a: Tensor<D>, b: Tensor<D>, eps: f64) -> Tensor<D> {
+    let b_zero = b.clone().equal_elem(0.0);
+    let den = b.add_scalar(eps);
+    let den = den.clone().mask_fill(den.equal_elem(0.0), eps);
+    (a / den).mask_fill(b_zero, 0.0)
+}
+
+/// Chefer's `safe_divide`: `a / (b + 1e-9)`, and 0 where `b == 0`.
 fn safe_div<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
-    let den = b.clone().add_scalar(1e-9);
-    let den = den.clone() + den.equal_elem(0.0).float() * 1e-9;
-    a / den * b.not_equal_elem(0.0).float()
+    safe_div_eps(a, b, 1e-9)
+}
+
+/// A Linear layer's output without its bias: `x · w`.
+fn without_bias<const D: usize>(y: Tensor<D>, layer: &Linear) -> Tensor<D> {
+    match &layer.bias {
+        Some(bias) => y - bias.val().unsqueeze(),
+        None => y,
+    }
 }
 
 /// Linear rule, alpha 1 / beta 0 (`layers_ours.Linear.relprop`).
 ///
-/// `x`: `[M, in]`, `w`: burn layout `[in, out]`, `r`: `[M, out]` → `[M, in]`.
-fn linear_relprop(x: Tensor<2>, w: Tensor<2>, r: Tensor<2>) -> Tensor<2> {
-    let (pw, nw) = (w.clone().clamp_min(0.0), w.clamp_max(0.0));
-    let (px, nx) = (x.clone().clamp_min(0.0), x.clamp_max(0.0));
-    let z = px.clone().matmul(pw.clone()) + nx.clone().matmul(nw.clone());
-    let s = safe_div(r, z);
-    px * s.clone().matmul(pw.transpose()) + nx * s.matmul(nw.transpose())
+/// With `x = x⁺ + x⁻` and `w = w⁺ + w⁻` the rule is `z = x⁺w⁺ + x⁻w⁻`, `s = r / z`,
+/// `out = x⁺ ⊙ s w⁺ᵀ + x⁻ ⊙ s w⁻ᵀ`. Since `x⁺w⁺ + x⁻w⁻ = ½(xw + |x||w|)` and
+/// `x⁺ ⊙ a⁺ + x⁻ ⊙ a⁻ = ½(x ⊙ (a⁺ + a⁻) + |x| ⊙ (a⁺ − a⁻))`, the same relevance is
+/// `x ⊙ s' wᵀ + |x| ⊙ s' |w|ᵀ` with `s' = r / (xw + |x||w|)` (offset `2e-9`, i.e. Chefer's `1e-9`
+/// on `z`). `xw` is the layer's own forward output without its bias, so the rule takes three
+/// matrix products of the layer's size instead of four.
+///
+/// `x`: `[M, in]`, `xw`: `[M, out]`, `w`: burn layout `[in, out]`, `r`: `[M, out]` → `[M, in]`.
+fn linear_relprop(x: Tensor<2>, xw: Tensor<2>, w: &LinearWeights, r: Tensor<2>) -> Tensor<2> {
+    let x_abs = x.clone().abs();
+    let z2 = xw + x_abs.clone().matmul(w.abs.clone());
+    let s = safe_div_eps(r, z2, 2e-9);
+    x * s.clone().matmul(w.t.clone()) + x_abs * s.matmul(w.abs_t.clone())
 }
 
-fn linear_relprop3(x: Tensor<3>, w: Tensor<2>, r: Tensor<3>) -> Tensor<3> {
+/// A Linear weight in the three forms [`linear_relprop`] multiplies by: `|w|` `[in, out]`, and
+/// `wᵀ`, `|wᵀ|` `[out, in]`, all contiguous.
+struct LinearWeights {
+    abs: Tensor<2>,
+    t: Tensor<2>,
+    abs_t: Tensor<2>,
+}
+
+impl LinearWeights {
+    fn new(t: &Tensor<2>, abs: &(Tensor<2>, Tensor<2>)) -> Self {
+        LinearWeights {
+            abs: abs.0.clone(),
+            t: t.clone(),
+            abs_t: abs.1.clone(),
+        }
+    }
+}
+
+/// [`linear_relprop`] for a token sequence: `x` `[B, N, in]`, `y` the layer's output (with bias)
+/// `[B, N, out]`, `r` `[B, N, out]` → `[B, N, in]`.
+fn linear_relprop3(
+    x: Tensor<3>,
+    y: Tensor<3>,
+    layer: &Linear,
+    w: LinearWeights,
+    r: Tensor<3>,
+) -> Tensor<3> {
     let [b, n, i] = x.dims();
     let [_, _, o] = r.dims();
-    linear_relprop(x.reshape([b * n, i]), w, r.reshape([b * n, o])).reshape([b, n, i])
+    let m = b * n;
+    let (x, y, r) = (x.reshape([m, i]), y.reshape([m, o]), r.reshape([m, o]));
+    let chunks = row_chunks(m, &x.device());
+    let run = |(start, len): (usize, usize)| {
+        let xw = without_bias(y.clone().narrow(0, start, len), layer);
+        linear_relprop(
+            x.clone().narrow(0, start, len),
+            xw,
+            &w,
+            r.clone().narrow(0, start, len),
+        )
+    };
+    let out = if chunks.len() == 1 {
+        run(chunks[0])
+    } else {
+        use rayon::prelude::*;
+        Tensor::cat(chunks.into_par_iter().map(run).collect(), 0)
+    };
+    out.reshape([b, n, i])
+}
+
+/// Row ranges `(start, len)` that split `m` rows across the CPU's threads (the CPU backend runs
+/// element-wise ops on one thread); one range on other devices.
+fn row_chunks(m: usize, device: &burn::tensor::Device) -> Vec<(usize, usize)> {
+    let parts = if *device == burn::tensor::Device::flex() {
+        rayon::current_num_threads().clamp(1, m.max(1))
+    } else {
+        1
+    };
+    (0..parts)
+        .map(|p| (p * m / parts, (p + 1) * m / parts - p * m / parts))
+        .collect()
 }
 
 /// Normalised Add rule (`layers_ours.Add.relprop`): relevance split by each input's share.
-fn add_relprop(a: Tensor<3>, b: Tensor<3>, r: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
-    let s = safe_div(r.clone(), a.clone() + b.clone());
+/// `sum` is the forward value `a + b`.
+fn add_relprop(a: Tensor<3>, b: Tensor<3>, sum: Tensor<3>, r: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+    let s = safe_div(r.clone(), sum);
     let ra = a * s.clone();
     let rb = b * s;
     let (sa, sb) = (ra.clone().sum(), rb.clone().sum());
@@ -81,10 +162,10 @@ fn add_relprop(a: Tensor<3>, b: Tensor<3>, r: Tensor<3>) -> (Tensor<3>, Tensor<3
     (ra, rb)
 }
 
-/// Clone rule: the input receives the sum of both branches' relevance ratios times itself.
+/// Clone rule: the input receives the sum of both branches' relevance ratios times itself
+/// (`safe_divide(r1, x) + safe_divide(r2, x)` taken as one division of `r1 + r2`).
 fn clone_relprop(x: Tensor<3>, r1: Tensor<3>, r2: Tensor<3>) -> Tensor<3> {
-    let s = safe_div(r1, x.clone()) + safe_div(r2, x.clone());
-    x * s
+    x.clone() * safe_div(r1 + r2, x)
 }
 
 /// Runs the forward pass with attention probes, the gradient of the target logit, and the
@@ -96,27 +177,20 @@ pub fn chefer_parts(
 ) -> Result<CheferParts, ExplainError> {
     let cfg = &vit.config;
     let (h, dh, d) = (cfg.num_heads, cfg.head_dim(), cfg.embed_dim);
-    let probes = Probes {
+    let trace = vit.forward_traced(input, Probes::NONE);
+    let logits = trace.logits.clone();
+    let logits_v = to_vec(logits.clone())?;
+    let target = check_target(target, &logits_v)?;
+    let request = GradRequest {
         attn_from: Some(0),
         last_norm1: false,
     };
-    let trace = vit.forward_traced(input, probes);
-    let logits = trace.logits.clone().inner();
-    let logits_v = to_vec(logits.clone())?;
-    let target = check_target(target, &logits_v)?;
-    let grads = trace.logits.clone().narrow(1, target, 1).sum().backward();
-    let probes = trace
-        .probes
-        .as_ref()
-        .ok_or_else(|| ExplainError::Data("missing attention probes".into()))?;
-    let attn_grads = probes
+    let attn_grads: Vec<Tensor<4>> = vit
+        .logit_gradients(&trace, target, request)?
         .attn
-        .iter()
-        .map(|(_, z)| {
-            z.grad(&grads)
-                .ok_or_else(|| ExplainError::Data("no attention gradient".into()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect();
 
     let w = &vit.weights;
     let [b, classes] = logits.dims();
@@ -125,8 +199,15 @@ pub fn chefer_parts(
     let mut onehot = vec![0.0f32; b * classes];
     onehot[target] = 1.0;
     let r = Tensor::<2>::from_data(burn::tensor::TensorData::new(onehot, [b, classes]), &device);
-    let pooled = trace.pooled.clone().inner();
-    let r = linear_relprop(pooled.clone(), w.head.weight.val(), r); // [B, C]
+    let pooled = trace.pooled.clone();
+    let xw = without_bias(logits.clone(), &w.head);
+    let head_w = w.head.weight.val();
+    let head_w = LinearWeights {
+        abs: head_w.clone().abs(),
+        abs_t: head_w.clone().transpose().abs(),
+        t: head_w.transpose(),
+    };
+    let r = linear_relprop(pooled.clone(), xw, &head_w, r); // [B, C]
     // Class-token selection (IndexSelect rule): only token 0 receives relevance.
     let r0 = pooled.clone() * safe_div(r, pooled); // [B, C]
     let n = cfg.tokens();
@@ -138,39 +219,76 @@ pub fn chefer_parts(
         1,
     );
     let mut attn_cams = vec![None; cfg.depth];
-    for (i, (blk, bt)) in w.blocks.iter().zip(trace.blocks.iter()).enumerate().rev() {
-        let mid = bt.mid.clone().inner();
-        let (r1, r2) = add_relprop(mid.clone(), bt.mlp_out.clone().inner(), r);
-        let r2 = linear_relprop3(bt.hidden.clone().inner(), blk.mlp.fc2.weight.val(), r2);
-        let r2 = linear_relprop3(bt.norm2.clone().inner(), blk.mlp.fc1.weight.val(), r2);
-        let rm = clone_relprop(mid, r1, r2);
-        let input = bt.input.clone().inner();
-        let (r1, r2) = add_relprop(input.clone(), bt.attn_out.clone().inner(), rm);
+    let transposed = vit.transposed_linears();
+    let absolute = vit.absolute_linears();
+    for (i, (((blk, bt), wt), wa)) in w
+        .blocks
+        .iter()
+        .zip(trace.blocks.iter())
+        .zip(transposed)
+        .zip(absolute)
+        .enumerate()
+        .rev()
+    {
+        let mid = bt.mid.clone();
+        let mlp_out = bt.mlp_out.clone();
+        let (r1, r2) = add_relprop(mid.clone(), mlp_out.clone(), bt.output.clone(), r);
         let r2 = linear_relprop3(
-            bt.attn_heads.clone().inner(),
-            blk.attn.proj.weight.val(),
+            bt.hidden.clone(),
+            mlp_out,
+            &blk.mlp.fc2,
+            LinearWeights::new(&wt.fc2, &wa.fc2),
             r2,
         );
-        let r2 = r2.reshape([b, n, h, dh]).swap_dims(1, 2); // [B, H, N, Dh]
-        // attn @ v
-        let (attn, v) = (bt.attn.clone().inner(), bt.v.clone().inner());
-        let s = safe_div(r2, attn.clone().matmul(v.clone()));
-        let cam_attn = attn * s.clone().matmul(v.clone().swap_dims(2, 3)) * 0.5;
+        // GELU: identity for relevance.
+        let r2 = linear_relprop3(
+            bt.norm2.clone(),
+            bt.fc1.clone(),
+            &blk.mlp.fc1,
+            LinearWeights::new(&wt.fc1, &wa.fc1),
+            r2,
+        );
+        let rm = clone_relprop(mid.clone(), r1, r2);
+        let input = bt.input.clone();
+        let attn_out = bt.attn_out.clone();
+        let (r1, r2) = add_relprop(input.clone(), attn_out.clone(), mid, rm);
+        let attn_heads = bt.attn_heads.clone();
+        let r2 = linear_relprop3(
+            attn_heads.clone(),
+            attn_out,
+            &blk.attn.proj,
+            LinearWeights::new(&wt.proj, &wa.proj),
+            r2,
+        );
+        // attn @ v (einsum rule, each half / 2), with `attn_heads` = attn @ v laid out [B, N, C].
+        let s = (safe_div(r2, attn_heads) * 0.5)
+            .reshape([b, n, h, dh])
+            .swap_dims(1, 2); // [B, H, N, Dh]
+        let (attn, v) = (bt.attn.clone(), bt.v.clone());
+        let cam_attn = attn.clone() * s.clone().matmul(v.swap_dims(2, 3));
         attn_cams[i] = Some(cam_attn.clone());
         if i == 0 {
             break; // relevance below the first attention is not needed
         }
-        let cam_v = v.clone() * attn_swap(&bt.attn).matmul(s) * 0.5;
+        let grad_v = attn.swap_dims(2, 3).matmul(s);
         // q @ k^T (unscaled, as Chefer's einsum module sees it)
-        let (q, k) = (bt.q.clone().inner(), bt.k.clone().inner());
-        let s = safe_div(cam_attn, q.clone().matmul(k.clone().swap_dims(2, 3)));
-        let cam_q = q.clone() * s.clone().matmul(k.clone()) * 0.5;
-        let cam_k = k * s.swap_dims(2, 3).matmul(q) * 0.5;
-        // [3, B, H, N, Dh] -> [B, N, 3, H, Dh] -> [B, N, 3C]
-        let cam_qkv = Tensor::stack::<5>(vec![cam_q, cam_k, cam_v], 0)
+        let (q, k) = (bt.q.clone(), bt.k.clone());
+        let s = safe_div(cam_attn, q.clone().matmul(k.clone().swap_dims(2, 3))) * 0.5;
+        let grad_q = s.clone().matmul(k);
+        let grad_k = s.swap_dims(2, 3).matmul(q);
+        // Relevance of q, k and v, laid out as the qkv output: [3, B, H, N, Dh] -> [B, N, 3C].
+        let grad_qkv = Tensor::stack::<5>(vec![grad_q, grad_k, grad_v], 0)
             .permute([1, 3, 0, 2, 4])
             .reshape([b, n, 3 * d]);
-        let r2 = linear_relprop3(bt.norm1.clone().inner(), blk.attn.qkv.weight.val(), cam_qkv);
+        let qkv = bt.qkv.clone();
+        let cam_qkv = qkv.clone() * grad_qkv;
+        let r2 = linear_relprop3(
+            bt.norm1.clone(),
+            qkv,
+            &blk.attn.qkv,
+            LinearWeights::new(&wt.qkv, &wa.qkv),
+            cam_qkv,
+        );
         r = clone_relprop(input, r1, r2);
     }
     let attn_cams = attn_cams
@@ -183,10 +301,6 @@ pub fn chefer_parts(
         attn_grads,
         attn_cams,
     })
-}
-
-fn attn_swap(attn: &Tensor<4>) -> Tensor<4> {
-    attn.clone().inner().swap_dims(2, 3)
 }
 
 /// The transformer-attribution map on the grid.

@@ -26,7 +26,7 @@ use nalgebra::DMatrix;
 use super::upsample::min_max;
 use super::{ExplainError, Map2, PatchMap, check_target, to_vec};
 use crate::model::preprocess::resize_bilinear;
-use crate::model::{Probes, Vit};
+use crate::model::{GradRequest, Probes, Vit};
 
 /// The six test-time transforms, in ttach's order: (horizontal flip, factor).
 pub const AUGMENTATIONS: [(bool, f32); 6] = [
@@ -189,10 +189,6 @@ pub fn gradcam(
     let (size, grid, c) = (cfg.img_size, cfg.grid(), cfg.embed_dim);
     let (p, n) = (grid * grid, cfg.tokens());
     let device = input.device();
-    let probes = Probes {
-        attn_from: None,
-        last_norm1: true,
-    };
     let (batch_input, flips): (Tensor<4>, Vec<bool>) = if paper {
         let x = to_vec(input)?;
         let chans = x.len() / (size * size);
@@ -209,28 +205,26 @@ pub fn gradcam(
         (input, vec![false])
     };
     let b = flips.len();
-    let trace = vit.forward_traced(batch_input, probes);
-    let logits_all = to_vec(trace.logits.clone().inner())?;
+    let last = cfg.depth.saturating_sub(1);
+    let trace = vit.forward_kept(batch_input, Probes::NONE, last..last + 1);
+    let logits_all = to_vec(trace.logits.clone())?;
     let classes = cfg.num_classes;
     let base = if paper { 1 } else { 0 }; // index of the unaugmented input
     let logits = logits_all[base * classes..(base + 1) * classes].to_vec();
     let target = check_target(target, &logits)?;
-    let grads = trace.logits.clone().narrow(1, target, 1).sum().backward();
-    let probe = trace
-        .probes
-        .as_ref()
-        .and_then(|pr| pr.last_norm1.clone())
-        .ok_or_else(|| ExplainError::Data("missing norm1 probe".into()))?;
-    let grad = probe
-        .grad(&grads)
+    let request = GradRequest {
+        attn_from: None,
+        last_norm1: true,
+    };
+    let grad = vit
+        .logit_gradients(&trace, target, request)?
+        .last_norm1
         .ok_or_else(|| ExplainError::Data("no gradient for norm1".into()))?;
     let act = trace
-        .blocks
-        .last()
+        .block(last)
         .ok_or_else(|| ExplainError::Option("model has no blocks".into()))?
         .norm1
-        .clone()
-        .inner();
+        .clone();
     let (act, grad) = (to_vec(act)?, to_vec(grad)?);
     let raw: Vec<Vec<f32>> = (0..b)
         .map(|i| {

@@ -78,6 +78,9 @@ pub enum ExplainError {
     /// A requested block, head or class does not exist.
     #[error("{0}")]
     Option(String),
+    /// The gradient pass failed.
+    #[error(transparent)]
+    Backward(#[from] crate::model::backward::BackwardError),
     /// The backend failed to hand back data.
     #[error("tensor read-back failed: {0}")]
     Data(String),

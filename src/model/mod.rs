@@ -1,10 +1,12 @@
 //! The ViT model: architecture ([`vit`]), checkpoint loading ([`checkpoint`]), preprocessing
 //! ([`preprocess`]) and compute-device selection ([`device`]).
 
+pub mod backward;
 pub mod checkpoint;
 pub mod device;
 pub mod preprocess;
 pub mod vit;
 
+pub use backward::{GradRequest, LogitGradients};
 pub use checkpoint::{LoadOptions, LoadReport, load_vit};
-pub use vit::{Probes, Trace, Vit, VitConfig};
+pub use vit::{AbsoluteLinears, Probes, Trace, TransposedLinears, Vit, VitConfig};

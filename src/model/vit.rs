@@ -14,6 +14,8 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Hyper-parameters of a ViT. Usually inferred from a checkpoint's tensor shapes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,10 +127,7 @@ impl VitConfig {
             norm: ln(),
             head: linear(d, self.num_classes),
         };
-        Vit {
-            weights,
-            config: self.clone(),
-        }
+        Vit::new(weights, self.clone())
     }
 }
 
@@ -190,10 +189,52 @@ pub struct VitWeights {
 /// A ViT: its parameters and its hyper-parameters.
 #[derive(Debug)]
 pub struct Vit {
-    /// Parameters (a burn module).
+    /// Parameters (a burn module). After replacing or changing them, call
+    /// [`Vit::weights_changed`] so that derived copies are rebuilt.
     pub weights: VitWeights,
     /// Hyper-parameters.
     pub config: VitConfig,
+    transposed: OnceLock<Vec<TransposedLinears>>,
+    absolute: OnceLock<Vec<AbsoluteLinears>>,
+}
+
+/// `|w|` `[in, out]` and `|wᵀ|` `[out, in]` of one block's Linear weights (contiguous), for the
+/// relevance rules.
+#[derive(Debug, Clone)]
+pub struct AbsoluteLinears {
+    /// `(|w|, |wᵀ|)` of `attn.qkv`.
+    pub qkv: (Tensor<2>, Tensor<2>),
+    /// `(|w|, |wᵀ|)` of `attn.proj`.
+    pub proj: (Tensor<2>, Tensor<2>),
+    /// `(|w|, |wᵀ|)` of `mlp.fc1`.
+    pub fc1: (Tensor<2>, Tensor<2>),
+    /// `(|w|, |wᵀ|)` of `mlp.fc2`.
+    pub fc2: (Tensor<2>, Tensor<2>),
+}
+
+/// Contiguous copies of one block's Linear weights in PyTorch orientation `[out, in]`.
+///
+/// Products with `wᵀ` (the backward pass, the relevance rules) read these instead of a transposed
+/// view of the burn-layout weight `[in, out]`: the CPU matrix product packs a transposed
+/// right-hand side about twice as slowly as a contiguous one, which made those products take
+/// twice the time of the forward ones.
+#[derive(Debug, Clone)]
+pub struct TransposedLinears {
+    /// `attn.qkv`: `[3C, C]`.
+    pub qkv: Tensor<2>,
+    /// `attn.proj`: `[C, C]`.
+    pub proj: Tensor<2>,
+    /// `mlp.fc1`: `[hidden, C]`.
+    pub fc1: Tensor<2>,
+    /// `mlp.fc2`: `[C, hidden]`.
+    pub fc2: Tensor<2>,
+}
+
+/// `wᵀ` of a burn-layout Linear weight, materialised contiguously (flattening a transposed view
+/// forces the copy on every backend).
+fn contiguous_transpose(w: Tensor<2>) -> Tensor<2> {
+    let [i, o] = w.dims();
+    w.transpose().reshape([i * o]).reshape([o, i])
 }
 
 /// Activations of one block kept by [`Vit::forward_traced`].
@@ -203,6 +244,8 @@ pub struct BlockTrace {
     pub input: Tensor<3>,
     /// `norm1(input)` `[B, N, C]` (plus its gradient probe when probes are on).
     pub norm1: Tensor<3>,
+    /// Output of `attn.qkv` `[B, N, 3C]` (q, k and v below are views of it).
+    pub qkv: Tensor<3>,
     /// Unscaled queries `[B, H, N, Dh]`.
     pub q: Tensor<4>,
     /// Keys `[B, H, N, Dh]`.
@@ -219,10 +262,14 @@ pub struct BlockTrace {
     pub mid: Tensor<3>,
     /// `norm2(mid)` `[B, N, C]`.
     pub norm2: Tensor<3>,
+    /// Output of `mlp.fc1` before the GELU `[B, N, hidden]`.
+    pub fc1: Tensor<3>,
     /// GELU output, the input of `mlp.fc2` `[B, N, hidden]`.
     pub hidden: Tensor<3>,
     /// Output of `mlp.fc2` `[B, N, C]`.
     pub mlp_out: Tensor<3>,
+    /// Block output `mid + mlp_out` `[B, N, C]`.
+    pub output: Tensor<3>,
 }
 
 /// Zero-valued leaves added to intermediate tensors so that their gradients can be read.
@@ -244,6 +291,14 @@ pub struct Probes {
     pub last_norm1: bool,
 }
 
+impl Trace {
+    /// The activations of block `i`, if they were kept.
+    pub fn block(&self, i: usize) -> Option<&BlockTrace> {
+        i.checked_sub(self.first_block)
+            .and_then(|j| self.blocks.get(j))
+    }
+}
+
 impl Probes {
     /// No gradients at all (plain inference).
     pub const NONE: Probes = Probes {
@@ -259,7 +314,9 @@ impl Probes {
 /// Everything [`Vit::forward_traced`] records.
 #[derive(Debug, Clone)]
 pub struct Trace {
-    /// Per-block activations.
+    /// Index of the block whose activations are `blocks[0]`.
+    pub first_block: usize,
+    /// Activations of the kept blocks, `first_block..first_block + blocks.len()`.
     pub blocks: Vec<BlockTrace>,
     /// Final-norm output of the class token, the head's input `[B, C]`.
     pub pooled: Tensor<2>,
@@ -278,7 +335,72 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x * cdf
 }
 
+/// Exact GELU, choosing the implementation: the backend's fused single-pass kernel where its
+/// gradient is right or not needed (no gradient flows through `x`, or the CPU backend Flex, whose
+/// GELU backward is exact), else [`gelu`] (plain differentiable ops): the wgpu backend's fused
+/// GELU backward uses the tanh approximation's derivative.
+fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !x.is_tracked() || x.device() == Device::flex() {
+        burn::tensor::activation::gelu(x)
+    } else {
+        gelu(x)
+    }
+}
+
 impl Vit {
+    /// A model from its parameters and hyper-parameters.
+    pub fn new(weights: VitWeights, config: VitConfig) -> Self {
+        Vit {
+            weights,
+            config,
+            transposed: OnceLock::new(),
+            absolute: OnceLock::new(),
+        }
+    }
+
+    /// Drops copies derived from the weights; call after replacing or changing
+    /// [`Vit::weights`].
+    pub fn weights_changed(&mut self) {
+        self.transposed = OnceLock::new();
+        self.absolute = OnceLock::new();
+    }
+
+    /// Every block's Linear weights transposed and contiguous, built on first use and kept
+    /// (one more copy of those weights in memory).
+    pub fn transposed_linears(&self) -> &[TransposedLinears] {
+        self.transposed.get_or_init(|| {
+            self.weights
+                .blocks
+                .iter()
+                .map(|b| TransposedLinears {
+                    qkv: contiguous_transpose(b.attn.qkv.weight.val()),
+                    proj: contiguous_transpose(b.attn.proj.weight.val()),
+                    fc1: contiguous_transpose(b.mlp.fc1.weight.val()),
+                    fc2: contiguous_transpose(b.mlp.fc2.weight.val()),
+                })
+                .collect()
+        })
+    }
+
+    /// Every block's Linear weights as `|w|` and `|wᵀ|`, built on first use and kept (two more
+    /// copies of those weights in memory; the relevance rules multiply by both on every call).
+    pub fn absolute_linears(&self) -> &[AbsoluteLinears] {
+        self.absolute.get_or_init(|| {
+            let pair = |w: Tensor<2>, t: &Tensor<2>| (w.abs(), t.clone().abs());
+            self.weights
+                .blocks
+                .iter()
+                .zip(self.transposed_linears())
+                .map(|(b, t)| AbsoluteLinears {
+                    qkv: pair(b.attn.qkv.weight.val(), &t.qkv),
+                    proj: pair(b.attn.proj.weight.val(), &t.proj),
+                    fc1: pair(b.mlp.fc1.weight.val(), &t.fc1),
+                    fc2: pair(b.mlp.fc2.weight.val(), &t.fc2),
+                })
+                .collect()
+        })
+    }
+
     /// Patch embedding, class token and position embedding.
     ///
     /// # Shapes
@@ -296,79 +418,65 @@ impl Vit {
         x + w.pos_embed.val()
     }
 
-    /// Logits only.
+    /// Logits only. Keeps no activations, so each block runs lean: the backend's fused
+    /// attention and GELU when no gradient flows (inference), and tensors updated in place.
     ///
     /// # Shapes
     /// - input: `[B, in_chans, img, img]`
     /// - output: `[B, num_classes]`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
-        self.forward_traced(input, Probes::NONE).logits
+        let depth = self.config.depth;
+        self.forward_kept(input, Probes::NONE, depth..depth).logits
     }
 
     /// Forward pass that records the activations of every block and, on request, adds gradient
     /// probes. With probes, the probe tensors live on `device.autodiff()` of the input's device.
     pub fn forward_traced(&self, input: Tensor<4>, probes: Probes) -> Trace {
+        self.forward_kept(input, probes, 0..self.config.depth)
+    }
+
+    /// [`Vit::forward_traced`] that keeps the activations of the blocks in `keep` only; the
+    /// others (unless probed) run lean as in [`Vit::forward`]. Probed blocks are always kept.
+    pub fn forward_kept(&self, input: Tensor<4>, probes: Probes, keep: Range<usize>) -> Trace {
         let cfg = &self.config;
-        let (b, n, d) = {
-            let [b, _, _, _] = input.dims();
-            (b, cfg.tokens(), cfg.embed_dim)
+        let depth = self.weights.blocks.len();
+        let probed = |i: usize| {
+            probes.attn_from.is_some_and(|from| i >= from) || (probes.last_norm1 && i + 1 == depth)
         };
-        let (h, dh) = (cfg.num_heads, cfg.head_dim());
+        let first = (0..depth)
+            .find(|&i| keep.contains(&i) || probed(i))
+            .unwrap_or(depth);
+        let last = (0..depth)
+            .rev()
+            .find(|&i| keep.contains(&i) || probed(i))
+            .map_or(first, |i| i + 1);
         let ad = input.device().autodiff();
-        let probe = |shape: [usize; 4]| Tensor::<4>::zeros(shape, &ad).require_grad();
         let mut attn_probes = Vec::new();
         let mut last_norm1_probe = None;
-        let scale = (dh as f64).powf(-0.5);
 
         let mut x = self.embed(input);
-        let mut blocks = Vec::with_capacity(cfg.depth);
-        let depth = self.weights.blocks.len();
+        let mut blocks = Vec::with_capacity(last - first);
         for (i, blk) in self.weights.blocks.iter().enumerate() {
-            let last = i + 1 == depth;
-            let input = x.clone();
-            let mut norm1 = blk.norm1.forward(x.clone());
-            if last && probes.last_norm1 {
-                let z = Tensor::<3>::zeros([b, n, d], &ad).require_grad();
-                norm1 = norm1 + z.clone();
-                last_norm1_probe = Some(z);
+            if !(first..last).contains(&i) {
+                x = self.block_lean(blk, x);
+                continue;
             }
-            let qkv = blk.attn.qkv.forward(norm1.clone()); // [B, N, 3C]
-            let qkv = qkv.reshape([b, n, 3, h, dh]).permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
-            let part = |j: usize| qkv.clone().narrow(0, j, 1).reshape([b, h, n, dh]);
-            let (q, k, v) = (part(0), part(1), part(2));
-            let scores = (q.clone() * scale).matmul(k.clone().swap_dims(2, 3));
-            let mut attn = softmax(scores, 3);
-            if probes.attn_from.is_some_and(|from| i >= from) {
-                let z = probe([b, h, n, n]);
-                attn = attn + z.clone();
-                attn_probes.push((i, z));
-            }
-            let attn_heads = attn
-                .clone()
-                .matmul(v.clone())
-                .swap_dims(1, 2)
-                .reshape([b, n, d]);
-            let attn_out = blk.attn.proj.forward(attn_heads.clone());
-            let mid = input.clone() + attn_out.clone();
-            let norm2 = blk.norm2.forward(mid.clone());
-            let hidden = gelu(blk.mlp.fc1.forward(norm2.clone()));
-            let mlp_out = blk.mlp.fc2.forward(hidden.clone());
-            x = mid.clone() + mlp_out.clone();
-            blocks.push(BlockTrace {
-                input,
-                norm1,
-                q,
-                k,
-                v,
-                attn,
-                attn_heads,
-                attn_out,
-                mid,
-                norm2,
-                hidden,
-                mlp_out,
+            let attn_probe = probes.attn_from.is_some_and(|from| i >= from).then(|| {
+                let [b, n, _] = x.dims();
+                let z = Tensor::<4>::zeros([b, cfg.num_heads, n, n], &ad).require_grad();
+                attn_probes.push((i, z.clone()));
+                z
             });
+            let norm1_probe = (probes.last_norm1 && i + 1 == depth).then(|| {
+                let z = Tensor::<3>::zeros(x.dims(), &ad).require_grad();
+                last_norm1_probe = Some(z.clone());
+                z
+            });
+            let bt = self.block_traced(blk, x, attn_probe, norm1_probe);
+            x = bt.output.clone();
+            blocks.push(bt);
         }
+        let [b, _, d] = x.dims();
         let normed = self.weights.norm.forward(x);
         let pooled = normed.narrow(1, 0, 1).reshape([b, d]);
         let logits = self.weights.head.forward(pooled.clone());
@@ -377,10 +485,96 @@ impl Vit {
             last_norm1: last_norm1_probe,
         });
         Trace {
+            first_block: first,
             blocks,
             pooled,
             logits,
             probes,
+        }
+    }
+
+    /// Splits the fused qkv output into `(q, k, v)`, each `[B, H, N, Dh]` (views, no copy).
+    fn split_qkv(&self, qkv: Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [b, n, _] = qkv.dims();
+        let (h, dh) = (self.config.num_heads, self.config.head_dim());
+        let qkv = qkv.reshape([b, n, 3, h, dh]).permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
+        let part = |j: usize| qkv.clone().narrow(0, j, 1).reshape([b, h, n, dh]);
+        (part(0), part(1), part(2))
+    }
+
+    /// One block, keeping nothing.
+    ///
+    /// # Shapes
+    /// - x: `[B, N, C]` → `[B, N, C]`
+    fn block_lean(&self, blk: &Block, x: Tensor<3>) -> Tensor<3> {
+        let [b, n, d] = x.dims();
+        let (q, k, v) = self.split_qkv(blk.attn.qkv.forward(blk.norm1.forward(x.clone())));
+        let heads = if x.is_tracked() {
+            // Training: plain ops, whose gradients every backend computes.
+            let scale = (self.config.head_dim() as f64).powf(-0.5);
+            softmax((q * scale).matmul(k.swap_dims(2, 3)), 3).matmul(v)
+        } else {
+            // timm's scale 1/sqrt(head_dim) is the op's default.
+            burn::tensor::module::attention(q, k, v, None, None, Default::default())
+        };
+        let x = x + blk
+            .attn
+            .proj
+            .forward(heads.swap_dims(1, 2).reshape([b, n, d]));
+        let hidden = gelu_exact(blk.mlp.fc1.forward(blk.norm2.forward(x.clone())));
+        x + blk.mlp.fc2.forward(hidden)
+    }
+
+    /// One block, keeping every activation, with optional gradient probes added to the
+    /// attention probabilities and to the `norm1` output.
+    fn block_traced(
+        &self,
+        blk: &Block,
+        input: Tensor<3>,
+        attn_probe: Option<Tensor<4>>,
+        norm1_probe: Option<Tensor<3>>,
+    ) -> BlockTrace {
+        let [b, n, d] = input.dims();
+        let scale = (self.config.head_dim() as f64).powf(-0.5);
+        let mut norm1 = blk.norm1.forward(input.clone());
+        if let Some(z) = norm1_probe {
+            norm1 = norm1 + z;
+        }
+        let qkv = blk.attn.qkv.forward(norm1.clone()); // [B, N, 3C]
+        let (q, k, v) = self.split_qkv(qkv.clone());
+        let scores = (q.clone() * scale).matmul(k.clone().swap_dims(2, 3));
+        let mut attn = softmax(scores, 3);
+        if let Some(z) = attn_probe {
+            attn = attn + z;
+        }
+        let attn_heads = attn
+            .clone()
+            .matmul(v.clone())
+            .swap_dims(1, 2)
+            .reshape([b, n, d]);
+        let attn_out = blk.attn.proj.forward(attn_heads.clone());
+        let mid = input.clone() + attn_out.clone();
+        let norm2 = blk.norm2.forward(mid.clone());
+        let fc1 = blk.mlp.fc1.forward(norm2.clone());
+        let hidden = gelu_exact(fc1.clone());
+        let mlp_out = blk.mlp.fc2.forward(hidden.clone());
+        let output = mid.clone() + mlp_out.clone();
+        BlockTrace {
+            input,
+            norm1,
+            qkv,
+            q,
+            k,
+            v,
+            attn,
+            attn_heads,
+            attn_out,
+            mid,
+            norm2,
+            fc1,
+            hidden,
+            mlp_out,
+            output,
         }
     }
 }

@@ -1,0 +1,194 @@
+//! Explicit backpropagation of one class logit through a traced forward pass, down to what the
+//! explanation methods need: the gradient at every block's attention probabilities and at the
+//! last block's `norm1` output.
+//!
+//! Autodiff (burn's `autodiff()` device with zero-valued probes, see [`Vit::forward_traced`])
+//! gives the same numbers, but it records a graph for every op, keeps it alive, and
+//! differentiates the weights' paths too; here each step is the closed-form derivative written
+//! with burn tensor ops, so it runs on every backend (and sidesteps backends whose fused GELU
+//! backward is not the exact-erf derivative). The tests check both against the reference
+//! fixtures and against each other.
+//!
+//! Per block, from the gradient `g` at its output (pre-norm residual block):
+//! - MLP: `g_h = g · W_fc2ᵀ`, `g_f = g_h ⊙ GELU′(fc1)`, `g_mid = g + LN₂′(g_f · W_fc1ᵀ)`;
+//! - attention: `g_o = g_mid · W_projᵀ` split into heads, `∂A = g_o · Vᵀ` (the attention
+//!   gradient), `∂V = Aᵀ · g_o`, softmax `∂S = A ⊙ (∂A − Σ_k ∂A ⊙ A)`, `∂Q = ∂S · K · s`,
+//!   `∂K = ∂Sᵀ · Q · s`;
+//! - `∂norm1 = [∂Q ∂K ∂V] · W_qkvᵀ`, `g_in = g_mid + LN₁′(∂norm1)`,
+//!
+//! with `LN′(d) = (d ⊙ γ − mean(d ⊙ γ) − x̂ ⊙ mean(d ⊙ γ ⊙ x̂)) / σ` and
+//! `GELU′(x) = Φ(x) + x φ(x)`.
+
+use burn::nn::LayerNorm;
+use burn::tensor::Tensor;
+
+use super::vit::{Trace, Vit};
+
+/// What [`Vit::logit_gradients`] should return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GradRequest {
+    /// Gradients at the attention probabilities of this block and every later one.
+    pub attn_from: Option<usize>,
+    /// Gradient at the last block's `norm1` output.
+    pub last_norm1: bool,
+}
+
+/// Gradients of the target logit (summed over the batch).
+#[derive(Debug, Clone)]
+pub struct LogitGradients {
+    /// `(block, ∂logit/∂attention)` `[B, H, N, N]`, in block order.
+    pub attn: Vec<(usize, Tensor<4>)>,
+    /// `∂logit/∂norm1` of the last block `[B, N, C]`, when requested.
+    pub last_norm1: Option<Tensor<3>>,
+}
+
+/// Why the gradients could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackwardError {
+    /// The trace lacks a block the backward pass has to cross.
+    #[error("the forward trace does not keep block {0}, which the backward pass needs")]
+    MissingBlock(usize),
+    /// The target class does not exist.
+    #[error("target class {target} does not exist: the model has {classes} classes")]
+    Target {
+        /// Requested class.
+        target: usize,
+        /// Number of classes.
+        classes: usize,
+    },
+}
+
+/// `(x̂, 1/σ)` of a LayerNorm input over its last dimension (biased variance, as torch).
+fn normalized<const D: usize>(x: Tensor<D>, eps: f64) -> (Tensor<D>, Tensor<D>) {
+    let (var, mean) = x.clone().var_mean_bias(D - 1);
+    let inv_std = var.add_scalar(eps).sqrt().recip();
+    ((x - mean) * inv_std.clone(), inv_std)
+}
+
+/// Gradient at a LayerNorm's input, given its input `x` and the gradient `d` at its output.
+fn layer_norm_backward<const D: usize>(
+    ln: &LayerNorm,
+    eps: f64,
+    x: Tensor<D>,
+    d: Tensor<D>,
+) -> Tensor<D> {
+    let (xhat, inv_std) = normalized(x, eps);
+    let g = d * ln.gamma.val().unsqueeze();
+    let mean_g = g.clone().mean_dim(D - 1);
+    let mean_gx = (g.clone() * xhat.clone()).mean_dim(D - 1);
+    (g - mean_g - xhat * mean_gx) * inv_std
+}
+
+/// `g · wᵀ` for a token sequence `g` `[B, N, out]`, given `wᵀ` `[out, in]` (contiguous, see
+/// [`Vit::transposed_linears`]), as one 2-D product.
+fn times_transposed(g: Tensor<3>, w_t: Tensor<2>) -> Tensor<3> {
+    let [b, n, o] = g.dims();
+    let [_, i] = w_t.dims();
+    g.reshape([b * n, o]).matmul(w_t).reshape([b, n, i])
+}
+
+/// Exact GELU derivative `Φ(x) + x φ(x)`.
+fn gelu_derivative<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        * 0.5;
+    let pdf = (x.clone() * x.clone() * -0.5).exp() * (0.5 * std::f64::consts::FRAC_2_SQRT_PI)
+        / std::f64::consts::SQRT_2;
+    cdf + x * pdf
+}
+
+impl Vit {
+    /// Backpropagates `Σ_b logits[b, target]` through `trace` (a forward pass without autodiff
+    /// that kept every block from the lowest one requested to the last).
+    pub fn logit_gradients(
+        &self,
+        trace: &Trace,
+        target: usize,
+        request: GradRequest,
+    ) -> Result<LogitGradients, BackwardError> {
+        let cfg = &self.config;
+        let w = &self.weights;
+        let depth = w.blocks.len();
+        if target >= cfg.num_classes {
+            return Err(BackwardError::Target {
+                target,
+                classes: cfg.num_classes,
+            });
+        }
+        let lowest = match (request.attn_from, request.last_norm1) {
+            (Some(a), _) => a.min(depth.saturating_sub(1)),
+            (None, true) => depth.saturating_sub(1),
+            (None, false) => depth,
+        };
+        let mut out = LogitGradients {
+            attn: Vec::new(),
+            last_norm1: None,
+        };
+        if lowest >= depth {
+            return Ok(out);
+        }
+        let last = trace
+            .block(depth - 1)
+            .ok_or(BackwardError::MissingBlock(depth - 1))?;
+        let [b, n, d] = last.output.dims();
+        let (h, dh) = (cfg.num_heads, cfg.head_dim());
+        let scale = (dh as f64).powf(-0.5);
+
+        // Head and final norm: only the class token receives gradient.
+        let head_w = w.head.weight.val().narrow(1, target, 1).reshape([1, d]); // [1, C]
+        let x_cls = last.output.clone().narrow(1, 0, 1).reshape([b, d]);
+        let g_cls = layer_norm_backward(&w.norm, cfg.eps, x_cls, head_w.expand([b, d]));
+        let mut g = Tensor::cat(
+            vec![
+                g_cls.reshape([b, 1, d]),
+                Tensor::<3>::zeros([b, n - 1, d], &last.output.device()),
+            ],
+            1,
+        );
+
+        let transposed = self.transposed_linears();
+        for i in (lowest..depth).rev() {
+            let blk = &w.blocks[i];
+            let wt = &transposed[i];
+            let bt = trace.block(i).ok_or(BackwardError::MissingBlock(i))?;
+            // MLP branch.
+            let g_hidden = times_transposed(g.clone(), wt.fc2.clone());
+            let g_fc1 = g_hidden * gelu_derivative(bt.fc1.clone());
+            let g_norm2 = times_transposed(g_fc1, wt.fc1.clone());
+            let g_mid = g + layer_norm_backward(&blk.norm2, cfg.eps, bt.mid.clone(), g_norm2);
+            // Attention branch.
+            let g_heads = times_transposed(g_mid.clone(), wt.proj.clone())
+                .reshape([b, n, h, dh])
+                .swap_dims(1, 2); // [B, H, N, Dh]
+            let g_attn = g_heads.clone().matmul(bt.v.clone().swap_dims(2, 3)); // [B, H, N, N]
+            let want_attn = request.attn_from.is_some_and(|from| i >= from);
+            if want_attn {
+                out.attn.push((i, g_attn.clone()));
+            }
+            let want_norm1 = request.last_norm1 && i + 1 == depth;
+            if i == lowest && !want_norm1 {
+                break; // nothing below this block's attention is needed
+            }
+            let g_v = bt.attn.clone().swap_dims(2, 3).matmul(g_heads);
+            let a = bt.attn.clone();
+            let row = (g_attn.clone() * a.clone()).sum_dim(3); // [B, H, N, 1]
+            let g_scores = a * (g_attn - row);
+            let g_q = g_scores.clone().matmul(bt.k.clone()) * scale;
+            let g_k = g_scores.swap_dims(2, 3).matmul(bt.q.clone()) * scale;
+            let g_qkv = Tensor::stack::<5>(vec![g_q, g_k, g_v], 0)
+                .permute([1, 3, 0, 2, 4])
+                .reshape([b, n, 3 * d]);
+            let g_norm1 = times_transposed(g_qkv, wt.qkv.clone());
+            if want_norm1 {
+                out.last_norm1 = Some(g_norm1.clone());
+            }
+            if i == lowest {
+                break;
+            }
+            g = g_mid + layer_norm_backward(&blk.norm1, cfg.eps, bt.input.clone(), g_norm1);
+        }
+        out.attn.reverse();
+        Ok(out)
+    }
+}
