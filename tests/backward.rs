@@ -59,7 +59,11 @@ fn explicit_backward_matches_autodiff() {
     for ((i, g), (j, z)) in explicit.attn.iter().zip(&auto.attn) {
         assert_eq!(i, j);
         let want = to_vec(z.grad(&grads).expect("attention gradient")).unwrap();
-        assert_close(&format!("block {i} attention"), &to_vec(g.clone()).unwrap(), &want);
+        assert_close(
+            &format!("block {i} attention"),
+            &to_vec(g.clone()).unwrap(),
+            &want,
+        );
     }
     let want = to_vec(
         auto.last_norm1

@@ -333,7 +333,7 @@ pub fn finish(raw: RawCounts, tops: &[f64]) -> MetricSet {
 
 const LANES: usize = 8;
 
-#[inline]
+#[inline(always)]
 fn fmax(a: f32, b: f32) -> f32 {
     // NaN-free input (checked): `max` vectorises where a compare-and-select did not.
     a.max(b)
@@ -348,43 +348,56 @@ struct Scan {
     sum: f64,
 }
 
+/// [`scan`] over whole rows `c`: its histogram pass, row maxima, column maxima and sum, in the
+/// widest SIMD the CPU has (AVX-512, AVX2 or SSE2, chosen at run time by `pulp`).
+struct ScanRows<'a> {
+    c: &'a [f32],
+    width: usize,
+    wanted: Option<&'a [bool]>,
+}
+
+impl pulp::WithSimd for ScanRows<'_> {
+    type Output = ((Vec<u32>, Vec<u32>), Vec<f32>, Vec<f32>, f64);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
+        let (c, width, wanted) = (self.c, self.width, self.wanted);
+        let mut pass = select::HighPass::new(c.len());
+        let mut cols = vec![f32::NEG_INFINITY; width];
+        let mut rows = Vec::with_capacity(c.len() / width.max(1));
+        let mut sum = 0f64;
+        for row in c.chunks_exact(width) {
+            let (col_head, col_tail) = S::as_mut_simd_f32s(&mut cols);
+            let (row_head, row_tail) = S::as_simd_f32s(row);
+            let mut m = simd.splat_f32s(f32::NEG_INFINITY);
+            let mut acc = simd.splat_f32s(0.0);
+            for (cm, &v) in col_head.iter_mut().zip(row_head) {
+                *cm = simd.max_f32s(*cm, v);
+                m = simd.max_f32s(m, v);
+                acc = simd.add_f32s(acc, v);
+            }
+            let mut rm = simd.reduce_max_f32s(m);
+            let mut rs = simd.reduce_sum_f32s(acc) as f64;
+            for (cm, &v) in col_tail.iter_mut().zip(row_tail) {
+                *cm = fmax(*cm, v);
+                rm = fmax(rm, v);
+                rs += v as f64;
+            }
+            sum += rs;
+            pass.add(row, wanted);
+            rows.push(rm);
+        }
+        (pass.finish(), rows, cols, sum)
+    }
+}
+
 /// First pass, row by row: row and column maxima and the row sums (vectorised lanes), then the
 /// high-16 histogram of the same row while it is in cache, keeping the keys of the `wanted`
 /// bins.
 fn scan(map: &[f32], width: usize, wanted: Option<&[bool]>) -> Scan {
+    let arch = pulp::Arch::new();
     let parts = select::par_chunks_aligned(map, width, |c, _| {
-        let mut pass = select::HighPass::new(c.len());
-        let mut cols = vec![f32::NEG_INFINITY; width];
-        let mut sum = 0f64;
-        let body = width / LANES * LANES;
-        let rows: Vec<f32> = c
-            .chunks_exact(width)
-            .map(|row| {
-                let mut lanes = [f32::NEG_INFINITY; LANES];
-                let mut acc = [0f32; LANES];
-                for (cm, v) in cols[..body]
-                    .chunks_exact_mut(LANES)
-                    .zip(row[..body].chunks_exact(LANES))
-                {
-                    for l in 0..LANES {
-                        cm[l] = fmax(cm[l], v[l]);
-                        lanes[l] = fmax(lanes[l], v[l]);
-                        acc[l] += v[l];
-                    }
-                }
-                let mut rm = lanes.iter().copied().fold(f32::NEG_INFINITY, fmax);
-                let mut rs: f64 = acc.iter().map(|&v| v as f64).sum();
-                for (cm, &v) in cols[body..].iter_mut().zip(&row[body..]) {
-                    *cm = fmax(*cm, v);
-                    rm = fmax(rm, v);
-                    rs += v as f64;
-                }
-                sum += rs;
-                pass.add(row, wanted);
-                rm
-            })
-            .collect();
-        (pass.finish(), rows, cols, sum)
+        arch.dispatch(ScanRows { c, width, wanted })
     });
     let mut out = Scan {
         hist: Vec::new(),
@@ -426,51 +439,54 @@ fn mask_side(
     max: f32,
 ) -> MaskSide {
     let rows = &map[bbox.y0 * width..bbox.y1 * width];
+    let arch = pulp::Arch::new();
     let parts = select::par_chunks_aligned(rows, width, |c, off| {
-        let mut out = MaskSide::default();
-        let mut inter = [[0u32; LANES]; 4];
-        let mut pixels = [0u32; LANES];
-        let mut pg = [false; LANES];
-        let y_start = bbox.y0 + off / width;
-        for (r, row) in c.chunks_exact(width).enumerate() {
-            let y = y_start + r;
-            let v = &row[bbox.x0..bbox.x1];
-            let m = &mask.data[y * width + bbox.x0..y * width + bbox.x1];
-            let body = v.len() / LANES * LANES;
-            let mut sum = [0f32; LANES];
-            for (vb, mb) in v[..body]
-                .chunks_exact(LANES)
-                .zip(m[..body].chunks_exact(LANES))
-            {
-                for l in 0..LANES {
-                    let inside = mb[l] != 0;
-                    let x = vb[l];
-                    sum[l] += if inside { x } else { 0.0 };
-                    pixels[l] += inside as u32;
-                    pg[l] |= inside & (x == max);
-                    for t in 0..4 {
-                        inter[t][l] += (inside & (x >= thr[t])) as u32;
+        arch.dispatch(|| {
+            let mut out = MaskSide::default();
+            let mut inter = [[0u32; LANES]; 4];
+            let mut pixels = [0u32; LANES];
+            let mut pg = [false; LANES];
+            let y_start = bbox.y0 + off / width;
+            for (r, row) in c.chunks_exact(width).enumerate() {
+                let y = y_start + r;
+                let v = &row[bbox.x0..bbox.x1];
+                let m = &mask.data[y * width + bbox.x0..y * width + bbox.x1];
+                let body = v.len() / LANES * LANES;
+                let mut sum = [0f32; LANES];
+                for (vb, mb) in v[..body]
+                    .chunks_exact(LANES)
+                    .zip(m[..body].chunks_exact(LANES))
+                {
+                    for l in 0..LANES {
+                        let inside = mb[l] != 0;
+                        let x = vb[l];
+                        sum[l] += if inside { x } else { 0.0 };
+                        pixels[l] += inside as u32;
+                        pg[l] |= inside & (x == max);
+                        for t in 0..4 {
+                            inter[t][l] += (inside & (x >= thr[t])) as u32;
+                        }
+                    }
+                }
+                out.sum_in += sum.iter().map(|&s| s as f64).sum::<f64>();
+                for (&x, &mv) in v[body..].iter().zip(&m[body..]) {
+                    if mv != 0 {
+                        out.sum_in += x as f64;
+                        out.pixels += 1;
+                        out.pg |= x == max;
+                        for t in 0..4 {
+                            out.inter[t] += (x >= thr[t]) as u64;
+                        }
                     }
                 }
             }
-            out.sum_in += sum.iter().map(|&s| s as f64).sum::<f64>();
-            for (&x, &mv) in v[body..].iter().zip(&m[body..]) {
-                if mv != 0 {
-                    out.sum_in += x as f64;
-                    out.pixels += 1;
-                    out.pg |= x == max;
-                    for t in 0..4 {
-                        out.inter[t] += (x >= thr[t]) as u64;
-                    }
-                }
+            for t in 0..4 {
+                out.inter[t] += inter[t].iter().map(|&c| c as u64).sum::<u64>();
             }
-        }
-        for t in 0..4 {
-            out.inter[t] += inter[t].iter().map(|&c| c as u64).sum::<u64>();
-        }
-        out.pixels += pixels.iter().map(|&c| c as u64).sum::<u64>();
-        out.pg |= pg.iter().any(|&p| p);
-        out
+            out.pixels += pixels.iter().map(|&c| c as u64).sum::<u64>();
+            out.pg |= pg.iter().any(|&p| p);
+            out
+        })
     });
     let mut total = MaskSide::default();
     for p in parts {

@@ -9,7 +9,7 @@
 
 /// Maps an f32 to a u32 whose unsigned order is the float order; -0.0 and +0.0 (equal as
 /// floats) get the same key, so counts of `v >= t` follow from the histograms.
-#[inline]
+#[inline(always)]
 pub fn key(v: f32) -> u32 {
     let b = if v == 0.0 { 0 } else { v.to_bits() };
     if b & 0x8000_0000 != 0 {
@@ -129,6 +129,7 @@ impl HighPass {
     }
 
     /// Counts `values`; with `wanted` (one flag per bin), also keeps their keys in those bins.
+    #[inline(always)]
     pub fn add(&mut self, values: &[f32], wanted: Option<&[bool]>) {
         if self.hists.len() < COPIES * BINS {
             self.add_one(values, wanted);
@@ -178,6 +179,7 @@ impl HighPass {
     }
 
     /// [`HighPass::add`] with one histogram.
+    #[inline(always)]
     fn add_one(&mut self, values: &[f32], wanted: Option<&[bool]>) {
         let h = &mut self.hists[..BINS];
         let Some(wanted) = wanted else {
@@ -391,6 +393,7 @@ pub fn thresholds_with(values: &[f32], hi: &[u32], ks: &[usize]) -> Vec<Threshol
 /// Appends to `kept` the keys of `values` whose high half is `wanted`, branch-free (every key
 /// is written to `buf`, the position advances only for wanted bins), calling `bin` with each
 /// key's high half.
+#[inline(always)]
 fn keep_wanted(
     values: &[f32],
     wanted: &[bool],
