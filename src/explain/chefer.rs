@@ -168,6 +168,26 @@ fn clone_relprop(x: Tensor<3>, r1: Tensor<3>, r2: Tensor<3>) -> Tensor<3> {
     x.clone() * safe_div(r1 + r2, x)
 }
 
+/// `t` `[B, H, rows, N]` extended with zero rows to `[B, H, n, N]`.
+fn pad_rows(t: Tensor<4>, n: usize) -> Tensor<4> {
+    let [b, h, rows, cols] = t.dims();
+    if rows == n {
+        return t;
+    }
+    let zeros = Tensor::<4>::zeros([b, h, n - rows, cols], &t.device());
+    Tensor::cat(vec![t, zeros], 2)
+}
+
+/// `t` `[B, tokens, C]` extended with zero tokens to `[B, n, C]`.
+fn pad_tokens(t: Tensor<3>, n: usize) -> Tensor<3> {
+    let [b, tokens, c] = t.dims();
+    if tokens == n {
+        return t;
+    }
+    let zeros = Tensor::<3>::zeros([b, n - tokens, c], &t.device());
+    Tensor::cat(vec![t, zeros], 1)
+}
+
 /// Runs the forward pass with attention probes, the gradient of the target logit, and the
 /// relevance propagation. Returns per-block gradients and attention relevances.
 pub fn chefer_parts(
@@ -211,13 +231,10 @@ pub fn chefer_parts(
     // Class-token selection (IndexSelect rule): only token 0 receives relevance.
     let r0 = pooled.clone() * safe_div(r, pooled); // [B, C]
     let n = cfg.tokens();
-    let mut r = Tensor::cat(
-        vec![
-            r0.reshape([b, 1, d]),
-            Tensor::<3>::zeros([b, n - 1, d], &device),
-        ],
-        1,
-    );
+    // Relevance enters the last block at the class token only, and stays there until that
+    // block's attention spreads it: the last block's MLP, projection and attention rows run on
+    // token 0 alone (the other rows of the full computation are exact zeros).
+    let mut r = r0.reshape([b, 1, d]);
     let mut attn_cams = vec![None; cfg.depth];
     let transposed = vit.transposed_linears();
     let absolute = vit.absolute_linears();
@@ -230,11 +247,14 @@ pub fn chefer_parts(
         .enumerate()
         .rev()
     {
-        let mid = bt.mid.clone();
-        let mlp_out = bt.mlp_out.clone();
-        let (r1, r2) = add_relprop(mid.clone(), mlp_out.clone(), bt.output.clone(), r);
+        let cls_only = i + 1 == cfg.depth;
+        let nr = if cls_only { 1 } else { n };
+        let rows = |t: &Tensor<3>| t.clone().narrow(1, 0, nr);
+        let mid = rows(&bt.mid);
+        let mlp_out = rows(&bt.mlp_out);
+        let (r1, r2) = add_relprop(mid.clone(), mlp_out.clone(), rows(&bt.output), r);
         let r2 = linear_relprop3(
-            bt.hidden.clone(),
+            rows(&bt.hidden),
             mlp_out,
             &blk.mlp.fc2,
             LinearWeights::new(&wt.fc2, &wa.fc2),
@@ -242,17 +262,17 @@ pub fn chefer_parts(
         );
         // GELU: identity for relevance.
         let r2 = linear_relprop3(
-            bt.norm2.clone(),
-            bt.fc1.clone(),
+            rows(&bt.norm2),
+            rows(&bt.fc1),
             &blk.mlp.fc1,
             LinearWeights::new(&wt.fc1, &wa.fc1),
             r2,
         );
         let rm = clone_relprop(mid.clone(), r1, r2);
-        let input = bt.input.clone();
-        let attn_out = bt.attn_out.clone();
-        let (r1, r2) = add_relprop(input.clone(), attn_out.clone(), mid, rm);
-        let attn_heads = bt.attn_heads.clone();
+        let input = rows(&bt.input);
+        let attn_out = rows(&bt.attn_out);
+        let (r1, r2) = add_relprop(input, attn_out.clone(), mid, rm);
+        let attn_heads = rows(&bt.attn_heads);
         let r2 = linear_relprop3(
             attn_heads.clone(),
             attn_out,
@@ -262,19 +282,19 @@ pub fn chefer_parts(
         );
         // attn @ v (einsum rule, each half / 2), with `attn_heads` = attn @ v laid out [B, N, C].
         let s = (safe_div(r2, attn_heads) * 0.5)
-            .reshape([b, n, h, dh])
-            .swap_dims(1, 2); // [B, H, N, Dh]
-        let (attn, v) = (bt.attn.clone(), bt.v.clone());
-        let cam_attn = attn.clone() * s.clone().matmul(v.swap_dims(2, 3));
-        attn_cams[i] = Some(cam_attn.clone());
+            .reshape([b, nr, h, dh])
+            .swap_dims(1, 2); // [B, H, nr, Dh]
+        let (attn, v) = (bt.attn.clone().narrow(2, 0, nr), bt.v.clone());
+        let cam_attn = attn.clone() * s.clone().matmul(v.swap_dims(2, 3)); // [B, H, nr, N]
+        attn_cams[i] = Some(pad_rows(cam_attn.clone(), n));
         if i == 0 {
             break; // relevance below the first attention is not needed
         }
-        let grad_v = attn.swap_dims(2, 3).matmul(s);
+        let grad_v = attn.swap_dims(2, 3).matmul(s); // [B, H, N, Dh]
         // q @ k^T (unscaled, as Chefer's einsum module sees it)
-        let (q, k) = (bt.q.clone(), bt.k.clone());
+        let (q, k) = (bt.q.clone().narrow(2, 0, nr), bt.k.clone());
         let s = safe_div(cam_attn, q.clone().matmul(k.clone().swap_dims(2, 3))) * 0.5;
-        let grad_q = s.clone().matmul(k);
+        let grad_q = pad_rows(s.clone().matmul(k), n);
         let grad_k = s.swap_dims(2, 3).matmul(q);
         // Relevance of q, k and v, laid out as the qkv output: [3, B, H, N, Dh] -> [B, N, 3C].
         let grad_qkv = Tensor::stack::<5>(vec![grad_q, grad_k, grad_v], 0)
@@ -289,7 +309,8 @@ pub fn chefer_parts(
             LinearWeights::new(&wt.qkv, &wa.qkv),
             cam_qkv,
         );
-        r = clone_relprop(input, r1, r2);
+        let r1 = pad_tokens(r1, n);
+        r = clone_relprop(bt.input.clone(), r1, r2);
     }
     let attn_cams = attn_cams
         .into_iter()
