@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Map sides for the metrics suite.
     #[arg(long, value_delimiter = ',', default_value = "224,1024,2048,4096")]
     sizes: Vec<usize>,
+    /// Model cases to time (default: all of forward, attention, gradcam, gradcam-paper, chefer).
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
     /// Metric backends to time (cpu, gpu).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,gpu")]
     backends: Vec<DeviceChoice>,
@@ -90,7 +93,17 @@ fn model_suite(args: &BenchArgs) -> Result<()> {
         "{:<14} {:>10} {:>12} {:>8}",
         "case", "median s", "PyTorch s", "ratio"
     );
+    if let Some(bad) = args
+        .cases
+        .iter()
+        .find(|c| !reference.iter().any(|(name, _)| name == c))
+    {
+        anyhow::bail!("unknown case '{bad}' (forward, attention, gradcam, gradcam-paper, chefer)");
+    }
     for (name, torch) in reference {
+        if !args.cases.is_empty() && !args.cases.iter().any(|c| c == name) {
+            continue;
+        }
         let secs = if name == "forward" {
             time(args.iters, || explain::to_vec(vit.forward(input.clone())))
         } else {

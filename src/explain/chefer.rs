@@ -18,6 +18,7 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 
 use super::{ExplainError, PatchMap, check_target, to_vec};
+use crate::model::rows::{pad_rows, par_rows};
 use crate::model::{GradRequest, Probes, Vit};
 
 /// Result of [`chefer_map`].
@@ -114,8 +115,8 @@ fn linear_relprop3(
     let [_, _, o] = r.dims();
     let m = b * n;
     let (x, y, r) = (x.reshape([m, i]), y.reshape([m, o]), r.reshape([m, o]));
-    let chunks = row_chunks(m, &x.device());
-    let run = |(start, len): (usize, usize)| {
+    let device = x.device();
+    let out = par_rows(m, &device, |start, len| {
         let xw = without_bias(y.clone().narrow(0, start, len), layer);
         linear_relprop(
             x.clone().narrow(0, start, len),
@@ -123,27 +124,8 @@ fn linear_relprop3(
             &w,
             r.clone().narrow(0, start, len),
         )
-    };
-    let out = if chunks.len() == 1 {
-        run(chunks[0])
-    } else {
-        use rayon::prelude::*;
-        Tensor::cat(chunks.into_par_iter().map(run).collect(), 0)
-    };
+    });
     out.reshape([b, n, i])
-}
-
-/// Row ranges `(start, len)` that split `m` rows across the CPU's threads (the CPU backend runs
-/// element-wise ops on one thread); one range on other devices.
-fn row_chunks(m: usize, device: &burn::tensor::Device) -> Vec<(usize, usize)> {
-    let parts = if *device == burn::tensor::Device::flex() {
-        rayon::current_num_threads().clamp(1, m.max(1))
-    } else {
-        1
-    };
-    (0..parts)
-        .map(|p| (p * m / parts, (p + 1) * m / parts - p * m / parts))
-        .collect()
 }
 
 /// Normalised Add rule (`layers_ours.Add.relprop`): relevance split by each input's share.
@@ -168,24 +150,10 @@ fn clone_relprop(x: Tensor<3>, r1: Tensor<3>, r2: Tensor<3>) -> Tensor<3> {
     x.clone() * safe_div(r1 + r2, x)
 }
 
-/// `t` `[B, H, rows, N]` extended with zero rows to `[B, H, n, N]`.
-fn pad_rows(t: Tensor<4>, n: usize) -> Tensor<4> {
-    let [b, h, rows, cols] = t.dims();
-    if rows == n {
-        return t;
-    }
-    let zeros = Tensor::<4>::zeros([b, h, n - rows, cols], &t.device());
-    Tensor::cat(vec![t, zeros], 2)
-}
-
 /// `t` `[B, tokens, C]` extended with zero tokens to `[B, n, C]`.
 fn pad_tokens(t: Tensor<3>, n: usize) -> Tensor<3> {
     let [b, tokens, c] = t.dims();
-    if tokens == n {
-        return t;
-    }
-    let zeros = Tensor::<3>::zeros([b, n - tokens, c], &t.device());
-    Tensor::cat(vec![t, zeros], 1)
+    pad_rows(t.reshape([b, 1, tokens, c]), n).reshape([b, n, c])
 }
 
 /// Runs the forward pass with attention probes, the gradient of the target logit, and the

@@ -22,6 +22,7 @@
 use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 
+use super::rows::{pad_rows, par_rows};
 use super::vit::{Trace, Vit};
 
 /// What [`Vit::logit_gradients`] should return.
@@ -135,47 +136,56 @@ impl Vit {
         let (h, dh) = (cfg.num_heads, cfg.head_dim());
         let scale = (dh as f64).powf(-0.5);
 
-        // Head and final norm: only the class token receives gradient.
+        // Head and final norm: only the class token receives gradient, and it stays the only
+        // row with gradient through the last block's MLP, projection and attention queries:
+        // those steps run on token 0 alone (the other rows of the full computation are zeros).
         let head_w = w.head.weight.val().narrow(1, target, 1).reshape([1, d]); // [1, C]
         let x_cls = last.output.clone().narrow(1, 0, 1).reshape([b, d]);
         let g_cls = layer_norm_backward(&w.norm, cfg.eps, x_cls, head_w.expand([b, d]));
-        let mut g = Tensor::cat(
-            vec![
-                g_cls.reshape([b, 1, d]),
-                Tensor::<3>::zeros([b, n - 1, d], &last.output.device()),
-            ],
-            1,
-        );
+        let mut g = g_cls.reshape([b, 1, d]);
 
         let transposed = self.transposed_linears();
+        let device = last.output.device();
         for i in (lowest..depth).rev() {
             let blk = &w.blocks[i];
             let wt = &transposed[i];
             let bt = trace.block(i).ok_or(BackwardError::MissingBlock(i))?;
-            // MLP branch.
-            let g_hidden = times_transposed(g.clone(), wt.fc2.clone());
-            let g_fc1 = g_hidden * gelu_derivative(bt.fc1.clone());
-            let g_norm2 = times_transposed(g_fc1, wt.fc1.clone());
-            let g_mid = g + layer_norm_backward(&blk.norm2, cfg.eps, bt.mid.clone(), g_norm2);
+            let nr = if i + 1 == depth { 1 } else { n };
+            let rows = |t: &Tensor<3>| {
+                let [_, _, c] = t.dims();
+                t.clone().narrow(1, 0, nr).reshape([b * nr, c])
+            };
+            // MLP branch, row by row (in parallel blocks on the CPU).
+            let (g2, fc1, mid) = (g.reshape([b * nr, d]), rows(&bt.fc1), rows(&bt.mid));
+            let g_mid = par_rows(b * nr, &device, |s, l| {
+                let g = g2.clone().narrow(0, s, l);
+                let g_hidden = g.clone().matmul(wt.fc2.clone());
+                let g_fc1 = g_hidden * gelu_derivative(fc1.clone().narrow(0, s, l));
+                let g_norm2 = g_fc1.matmul(wt.fc1.clone());
+                g + layer_norm_backward(&blk.norm2, cfg.eps, mid.clone().narrow(0, s, l), g_norm2)
+            });
             // Attention branch.
-            let g_heads = times_transposed(g_mid.clone(), wt.proj.clone())
-                .reshape([b, n, h, dh])
-                .swap_dims(1, 2); // [B, H, N, Dh]
-            let g_attn = g_heads.clone().matmul(bt.v.clone().swap_dims(2, 3)); // [B, H, N, N]
+            let g_heads = g_mid
+                .clone()
+                .matmul(wt.proj.clone())
+                .reshape([b, nr, h, dh])
+                .swap_dims(1, 2); // [B, H, nr, Dh]
+            let a = bt.attn.clone().narrow(2, 0, nr); // [B, H, nr, N]
+            let g_attn = g_heads.clone().matmul(bt.v.clone().swap_dims(2, 3)); // [B, H, nr, N]
             let want_attn = request.attn_from.is_some_and(|from| i >= from);
             if want_attn {
-                out.attn.push((i, g_attn.clone()));
+                out.attn.push((i, pad_rows(g_attn.clone(), n)));
             }
             let want_norm1 = request.last_norm1 && i + 1 == depth;
             if i == lowest && !want_norm1 {
                 break; // nothing below this block's attention is needed
             }
-            let g_v = bt.attn.clone().swap_dims(2, 3).matmul(g_heads);
-            let a = bt.attn.clone();
-            let row = (g_attn.clone() * a.clone()).sum_dim(3); // [B, H, N, 1]
+            let g_v = a.clone().swap_dims(2, 3).matmul(g_heads); // [B, H, N, Dh]
+            let row = (g_attn.clone() * a.clone()).sum_dim(3); // [B, H, nr, 1]
             let g_scores = a * (g_attn - row);
-            let g_q = g_scores.clone().matmul(bt.k.clone()) * scale;
-            let g_k = g_scores.swap_dims(2, 3).matmul(bt.q.clone()) * scale;
+            let q = bt.q.clone().narrow(2, 0, nr);
+            let g_q = pad_rows(g_scores.clone().matmul(bt.k.clone()) * scale, n);
+            let g_k = g_scores.swap_dims(2, 3).matmul(q) * scale;
             let g_qkv = Tensor::stack::<5>(vec![g_q, g_k, g_v], 0)
                 .permute([1, 3, 0, 2, 4])
                 .reshape([b, n, 3 * d]);
@@ -186,7 +196,22 @@ impl Vit {
             if i == lowest {
                 break;
             }
-            g = g_mid + layer_norm_backward(&blk.norm1, cfg.eps, bt.input.clone(), g_norm1);
+            let g_mid = pad_rows(g_mid.reshape([b, 1, nr, d]), n).reshape([b, n, d]);
+            let (g_mid2, g_n1, input) = (
+                g_mid.reshape([b * n, d]),
+                g_norm1.reshape([b * n, d]),
+                bt.input.clone().reshape([b * n, d]),
+            );
+            g = par_rows(b * n, &device, |s, l| {
+                g_mid2.clone().narrow(0, s, l)
+                    + layer_norm_backward(
+                        &blk.norm1,
+                        cfg.eps,
+                        input.clone().narrow(0, s, l),
+                        g_n1.clone().narrow(0, s, l),
+                    )
+            })
+            .reshape([b, n, d]);
         }
         out.attn.reverse();
         Ok(out)

@@ -5,6 +5,7 @@ pub mod backward;
 pub mod checkpoint;
 pub mod device;
 pub mod preprocess;
+pub mod rows;
 pub mod vit;
 
 pub use backward::{GradRequest, LogitGradients};

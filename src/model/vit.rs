@@ -15,6 +15,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
+
+use super::rows::par_rows;
 use std::sync::OnceLock;
 
 /// Hyper-parameters of a ViT. Usually inferred from a checkpoint's tensor shapes.
@@ -508,21 +510,36 @@ impl Vit {
     /// - x: `[B, N, C]` → `[B, N, C]`
     fn block_lean(&self, blk: &Block, x: Tensor<3>) -> Tensor<3> {
         let [b, n, d] = x.dims();
-        let (q, k, v) = self.split_qkv(blk.attn.qkv.forward(blk.norm1.forward(x.clone())));
-        let heads = if x.is_tracked() {
-            // Training: plain ops, whose gradients every backend computes.
-            let scale = (self.config.head_dim() as f64).powf(-0.5);
-            softmax((q * scale).matmul(k.swap_dims(2, 3)), 3).matmul(v)
-        } else {
-            // timm's scale 1/sqrt(head_dim) is the op's default.
-            burn::tensor::module::attention(q, k, v, None, None, Default::default())
+        let m = b * n;
+        let x = x.reshape([m, d]);
+        let qkv_rows = |x: Tensor<2>| blk.attn.qkv.forward(blk.norm1.forward(x));
+        // proj, residual, then the MLP with its residual.
+        let rest = |x: Tensor<2>, heads: Tensor<2>| {
+            let x = x + blk.attn.proj.forward(heads);
+            let hidden = gelu_exact(blk.mlp.fc1.forward(blk.norm2.forward(x.clone())));
+            x + blk.mlp.fc2.forward(hidden)
         };
-        let x = x + blk
-            .attn
-            .proj
-            .forward(heads.swap_dims(1, 2).reshape([b, n, d]));
-        let hidden = gelu_exact(blk.mlp.fc1.forward(blk.norm2.forward(x.clone())));
-        x + blk.mlp.fc2.forward(hidden)
+        if x.is_tracked() {
+            // Training: whole tensors and plain attention ops, whose gradients every backend
+            // computes.
+            let (q, k, v) = self.split_qkv(qkv_rows(x.clone()).reshape([b, n, 3 * d]));
+            let scale = (self.config.head_dim() as f64).powf(-0.5);
+            let heads = softmax((q * scale).matmul(k.swap_dims(2, 3)), 3).matmul(v);
+            return rest(x, heads.swap_dims(1, 2).reshape([m, d])).reshape([b, n, d]);
+        }
+        // Inference: everything but the attention itself is row-independent and runs in one
+        // block of rows per CPU thread; the fused attention op parallelises over heads. timm's
+        // scale 1/sqrt(head_dim) is the op's default.
+        let device = x.device();
+        let qkv = par_rows(m, &device, |s, l| qkv_rows(x.clone().narrow(0, s, l)));
+        let (q, k, v) = self.split_qkv(qkv.reshape([b, n, 3 * d]));
+        let heads = burn::tensor::module::attention(q, k, v, None, None, Default::default())
+            .swap_dims(1, 2)
+            .reshape([m, d]);
+        par_rows(m, &device, |s, l| {
+            rest(x.clone().narrow(0, s, l), heads.clone().narrow(0, s, l))
+        })
+        .reshape([b, n, d])
     }
 
     /// One block, keeping every activation, with optional gradient probes added to the
