@@ -80,14 +80,6 @@ fn layer_norm_backward<const D: usize>(
     (g - mean_g - xhat * mean_gx) * inv_std
 }
 
-/// `g · wᵀ` for a token sequence `g` `[B, N, out]`, given `wᵀ` `[out, in]` (contiguous, see
-/// [`Vit::transposed_linears`]), as one 2-D product.
-fn times_transposed(g: Tensor<3>, w_t: Tensor<2>) -> Tensor<3> {
-    let [b, n, o] = g.dims();
-    let [_, i] = w_t.dims();
-    g.reshape([b * n, o]).matmul(w_t).reshape([b, n, i])
-}
-
 /// Exact GELU derivative `Φ(x) + x φ(x)`.
 fn gelu_derivative<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
@@ -165,11 +157,11 @@ impl Vit {
                 g + layer_norm_backward(&blk.norm2, cfg.eps, mid.clone().narrow(0, s, l), g_norm2)
             });
             // Attention branch.
-            let g_heads = g_mid
-                .clone()
-                .matmul(wt.proj.clone())
-                .reshape([b, nr, h, dh])
-                .swap_dims(1, 2); // [B, H, nr, Dh]
+            let g_heads = par_rows(b * nr, &device, |s, l| {
+                g_mid.clone().narrow(0, s, l).matmul(wt.proj.clone())
+            })
+            .reshape([b, nr, h, dh])
+            .swap_dims(1, 2); // [B, H, nr, Dh]
             let a = bt.attn.clone().narrow(2, 0, nr); // [B, H, nr, N]
             let g_attn = g_heads.clone().matmul(bt.v.clone().swap_dims(2, 3)); // [B, H, nr, N]
             let want_attn = request.attn_from.is_some_and(|from| i >= from);
@@ -189,26 +181,24 @@ impl Vit {
             let g_qkv = Tensor::stack::<5>(vec![g_q, g_k, g_v], 0)
                 .permute([1, 3, 0, 2, 4])
                 .reshape([b, n, 3 * d]);
-            let g_norm1 = times_transposed(g_qkv, wt.qkv.clone());
+            let g_qkv = g_qkv.reshape([b * n, 3 * d]);
+            let g_norm1 = |s: usize, l: usize| g_qkv.clone().narrow(0, s, l).matmul(wt.qkv.clone());
             if want_norm1 {
-                out.last_norm1 = Some(g_norm1.clone());
+                let g = par_rows(b * n, &device, g_norm1);
+                out.last_norm1 = Some(g.reshape([b, n, d]));
             }
             if i == lowest {
                 break;
             }
-            let g_mid = pad_rows(g_mid.reshape([b, 1, nr, d]), n).reshape([b, n, d]);
-            let (g_mid2, g_n1, input) = (
-                g_mid.reshape([b * n, d]),
-                g_norm1.reshape([b * n, d]),
-                bt.input.clone().reshape([b * n, d]),
-            );
+            let g_mid = pad_rows(g_mid.reshape([b, 1, nr, d]), n).reshape([b * n, d]);
+            let input = bt.input.clone().reshape([b * n, d]);
             g = par_rows(b * n, &device, |s, l| {
-                g_mid2.clone().narrow(0, s, l)
+                g_mid.clone().narrow(0, s, l)
                     + layer_norm_backward(
                         &blk.norm1,
                         cfg.eps,
                         input.clone().narrow(0, s, l),
-                        g_n1.clone().narrow(0, s, l),
+                        g_norm1(s, l),
                     )
             })
             .reshape([b, n, d]);
