@@ -34,6 +34,28 @@ where
     Tensor::cat(chunks.into_par_iter().map(|(s, l)| f(s, l)).collect(), 0)
 }
 
+/// [`par_rows`] for work with `K` outputs, each concatenated along dimension 0.
+pub fn par_rows_each<const K: usize, F>(m: usize, device: &Device, f: F) -> [Tensor<2>; K]
+where
+    F: Fn(usize, usize) -> [Tensor<2>; K] + Send + Sync,
+{
+    let chunks = row_chunks(m, device);
+    if chunks.len() == 1 {
+        return f(chunks[0].0, chunks[0].1);
+    }
+    use rayon::prelude::*;
+    let blocks: Vec<[Tensor<2>; K]> = chunks.into_par_iter().map(|(s, l)| f(s, l)).collect();
+    let mut columns: Vec<Vec<Tensor<2>>> =
+        (0..K).map(|_| Vec::with_capacity(blocks.len())).collect();
+    for block in blocks {
+        for (column, t) in columns.iter_mut().zip(block) {
+            column.push(t);
+        }
+    }
+    let mut columns = columns.into_iter();
+    std::array::from_fn(|_| Tensor::cat(columns.next().unwrap_or_default(), 0))
+}
+
 /// `t` `[B, H, rows, K]` extended with zero rows (dimension 2) to `[B, H, n, K]`: the rows
 /// beyond `rows` of a computation that only needed the first ones.
 pub fn pad_rows(t: Tensor<4>, n: usize) -> Tensor<4> {

@@ -16,7 +16,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
-use super::rows::par_rows;
+use super::rows::{par_rows, par_rows_each};
 use std::sync::OnceLock;
 
 /// Hyper-parameters of a ViT. Usually inferred from a checkpoint's tensor shapes.
@@ -552,12 +552,29 @@ impl Vit {
         norm1_probe: Option<Tensor<3>>,
     ) -> BlockTrace {
         let [b, n, d] = input.dims();
+        let m = b * n;
         let scale = (self.config.head_dim() as f64).powf(-0.5);
-        let mut norm1 = blk.norm1.forward(input.clone());
-        if let Some(z) = norm1_probe {
-            norm1 = norm1 + z;
-        }
-        let qkv = blk.attn.qkv.forward(norm1.clone()); // [B, N, 3C]
+        // Without gradients the row-independent parts run in one block of rows per CPU thread
+        // (see `rows`); with them (probes, training) on whole tensors.
+        let whole = input.is_tracked() || attn_probe.is_some() || norm1_probe.is_some();
+        let device = input.device();
+        let x = input.clone().reshape([m, d]);
+        let front = |x: Tensor<2>| {
+            let norm1 = blk.norm1.forward(x);
+            let qkv = blk.attn.qkv.forward(norm1.clone());
+            [norm1, qkv]
+        };
+        let [norm1, qkv] = if whole {
+            let mut norm1 = blk.norm1.forward(x);
+            if let Some(z) = norm1_probe {
+                norm1 = norm1 + z.reshape([m, d]);
+            }
+            let qkv = blk.attn.qkv.forward(norm1.clone());
+            [norm1, qkv]
+        } else {
+            par_rows_each(m, &device, |s, l| front(x.clone().narrow(0, s, l)))
+        };
+        let (norm1, qkv) = (norm1.reshape([b, n, d]), qkv.reshape([b, n, 3 * d]));
         let (q, k, v) = self.split_qkv(qkv.clone());
         let scores = (q.clone() * scale).matmul(k.clone().swap_dims(2, 3));
         let mut attn = softmax(scores, 3);
@@ -568,14 +585,33 @@ impl Vit {
             .clone()
             .matmul(v.clone())
             .swap_dims(1, 2)
-            .reshape([b, n, d]);
-        let attn_out = blk.attn.proj.forward(attn_heads.clone());
-        let mid = input.clone() + attn_out.clone();
-        let norm2 = blk.norm2.forward(mid.clone());
-        let fc1 = blk.mlp.fc1.forward(norm2.clone());
-        let hidden = gelu_exact(fc1.clone());
-        let mlp_out = blk.mlp.fc2.forward(hidden.clone());
-        let output = mid.clone() + mlp_out.clone();
+            .reshape([m, d]);
+        let back = |x: Tensor<2>, heads: Tensor<2>| {
+            let attn_out = blk.attn.proj.forward(heads);
+            let mid = x + attn_out.clone();
+            let norm2 = blk.norm2.forward(mid.clone());
+            let fc1 = blk.mlp.fc1.forward(norm2.clone());
+            let hidden = gelu_exact(fc1.clone());
+            let mlp_out = blk.mlp.fc2.forward(hidden.clone());
+            let output = mid.clone() + mlp_out.clone();
+            [attn_out, mid, norm2, fc1, hidden, mlp_out, output]
+        };
+        let x = input.clone().reshape([m, d]);
+        let parts = if whole {
+            back(x, attn_heads.clone())
+        } else {
+            par_rows_each(m, &device, |s, l| {
+                back(
+                    x.clone().narrow(0, s, l),
+                    attn_heads.clone().narrow(0, s, l),
+                )
+            })
+        };
+        let [attn_out, mid, norm2, fc1, hidden, mlp_out, output] = parts.map(|t| {
+            let [_, c] = t.dims();
+            t.reshape([b, n, c])
+        });
+        let attn_heads = attn_heads.reshape([b, n, d]);
         BlockTrace {
             input,
             norm1,
