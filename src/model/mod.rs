@@ -10,4 +10,4 @@ pub mod vit;
 
 pub use backward::{GradRequest, LogitGradients};
 pub use checkpoint::{LoadOptions, LoadReport, load_vit};
-pub use vit::{AbsoluteLinears, Probes, Trace, TransposedLinears, Vit, VitConfig};
+pub use vit::{AbsoluteLinears, BlockLinears, Probes, Trace, TransposedLinears, Vit, VitConfig};

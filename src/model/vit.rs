@@ -200,18 +200,29 @@ pub struct Vit {
     absolute: OnceLock<Vec<AbsoluteLinears>>,
 }
 
-/// `|w|` `[in, out]` and `|wᵀ|` `[out, in]` of one block's Linear weights (contiguous), for the
-/// relevance rules.
+/// Something per Linear layer of one block.
 #[derive(Debug, Clone)]
-pub struct AbsoluteLinears {
-    /// `(|w|, |wᵀ|)` of `attn.qkv`.
-    pub qkv: (Tensor<2>, Tensor<2>),
-    /// `(|w|, |wᵀ|)` of `attn.proj`.
-    pub proj: (Tensor<2>, Tensor<2>),
-    /// `(|w|, |wᵀ|)` of `mlp.fc1`.
-    pub fc1: (Tensor<2>, Tensor<2>),
-    /// `(|w|, |wᵀ|)` of `mlp.fc2`.
-    pub fc2: (Tensor<2>, Tensor<2>),
+pub struct BlockLinears<T> {
+    /// For `attn.qkv`.
+    pub qkv: T,
+    /// For `attn.proj`.
+    pub proj: T,
+    /// For `mlp.fc1`.
+    pub fc1: T,
+    /// For `mlp.fc2`.
+    pub fc2: T,
+}
+
+impl Block {
+    /// `f` of each Linear layer's weight (burn layout `[in, out]`).
+    fn map_linears<T>(&self, f: impl Fn(Tensor<2>) -> T) -> BlockLinears<T> {
+        BlockLinears {
+            qkv: f(self.attn.qkv.weight.val()),
+            proj: f(self.attn.proj.weight.val()),
+            fc1: f(self.mlp.fc1.weight.val()),
+            fc2: f(self.mlp.fc2.weight.val()),
+        }
+    }
 }
 
 /// Contiguous copies of one block's Linear weights in PyTorch orientation `[out, in]`.
@@ -220,17 +231,11 @@ pub struct AbsoluteLinears {
 /// view of the burn-layout weight `[in, out]`: the CPU matrix product packs a transposed
 /// right-hand side about twice as slowly as a contiguous one, which made those products take
 /// twice the time of the forward ones.
-#[derive(Debug, Clone)]
-pub struct TransposedLinears {
-    /// `attn.qkv`: `[3C, C]`.
-    pub qkv: Tensor<2>,
-    /// `attn.proj`: `[C, C]`.
-    pub proj: Tensor<2>,
-    /// `mlp.fc1`: `[hidden, C]`.
-    pub fc1: Tensor<2>,
-    /// `mlp.fc2`: `[C, hidden]`.
-    pub fc2: Tensor<2>,
-}
+pub type TransposedLinears = BlockLinears<Tensor<2>>;
+
+/// `(|w|, |wᵀ|)` of one block's Linear weights, `[in, out]` and `[out, in]`, contiguous: the
+/// relevance rules multiply by both.
+pub type AbsoluteLinears = BlockLinears<(Tensor<2>, Tensor<2>)>;
 
 /// `wᵀ` of a burn-layout Linear weight, materialised contiguously (flattening a transposed view
 /// forces the copy on every backend).
@@ -374,12 +379,7 @@ impl Vit {
             self.weights
                 .blocks
                 .iter()
-                .map(|b| TransposedLinears {
-                    qkv: contiguous_transpose(b.attn.qkv.weight.val()),
-                    proj: contiguous_transpose(b.attn.proj.weight.val()),
-                    fc1: contiguous_transpose(b.mlp.fc1.weight.val()),
-                    fc2: contiguous_transpose(b.mlp.fc2.weight.val()),
-                })
+                .map(|b| b.map_linears(contiguous_transpose))
                 .collect()
         })
     }
@@ -388,16 +388,14 @@ impl Vit {
     /// copies of those weights in memory; the relevance rules multiply by both on every call).
     pub fn absolute_linears(&self) -> &[AbsoluteLinears] {
         self.absolute.get_or_init(|| {
-            let pair = |w: Tensor<2>, t: &Tensor<2>| (w.abs(), t.clone().abs());
             self.weights
                 .blocks
                 .iter()
-                .zip(self.transposed_linears())
-                .map(|(b, t)| AbsoluteLinears {
-                    qkv: pair(b.attn.qkv.weight.val(), &t.qkv),
-                    proj: pair(b.attn.proj.weight.val(), &t.proj),
-                    fc1: pair(b.mlp.fc1.weight.val(), &t.fc1),
-                    fc2: pair(b.mlp.fc2.weight.val(), &t.fc2),
+                .map(|b| {
+                    b.map_linears(|w| {
+                        let abs = w.abs();
+                        (abs.clone(), contiguous_transpose(abs))
+                    })
                 })
                 .collect()
         })
