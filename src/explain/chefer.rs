@@ -156,8 +156,8 @@ fn pad_tokens(t: Tensor<3>, n: usize) -> Tensor<3> {
     pad_rows(t.reshape([b, 1, tokens, c]), n).reshape([b, n, c])
 }
 
-/// Runs the forward pass with attention probes, the gradient of the target logit, and the
-/// relevance propagation. Returns per-block gradients and attention relevances.
+/// Runs the traced forward pass, the gradient of the target logit at every attention
+/// ([`Vit::logit_gradients`]), and the relevance propagation. Returns per-block gradients and attention relevances.
 pub fn chefer_parts(
     vit: &Vit,
     input: Tensor<4>,

@@ -6,7 +6,9 @@
 //! timm state dict applies without renaming. Besides the plain [`Vit::forward`], the model offers
 //! [`Vit::forward_traced`], which keeps every intermediate activation the explanation methods need
 //! and can attach zero-valued gradient probes to the attention probabilities and the `norm1`
-//! outputs (burn cannot take the gradient of an intermediate tensor directly).
+//! outputs for burn's autodiff (burn cannot take the gradient of an intermediate tensor
+//! directly). The explanation methods take those gradients from the explicit backward pass in
+//! [`super::backward`] instead; the probes remain as its independent check.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -15,9 +17,9 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use super::rows::{par_rows, par_rows_each};
-use std::sync::OnceLock;
 
 /// Hyper-parameters of a ViT. Usually inferred from a checkpoint's tensor shapes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
