@@ -47,7 +47,8 @@ struct GuiArgs {
     /// Render the first fully loaded frame to this PNG and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
-    /// Time N frames once loaded (continuous repaint), print the medians and exit.
+    /// Time N idle frames once loaded, then N frames of a brush stroke across the first pane
+    /// (fed in as pointer events); print the medians and exit.
     #[arg(long, value_name = "N")]
     bench_frames: Option<usize>,
 }

@@ -279,6 +279,38 @@ fn the_binary_writes_a_screenshot_under_xvfb() {
 }
 
 #[test]
+fn the_frame_bench_paints_a_stroke_in_the_real_window() {
+    let dir = tempdir("bench-frames");
+    let out = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .arg(env!("CARGO_BIN_EXE_vitscope"))
+        .args(["--bench-frames", "8"])
+        .env("XDG_DATA_HOME", &dir)
+        .output()
+        .expect("xvfb-run is installed (.ci/run installs the xvfb package)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "vitscope --bench-frames failed: {text}"
+    );
+    assert!(text.contains("idle: 7 frames"), "{text}");
+    // The stroke from 20 % to 80 % of the first pane went through the brush into the mask.
+    let counts: Vec<usize> = text
+        .split("painting (mask px ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .map(|t| t.split(" -> ").filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    let [before, after] = counts[..] else {
+        panic!("no painting line in {text}");
+    };
+    assert!(
+        after > before + 500,
+        "the stroke painted {before} -> {after} px: {text}"
+    );
+}
+
+#[test]
 fn an_autosave_is_offered_back_and_restores_the_work() {
     let dir = tempdir("autosave");
     let file = copy_demo(&dir);

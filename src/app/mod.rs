@@ -220,7 +220,7 @@ pub fn run(opts: GuiOptions) -> Result<()> {
         native,
         Box::new(move |cc| {
             let mut wb = Workbench::new(session, &cc.egui_ctx, cc.wgpu_render_state.clone(), shot);
-            wb.frame_bench = bench.map(|n| (n.max(2), Vec::new(), Vec::new()));
+            wb.frame_bench = bench.map(ui::FrameBench::new);
             Ok(Box::new(ExitReporter(wb)))
         }),
     )
@@ -244,6 +244,14 @@ impl eframe::App for ExitReporter {
         if let Some(r) = self.0.finished.take() {
             *SCREENSHOT_RESULT.lock().expect("lock") = Some(r);
         }
+    }
+
+    fn raw_input_hook(
+        &mut self,
+        ctx: &eframe::egui::Context,
+        raw_input: &mut eframe::egui::RawInput,
+    ) {
+        eframe::App::raw_input_hook(&mut self.0, ctx, raw_input);
     }
 
     fn on_exit(&mut self) {

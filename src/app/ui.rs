@@ -223,8 +223,10 @@ pub struct Workbench {
     pub show_timings: bool,
     /// The display GPU the model shares, if any.
     gpu_name: Option<String>,
-    /// Frame timing run (`--bench-frames`): frames still to time, start times, CPU times.
-    pub frame_bench: Option<(usize, Vec<Instant>, Vec<f32>)>,
+    /// Frame timing run (`--bench-frames`).
+    pub frame_bench: Option<FrameBench>,
+    /// Mask pixel count shown in the tools panel, for (image, edit generation).
+    mask_px: Option<((usize, u64), usize)>,
 }
 
 impl Workbench {
@@ -295,6 +297,7 @@ impl Workbench {
             show_timings: true,
             gpu_name,
             frame_bench: None,
+            mask_px: None,
         };
         wb.open(0);
         wb
@@ -1751,7 +1754,17 @@ impl Workbench {
                 self.session.redo();
             }
             let boxes = self.session.ann().map(|a| a.boxes.len()).unwrap_or(0);
-            let px = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+            // Counting a 2048² mask takes ~1 ms, so once per edit (a stroke in progress
+            // shows the count from before it).
+            let key = (self.session.current, self.session.edit_generation);
+            let px = match self.mask_px {
+                Some((k, n)) if k == key => n,
+                _ => {
+                    let n = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+                    self.mask_px = Some((key, n));
+                    n
+                }
+            };
             ui.label(format!("{boxes} boxes, {px} mask px"));
         });
     }
@@ -2150,40 +2163,37 @@ impl Workbench {
         }
     }
 
-    /// Times frames once everything is loaded, prints the medians and closes the app.
+    /// Times frames once everything is loaded (idle, then while a brush stroke is painted across
+    /// the first pane), prints the medians and closes the app.
     fn frame_bench_step(&mut self, ctx: &egui::Context) {
         let loaded = self.fully_loaded();
         let cpu = self.frame_cpu_ms;
-        let Some((left, starts, cpus)) = &mut self.frame_bench else {
+        let pane = self.pane_rects.first().copied();
+        let Some(bench) = &mut self.frame_bench else {
             return;
         };
         ctx.request_repaint();
         if !loaded {
             return;
         }
-        starts.push(Instant::now());
-        if let Some(c) = cpu {
-            cpus.push(c);
+        bench.starts.push(Instant::now());
+        bench.cpus.push(cpu);
+        if bench.starts.len() == bench.frames
+            && let Some(r) = pane
+        {
+            bench.mask_before = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+            self.session.tool = Tool::Brush;
+            bench.stroke = Some((
+                r.lerp_inside(Vec2::splat(0.2)),
+                r.lerp_inside(Vec2::splat(0.8)),
+            ));
         }
-        if *left > 0 {
-            *left -= 1;
+        if bench.starts.len() <= 2 * bench.frames {
             return;
         }
-        let mut gaps: Vec<f64> = starts
-            .windows(2)
-            .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
-            .collect();
-        gaps.sort_by(f64::total_cmp);
-        cpus.sort_by(f32::total_cmp);
-        let med = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(f64::NAN);
-        let cpu_med = cpus.get(cpus.len() / 2).copied().unwrap_or(f32::NAN);
-        println!(
-            "{} frames: median frame interval {:.1} ms, median app CPU (eframe cpu_usage) {:.1} ms",
-            gaps.len(),
-            med(&gaps),
-            cpu_med
-        );
-        self.frame_bench = None;
+        let painted = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+        let bench = self.frame_bench.take().expect("checked");
+        bench.report(painted);
         self.finished = Some(Ok(()));
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
@@ -2312,6 +2322,91 @@ const PLOT_COLORS: [Color32; 3] = [
     Color32::from_rgb(220, 80, 200),
 ];
 
+/// A `--bench-frames` run: `frames` idle frames, then `frames` frames of a brush stroke fed in as
+/// pointer events, as a hand would paint.
+pub struct FrameBench {
+    frames: usize,
+    /// Start of every timed frame.
+    starts: Vec<Instant>,
+    /// eframe's `cpu_usage` as read in every timed frame (it is the previous frame's).
+    cpus: Vec<Option<f32>>,
+    /// From, to of the stroke once the painting frames begin.
+    stroke: Option<(egui::Pos2, egui::Pos2)>,
+    /// Mask pixels before the stroke.
+    mask_before: usize,
+}
+
+impl FrameBench {
+    pub fn new(frames: usize) -> Self {
+        Self {
+            frames: frames.max(2),
+            starts: Vec::new(),
+            cpus: Vec::new(),
+            stroke: None,
+            mask_before: 0,
+        }
+    }
+
+    /// The pointer events of the next frame of the stroke.
+    fn stroke_events(&self) -> Vec<egui::Event> {
+        let Some((a, b)) = self.stroke else {
+            return Vec::new();
+        };
+        let i = self.starts.len() - self.frames;
+        let f = i as f32 / self.frames as f32;
+        let at = a + (b - a) * f + Vec2::new(0.0, (f * 25.0).sin() * 40.0);
+        let button = |pos, pressed| egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        };
+        match i {
+            0 => vec![egui::Event::PointerMoved(at)],
+            1 => vec![egui::Event::PointerMoved(at), button(at, true)],
+            _ if i + 1 >= self.frames => vec![egui::Event::PointerMoved(at), button(at, false)],
+            _ => vec![egui::Event::PointerMoved(at)],
+        }
+    }
+
+    fn report(&self, painted: usize) {
+        // Frame j's CPU time is read in frame j + 1.
+        let phase = |range: std::ops::Range<usize>| {
+            let mut gaps: Vec<f64> = range
+                .clone()
+                .filter_map(|j| {
+                    Some((*self.starts.get(j + 1)? - self.starts[j]).as_secs_f64() * 1e3)
+                })
+                .collect();
+            let mut cpus: Vec<f64> = range
+                .filter_map(|j| self.cpus.get(j + 1).copied().flatten())
+                .map(f64::from)
+                .collect();
+            gaps.sort_by(f64::total_cmp);
+            cpus.sort_by(f64::total_cmp);
+            let q = |v: &[f64], p: f64| {
+                v.get(((v.len().max(1) - 1) as f64 * p).round() as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            };
+            format!(
+                "{} frames: median frame interval {:.1} ms, app CPU (eframe cpu_usage) median {:.1} ms, p95 {:.1} ms",
+                gaps.len(),
+                q(&gaps, 0.5),
+                q(&cpus, 0.5),
+                q(&cpus, 0.95)
+            )
+        };
+        let n = self.frames;
+        println!("idle: {}", phase(0..n - 1));
+        println!(
+            "painting (mask px {} -> {painted}): {}",
+            self.mask_before,
+            phase(n..2 * n)
+        );
+    }
+}
+
 /// Header of the metrics CSV.
 pub const CSV_HEADER: &str = "image,map,pointing_game,energy,top_perc,iou_rect,iou_binary,dice";
 
@@ -2332,6 +2427,12 @@ impl eframe::App for Workbench {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         self.frame_cpu_ms = frame.info().cpu_usage.map(|s| s * 1e3);
         self.frame_ui(ui);
+    }
+
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if let Some(bench) = &self.frame_bench {
+            raw_input.events.extend(bench.stroke_events());
+        }
     }
 
     fn on_exit(&mut self) {
