@@ -1754,7 +1754,7 @@ impl Workbench {
                 self.session.redo();
             }
             let boxes = self.session.ann().map(|a| a.boxes.len()).unwrap_or(0);
-            // Counting a 2048² mask takes ~1 ms, so once per edit (a stroke in progress
+            // Counting a 2048² mask took ~3 ms a frame, so once per edit (a stroke in progress
             // shows the count from before it).
             let key = (self.session.current, self.session.edit_generation);
             let px = match self.mask_px {
@@ -2339,7 +2339,7 @@ pub struct FrameBench {
 impl FrameBench {
     pub fn new(frames: usize) -> Self {
         Self {
-            frames: frames.max(2),
+            frames: frames.max(3),
             starts: Vec::new(),
             cpus: Vec::new(),
             stroke: None,
