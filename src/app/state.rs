@@ -329,6 +329,11 @@ impl Session {
         self.states.get(self.current)?.as_ref().map(|s| &s.ann)
     }
 
+    /// Annotated mask pixels of the current image (a full scan of the mask).
+    pub fn mask_pixels(&self) -> usize {
+        self.ann().map(|a| a.mask.count()).unwrap_or(0)
+    }
+
     /// Mutable state of the current image.
     pub fn state_mut(&mut self) -> Option<&mut ImageState> {
         self.states.get_mut(self.current)?.as_mut()

@@ -1760,7 +1760,7 @@ impl Workbench {
             let px = match self.mask_px {
                 Some((k, n)) if k == key => n,
                 _ => {
-                    let n = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+                    let n = self.session.mask_pixels();
                     self.mask_px = Some((key, n));
                     n
                 }
@@ -2181,7 +2181,7 @@ impl Workbench {
         if bench.starts.len() == bench.frames
             && let Some(r) = pane
         {
-            bench.mask_before = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+            bench.mask_before = self.session.mask_pixels();
             self.session.tool = Tool::Brush;
             bench.stroke = Some((
                 r.lerp_inside(Vec2::splat(0.2)),
@@ -2191,7 +2191,7 @@ impl Workbench {
         if bench.starts.len() <= 2 * bench.frames {
             return;
         }
-        let painted = self.session.ann().map(|a| a.mask.count()).unwrap_or(0);
+        let painted = self.session.mask_pixels();
         let bench = self.frame_bench.take().expect("checked");
         bench.report(painted);
         self.finished = Some(Ok(()));
