@@ -114,47 +114,61 @@ impl Mask {
     /// Bounding rectangle of all set pixels (the paper's "rectangle of all components").
     pub fn bbox(&self) -> Option<Rect> {
         let w = self.width;
-        let mut rows = self
-            .data
-            .chunks_exact(w)
-            .enumerate()
-            .filter_map(|(y, row)| {
-                // OR-reduce in blocks (vectorises) before looking for the first and last pixel.
-                if !row
-                    .chunks(64)
-                    .any(|c| c.iter().fold(0u8, |a, &b| a | b) != 0)
-                {
-                    return None;
-                }
-                let first = row.iter().position(|&v| v != 0)?;
-                let last = row.iter().rposition(|&v| v != 0)?;
-                Some((y, first, last + 1))
-            });
-        let (y, x0, x1) = rows.next()?;
-        let mut r = Rect {
-            x0,
-            y0: y,
-            x1,
-            y1: y + 1,
-        };
-        for (y, x0, x1) in rows {
-            r.x0 = r.x0.min(x0);
-            r.x1 = r.x1.max(x1);
-            r.y1 = y + 1;
+        if w == 0 {
+            return None;
         }
-        Some(r)
+        // Each thread ORs its rows into one row (vectorised, in the widest SIMD the CPU has)
+        // and notes the first and last row with a pixel; the columns come from the OR.
+        let arch = pulp::Arch::new();
+        let parts = select::par_chunks_aligned(&self.data, w, |c, off| {
+            arch.dispatch(|| {
+                let mut acc = vec![0u8; w];
+                let mut rows = None;
+                for (y, row) in c.chunks_exact(w).enumerate() {
+                    let mut any = 0u8;
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a |= v;
+                        any |= v;
+                    }
+                    if any != 0 {
+                        let y = off / w + y;
+                        rows = Some(rows.map_or((y, y + 1), |(y0, _)| (y0, y + 1)));
+                    }
+                }
+                (rows, acc)
+            })
+        });
+        let mut acc = vec![0u8; w];
+        let mut rows: Option<(usize, usize)> = None;
+        for (r, a) in parts {
+            if let Some((y0, y1)) = r {
+                rows = Some(rows.map_or((y0, y1), |(p0, _)| (p0, y1)));
+                for (x, &v) in acc.iter_mut().zip(&a) {
+                    *x |= v;
+                }
+            }
+        }
+        let (y0, y1) = rows?;
+        Some(Rect {
+            x0: acc.iter().position(|&v| v != 0)?,
+            y0,
+            x1: acc.iter().rposition(|&v| v != 0)? + 1,
+            y1,
+        })
     }
 
     /// Set pixels inside `r`.
     pub fn count_in(&self, r: &Rect) -> usize {
-        (r.y0..r.y1)
-            .map(|y| {
-                self.data[y * self.width + r.x0..y * self.width + r.x1]
-                    .iter()
-                    .map(|&v| (v != 0) as u32)
-                    .sum::<u32>() as usize
-            })
-            .sum()
+        pulp::Arch::new().dispatch(|| {
+            (r.y0..r.y1)
+                .map(|y| {
+                    self.data[y * self.width + r.x0..y * self.width + r.x1]
+                        .iter()
+                        .map(|&v| (v != 0) as u32)
+                        .sum::<u32>() as usize
+                })
+                .sum()
+        })
     }
 }
 
@@ -341,28 +355,28 @@ fn fmax(a: f32, b: f32) -> f32 {
 
 /// Result of the first pass over the map.
 struct Scan {
-    hist: Vec<u32>,
-    kept: Vec<u32>,
+    passes: Vec<select::FirstPass>,
     rows: Vec<f32>,
     cols: Vec<f32>,
     sum: f64,
 }
 
-/// [`scan`] over whole rows `c`: its histogram pass, row maxima, column maxima and sum, in the
-/// widest SIMD the CPU has (AVX-512, AVX2 or SSE2, chosen at run time by `pulp`).
+/// [`scan`] over whole rows `c`: row maxima, column maxima and sum, then the select's first
+/// pass over the same row, in the widest SIMD the CPU has (AVX-512, AVX2 or SSE2, chosen at
+/// run time by `pulp`).
 struct ScanRows<'a> {
     c: &'a [f32],
     width: usize,
-    wanted: Option<&'a [bool]>,
+    prediction: Option<&'a select::Prediction>,
 }
 
 impl pulp::WithSimd for ScanRows<'_> {
-    type Output = ((Vec<u32>, Vec<u32>), Vec<f32>, Vec<f32>, f64);
+    type Output = (select::FirstPass, Vec<f32>, Vec<f32>, f64);
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
-        let (c, width, wanted) = (self.c, self.width, self.wanted);
-        let mut pass = select::HighPass::new(c.len());
+        let (c, width) = (self.c, self.width);
+        let mut pass = select::FirstPass::new(self.prediction, c.len());
         let mut cols = vec![f32::NEG_INFINITY; width];
         let mut rows = Vec::with_capacity(c.len() / width.max(1));
         let mut sum = 0f64;
@@ -384,38 +398,39 @@ impl pulp::WithSimd for ScanRows<'_> {
                 rs += v as f64;
             }
             sum += rs;
-            pass.add(row, wanted);
+            pass.add(simd, row);
             rows.push(rm);
         }
-        (pass.finish(), rows, cols, sum)
+        (pass, rows, cols, sum)
     }
 }
 
 /// First pass, row by row: row and column maxima and the row sums (vectorised lanes), then the
-/// high-16 histogram of the same row while it is in cache, keeping the keys of the `wanted`
-/// bins.
-fn scan(map: &[f32], width: usize, wanted: Option<&[bool]>) -> Scan {
+/// select's first pass over the same row while it is in cache (counts against the predicted
+/// windows, or the high-16 histogram).
+fn scan(map: &[f32], width: usize, prediction: Option<&select::Prediction>) -> Scan {
     let arch = pulp::Arch::new();
     let parts = select::par_chunks_aligned(map, width, |c, _| {
-        arch.dispatch(ScanRows { c, width, wanted })
+        arch.dispatch(ScanRows {
+            c,
+            width,
+            prediction,
+        })
     });
     let mut out = Scan {
-        hist: Vec::new(),
-        kept: Vec::new(),
+        passes: Vec::new(),
         rows: Vec::with_capacity(map.len() / width.max(1)),
         cols: vec![f32::NEG_INFINITY; width],
         sum: 0.0,
     };
-    let mut passes = Vec::new();
     for (p, r, c, s) in parts {
-        passes.push(p);
+        out.passes.push(p);
         out.rows.extend(r);
         for (a, b) in out.cols.iter_mut().zip(c) {
             *a = fmax(*a, b);
         }
         out.sum += s;
     }
-    (out.hist, out.kept) = select::HighPass::merge(passes);
     out
 }
 
@@ -508,9 +523,10 @@ fn span(maxima: &[f32], t: f32) -> Option<(usize, usize)> {
 }
 
 /// CPU reference: every metric in a few linear passes, split over the available cores:
-/// (1) row/column maxima, sum and high-16 histogram, keeping the keys of the bins a sample
-/// predicts for the ranks; (2) only if that prediction missed, a pass keeping the keys of the
-/// ranks' bins; their low-16 histograms give the thresholds and the selected counts; (3) the
+/// (1) row/column maxima and sum, with counts against the value windows a sample predicts for
+/// the ranks, keeping the values inside them, whose selects give the thresholds and the
+/// selected counts (on small maps, or when the prediction missed: the high-16 histogram and
+/// a pass keeping the keys of the ranks' bins, whose low-16 histograms give them); (2) the
 /// mask's pixels only (intersections, pointing game, energy). Rectangles follow from the
 /// row/column maxima.
 pub fn compute_cpu(
@@ -523,17 +539,15 @@ pub fn compute_cpu(
     validate_shape(map, width, height, mask, tops)?;
     let n = map.len();
     let ks: Vec<usize> = tops.iter().map(|&p| top_k_count(n, p)).collect();
-    let wanted = select::predict_bins(map, &ks);
-    let scan = scan(map, width, wanted.as_deref());
+    let prediction = select::predict(map, &ks);
+    let scan = scan(map, width, prediction.as_ref());
     // A NaN makes the sum NaN (as does +inf plus -inf, hence the exact check).
     if scan.sum.is_nan() && has_nan(map) {
         return Err(MetricsError::NaN);
     }
     let max = select::max_value(&scan.rows);
     let mask_box = mask.bbox();
-    let thresholds = wanted
-        .and_then(|w| select::thresholds_from(&scan.hist, &scan.kept, &w, &ks, n))
-        .unwrap_or_else(|| select::thresholds_with(map, &scan.hist, &ks));
+    let thresholds = select::finish(map, prediction.as_ref(), scan.passes, &ks);
     let mut top = Vec::with_capacity(tops.len());
     let mut side = MaskSide::default();
     for (group, kgroup) in thresholds.chunks(4).zip(ks.chunks(4)) {
