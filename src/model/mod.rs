@@ -4,6 +4,7 @@
 pub mod backward;
 pub mod checkpoint;
 pub mod device;
+pub mod lanes;
 pub mod preprocess;
 pub mod rows;
 pub mod vit;

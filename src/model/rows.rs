@@ -3,7 +3,9 @@
 //! burn's CPU backend (Flex) runs element-wise ops on one thread; only its matrix products use
 //! all cores. Work whose rows are independent (a Linear layer's relevance rule, the MLP's
 //! backward pass) is therefore split into one block of rows per thread, each block evaluated
-//! with ordinary tensor ops, and the blocks concatenated. On other devices the work runs whole.
+//! with ordinary tensor ops, and the blocks concatenated. Work that a product sums over (heads,
+//! hidden features) is split along that dimension instead, and the parts added. On other
+//! devices the work runs whole.
 
 use burn::tensor::{Device, Tensor};
 
@@ -32,6 +34,22 @@ where
     }
     use rayon::prelude::*;
     Tensor::cat(chunks.into_par_iter().map(|(s, l)| f(s, l)).collect(), 0)
+}
+
+/// `Σ f(start, len)` over the ranges of [`row_chunks`]`(units)`, evaluated in parallel: work
+/// split along a dimension that a product sums over (attention heads before the output
+/// projection, the MLP's hidden features), so each thread multiplies by its own part of the
+/// weights and none packs the whole matrix.
+pub fn par_sum<F>(units: usize, device: &Device, f: F) -> Tensor<2>
+where
+    F: Fn(usize, usize) -> Tensor<2> + Send + Sync,
+{
+    use rayon::prelude::*;
+    row_chunks(units, device)
+        .into_par_iter()
+        .map(|(s, l)| f(s, l))
+        .reduce_with(|a, b| a + b)
+        .expect("at least one range")
 }
 
 /// [`par_rows`] for work with `K` outputs, each concatenated along dimension 0.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use super::rows::{par_rows, par_rows_each};
+use super::rows::{par_rows_each, par_sum};
 
 /// Hyper-parameters of a ViT. Usually inferred from a checkpoint's tensor shapes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,6 +344,31 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x * cdf
 }
 
+/// `x W[:, start..start + len] + bias[start..start + len]` of a linear layer: its outputs in a
+/// column range (the weight's columns as a view).
+fn linear_cols(l: &Linear, x: Tensor<2>, start: usize, len: usize) -> Tensor<2> {
+    with_bias_range(
+        l,
+        x.matmul(l.weight.val().narrow(1, start, len)),
+        start,
+        len,
+    )
+}
+
+/// `y + bias` of a linear layer.
+fn with_bias(l: &Linear, y: Tensor<2>) -> Tensor<2> {
+    let len = l.weight.dims()[1];
+    with_bias_range(l, y, 0, len)
+}
+
+/// `y + bias[start..start + len]` of a linear layer (none without a bias).
+fn with_bias_range(l: &Linear, y: Tensor<2>, start: usize, len: usize) -> Tensor<2> {
+    match &l.bias {
+        Some(bias) => y + bias.val().narrow(0, start, len).unsqueeze(),
+        None => y,
+    }
+}
+
 /// Exact GELU, choosing the implementation: the backend's fused single-pass kernel where its
 /// gradient is right or not needed (no gradient flows through `x`, or the CPU backend Flex, whose
 /// GELU backward is exact), else [`gelu`] (plain differentiable ops): the wgpu backend's fused
@@ -353,6 +378,18 @@ fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         burn::tensor::activation::gelu(x)
     } else {
         gelu(x)
+    }
+}
+
+/// GELU of the lean inference pass: lane-wise ([`super::lanes::gelu`], ~13× faster than the
+/// backend's scalar `erf`) on the CPU, else [`gelu_exact`]. Explanation maps keep
+/// [`gelu_exact`]: Chefer's relevance in the early blocks amplifies rounding differences of
+/// the forward pass, and the lane-wise `erf` rounds a few units in the last place further.
+fn gelu_inference<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !x.is_tracked() && x.device() == Device::flex() {
+        super::lanes::map_values(x, super::lanes::gelu)
+    } else {
+        gelu_exact(x)
     }
 }
 
@@ -512,34 +549,50 @@ impl Vit {
         let [b, n, d] = x.dims();
         let m = b * n;
         let x = x.reshape([m, d]);
-        let qkv_rows = |x: Tensor<2>| blk.attn.qkv.forward(blk.norm1.forward(x));
-        // proj, residual, then the MLP with its residual.
-        let rest = |x: Tensor<2>, heads: Tensor<2>| {
-            let x = x + blk.attn.proj.forward(heads);
-            let hidden = gelu_exact(blk.mlp.fc1.forward(blk.norm2.forward(x.clone())));
-            x + blk.mlp.fc2.forward(hidden)
-        };
         if x.is_tracked() {
             // Training: whole tensors and plain attention ops, whose gradients every backend
             // computes.
-            let (q, k, v) = self.split_qkv(qkv_rows(x.clone()).reshape([b, n, 3 * d]));
+            let qkv = blk.attn.qkv.forward(blk.norm1.forward(x.clone()));
+            let (q, k, v) = self.split_qkv(qkv.reshape([b, n, 3 * d]));
             let scale = (self.config.head_dim() as f64).powf(-0.5);
             let heads = softmax((q * scale).matmul(k.swap_dims(2, 3)), 3).matmul(v);
-            return rest(x, heads.swap_dims(1, 2).reshape([m, d])).reshape([b, n, d]);
+            let x = x + blk.attn.proj.forward(heads.swap_dims(1, 2).reshape([m, d]));
+            let hidden = gelu_exact(blk.mlp.fc1.forward(blk.norm2.forward(x.clone())));
+            return (x + blk.mlp.fc2.forward(hidden)).reshape([b, n, d]);
         }
-        // Inference: everything but the attention itself is row-independent and runs in one
-        // block of rows per CPU thread; the fused attention op parallelises over heads. timm's
-        // scale 1/sqrt(head_dim) is the op's default.
+        // Inference: each CPU thread takes a group of heads (its columns of q, k and v, the
+        // fused attention op, its rows of the output projection) and then a share of the MLP's
+        // hidden features (its columns of fc1, GELU, its rows of fc2); the parts are added. No
+        // thread packs a whole weight matrix. timm's scale 1/sqrt(head_dim) is the op's
+        // default.
         let device = x.device();
-        let qkv = par_rows(m, &device, |s, l| qkv_rows(x.clone().narrow(0, s, l)));
-        let (q, k, v) = self.split_qkv(qkv.reshape([b, n, 3 * d]));
-        let heads = burn::tensor::module::attention(q, k, v, None, None, Default::default())
-            .swap_dims(1, 2)
-            .reshape([m, d]);
-        par_rows(m, &device, |s, l| {
-            rest(x.clone().narrow(0, s, l), heads.clone().narrow(0, s, l))
-        })
-        .reshape([b, n, d])
+        let (h, dh) = (self.config.num_heads, self.config.head_dim());
+        let xn = blk.norm1.forward(x.clone());
+        let attn = par_sum(h, &device, |h0, hn| {
+            let qkv = |j: usize| {
+                linear_cols(&blk.attn.qkv, xn.clone(), j * d + h0 * dh, hn * dh)
+                    .reshape([b, n, hn, dh])
+                    .swap_dims(1, 2)
+            };
+            let heads = burn::tensor::module::attention(
+                qkv(0),
+                qkv(1),
+                qkv(2),
+                None,
+                None,
+                Default::default(),
+            );
+            let heads = heads.swap_dims(1, 2).reshape([m, hn * dh]);
+            heads.matmul(blk.attn.proj.weight.val().narrow(0, h0 * dh, hn * dh))
+        });
+        let x = with_bias(&blk.attn.proj, x + attn);
+        let xn = blk.norm2.forward(x.clone());
+        let hidden = blk.mlp.fc1.weight.dims()[1];
+        let mlp = par_sum(hidden, &device, |c0, cn| {
+            gelu_inference(linear_cols(&blk.mlp.fc1, xn.clone(), c0, cn))
+                .matmul(blk.mlp.fc2.weight.val().narrow(0, c0, cn))
+        });
+        with_bias(&blk.mlp.fc2, x + mlp).reshape([b, n, d])
     }
 
     /// One block, keeping every activation, with optional gradient probes added to the
