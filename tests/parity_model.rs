@@ -44,7 +44,8 @@ fn logits_and_attention_probabilities() {
         .flat_map(|b| to_vec(b.attn.clone()).unwrap())
         .collect();
     assert_close("attn_probs", &got, &want, 1e-5);
-    // The lean forward (fused attention and GELU, no activations kept) gives the same logits.
+    // The lean forward (fused attention, lane-wise GELU, work split by heads and hidden
+    // features, no activations kept) gives the same logits.
     let lean = to_vec(vit.forward(reference_input(&d))).unwrap();
     assert_close("logits (lean forward)", &lean, &expected("logits").1, 1e-4);
 }

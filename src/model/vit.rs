@@ -457,8 +457,9 @@ impl Vit {
         x + w.pos_embed.val()
     }
 
-    /// Logits only. Keeps no activations, so each block runs lean: the backend's fused
-    /// attention and GELU when no gradient flows (inference), and tensors updated in place.
+    /// Logits only. Keeps no activations, so each block runs lean: with no gradient flowing
+    /// (inference), the backend's fused attention op, lane-wise GELU on the CPU and the work
+    /// split by heads and hidden features; tensors updated in place.
     ///
     /// # Shapes
     /// - input: `[B, in_chans, img, img]`
