@@ -1,12 +1,16 @@
-//! Element-wise math of the lean inference pass in SIMD lanes on the CPU backend: `erf` and the
-//! exact GELU `x Φ(x)`.
+//! Element-wise math of the lean inference pass in SIMD lanes on the CPU backend: `erf`, the
+//! exact GELU `x Φ(x)`, `exp` and a row softmax.
 //!
-//! burn's CPU backend maps `erf` element by element through a scalar library call (GELU was
-//! ~8 % of a ViT-B forward pass). Here `erf` is a branch-free rational function in `z²` (a
-//! degree-6 numerator times `z`, a degree-4 denominator), fitted by minimax on `[0, 4]` and
-//! clamped outside, where `erf` rounds to ±1 in f32; the compiler vectorises it in the widest
-//! SIMD the CPU has. Its error in f32 arithmetic is under 4e-7 absolute, a few units in the
-//! last place near ±1.
+//! burn's CPU backend maps `erf` and `exp` element by element through scalar library calls
+//! (GELU was ~8 % of a ViT-B forward pass, the attention's softmax about as much). Here both
+//! are branch-free polynomials in plain arithmetic, which the compiler vectorises:
+//! - `erf` is a rational function in `z²` (a degree-6 numerator times `z`, a degree-4
+//!   denominator), fitted by minimax on `[0, 4]` and clamped outside, where `erf` rounds to ±1
+//!   in f32. Its error in f32 arithmetic is under 4e-7 absolute, a few units in the last place
+//!   near ±1.
+//! - `exp` splits `x = k ln 2 + r` (`|r| <= ln 2 / 2`; `k` rounded by adding 1.5·2²³, ln 2 in
+//!   two parts), evaluates a degree-6 polynomial fitted to `e^r` and scales by `2^k` through
+//!   the exponent bits: relative error under 2e-7.
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -46,6 +50,80 @@ pub fn erf(z: f32) -> f32 {
     (z * p / q).clamp(-1.0, 1.0)
 }
 
+/// Polynomial for `e^r` on `[-ln 2 / 2, ln 2 / 2]` (powers of `r`, lowest first).
+const E: [f32; 7] = [
+    1.0,
+    1.0,
+    0.499_999_94,
+    0.166_665_21,
+    0.041_668_39,
+    0.008_368_711,
+    0.001_381_460_5,
+];
+/// ln 2 in two parts, so that `k * LN2_HI` is exact for the `k` that occur.
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// 1.5·2²³: adding it rounds an f32 of magnitude under 2²² to an integer, which then sits in
+/// the low mantissa bits.
+const ROUNDER: f32 = 12_582_912.0;
+
+/// `e^x` (see the module notes); arguments are clamped to `[-87, 88]` (normal results).
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let t = x * std::f32::consts::LOG2_E + ROUNDER;
+    let k = t - ROUNDER;
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut p = E[6];
+    for &c in E[..6].iter().rev() {
+        p = p * r + c;
+    }
+    let two_k = f32::from_bits(
+        t.to_bits()
+            .wrapping_sub(ROUNDER.to_bits())
+            .wrapping_add(127)
+            << 23,
+    );
+    p * two_k
+}
+
+/// Lanes of a reduction (as many as an AVX-512 register holds).
+const LANES: usize = 16;
+
+/// `fold` of a slice in [`LANES`] independent accumulators (vectorises where one accumulator,
+/// a serial chain of float operations, would not).
+#[inline(always)]
+fn fold_lanes(xs: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = f(*a, x);
+        }
+    }
+    let mut r = acc.iter().fold(init, |a, &b| f(a, b));
+    for &x in tail {
+        r = f(r, x);
+    }
+    r
+}
+
+/// `softmax(scale * x)` along the rows of a matrix on the CPU backend.
+pub fn softmax_rows(x: Tensor<2>, scale: f32) -> Tensor<2> {
+    let cols = x.dims()[1];
+    map_runs(x, cols, |row| {
+        let m = fold_lanes(row, f32::NEG_INFINITY, f32::max);
+        for v in row.iter_mut() {
+            *v = exp((*v - m) * scale);
+        }
+        let inv = 1.0 / fold_lanes(row, 0.0, |a, b| a + b);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    })
+}
+
 /// Exact GELU `x Φ(x) = x (1 + erf(x / √2)) / 2`.
 #[inline(always)]
 pub fn gelu(x: f32) -> f32 {
@@ -54,6 +132,16 @@ pub fn gelu(x: f32) -> f32 {
 
 /// `f` applied to every value of a tensor on the CPU backend, in the widest SIMD the CPU has.
 pub fn map_values<const D: usize>(x: Tensor<D>, f: impl Fn(f32) -> f32) -> Tensor<D> {
+    map_runs(x, 1024, |run| {
+        for v in run.iter_mut() {
+            *v = f(*v);
+        }
+    })
+}
+
+/// `f` applied in place to consecutive runs of `len` values (the last may be shorter) of a
+/// tensor on the CPU backend, in the widest SIMD the CPU has.
+fn map_runs<const D: usize>(x: Tensor<D>, len: usize, f: impl Fn(&mut [f32])) -> Tensor<D> {
     let (shape, device) = (x.shape(), x.device());
     debug_assert!(device == Device::flex());
     let mut values: Vec<f32> = x
@@ -62,8 +150,8 @@ pub fn map_values<const D: usize>(x: Tensor<D>, f: impl Fn(f32) -> f32) -> Tenso
         .try_into_vec()
         .expect("converted to f32");
     pulp::Arch::new().dispatch(|| {
-        for v in values.iter_mut() {
-            *v = f(*v);
+        for run in values.chunks_mut(len.max(1)) {
+            f(run);
         }
     });
     Tensor::from_data(TensorData::new(values, shape), &device)
@@ -96,7 +184,37 @@ mod tests {
         assert!(worst.0 < 4e-7, "erf error {}", worst.0);
         assert!(worst.1 < 3e-7, "GELU error {} per unit of |x|", worst.1);
         assert_eq!(erf(0.0), 0.0);
+        assert_eq!(exp(0.0), 1.0);
         assert_eq!(erf(9.0), 1.0);
         assert_eq!(erf(-9.0), -1.0);
+    }
+
+    /// Against the standard library's `exp`, and burn's softmax.
+    #[test]
+    fn exp_and_softmax_match_the_standard_routines() {
+        let mut worst = 0f64;
+        for i in -870_000..=880_000 {
+            let x = i as f32 * 1e-4;
+            let want = (x as f64).exp();
+            worst = worst.max(((exp(x) as f64) - want).abs() / want);
+        }
+        assert!(worst < 2e-7, "exp relative error {worst}");
+        let device = Device::flex();
+        let (rows, cols) = (37, 197);
+        let xs: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919) % 1000) as f32 * 0.02 - 10.0)
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(xs, [rows, cols]), &device);
+        let want: Vec<f32> = burn::tensor::activation::softmax(x.clone() * 0.125, 1)
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        let got: Vec<f32> = softmax_rows(x, 0.125).into_data().try_into_vec().unwrap();
+        let err = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs() / b)
+            .fold(0f32, f32::max);
+        assert!(err < 1e-6, "softmax relative error {err}");
     }
 }
