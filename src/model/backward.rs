@@ -20,7 +20,7 @@
 //! `GELU′(x) = Φ(x) + x φ(x)`.
 
 use burn::nn::LayerNorm;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
 use super::rows::{pad_rows, par_rows};
 use super::vit::{Trace, Vit};
@@ -80,8 +80,12 @@ fn layer_norm_backward<const D: usize>(
     (g - mean_g - xhat * mean_gx) * inv_std
 }
 
-/// Exact GELU derivative `Φ(x) + x φ(x)`.
+/// Exact GELU derivative `Φ(x) + x φ(x)`: lane-wise on the CPU ([`super::lanes`]), tensor ops
+/// elsewhere.
 fn gelu_derivative<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if x.device() == Device::flex() {
+        return super::lanes::map_values(x, super::lanes::gelu_derivative);
+    }
     let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
         .erf()
         .add_scalar(1.0)

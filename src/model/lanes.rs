@@ -1,5 +1,6 @@
-//! Element-wise math of the lean inference pass in SIMD lanes on the CPU backend: `erf`, the
-//! exact GELU `x Φ(x)`, `exp` and a row softmax.
+//! Element-wise math in SIMD lanes on the CPU backend: `erf`, the exact GELU `x Φ(x)` and its
+//! derivative, `exp` and a row softmax, for the lean inference pass and the explicit backward
+//! pass.
 //!
 //! burn's CPU backend maps `erf` and `exp` element by element through scalar library calls
 //! (GELU was ~8 % of a ViT-B forward pass, the attention's softmax about as much). Here both
@@ -130,6 +131,15 @@ pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// GELU's derivative `Φ(x) + x φ(x)`, `φ` the standard normal density.
+#[inline(always)]
+pub fn gelu_derivative(x: f32) -> f32 {
+    // 1 / sqrt(2π)
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+    cdf + x * INV_SQRT_2PI * exp(-0.5 * x * x)
+}
+
 /// `f` applied to every value of a tensor on the CPU backend, in the widest SIMD the CPU has.
 pub fn map_values<const D: usize>(x: Tensor<D>, f: impl Fn(f32) -> f32) -> Tensor<D> {
     map_runs(x, 1024, |run| {
@@ -163,7 +173,7 @@ mod tests {
 
     /// Against burn's `erf` and GELU (a scalar library routine), on a dense grid.
     #[test]
-    fn erf_and_gelu_match_the_backends_scalar_routines() {
+    fn erf_gelu_and_its_slope_match_the_backends_scalar_routines() {
         let device = Device::flex();
         let xs: Vec<f32> = (-90_000..=90_000).map(|i| i as f32 * 1e-4).collect();
         let n = xs.len();
@@ -173,16 +183,36 @@ mod tests {
             .into_data()
             .try_into_vec()
             .unwrap();
-        let got_gelu: Vec<f32> = map_values(x, gelu).into_data().try_into_vec().unwrap();
-        let mut worst = (0f32, 0f32);
+        let got_gelu: Vec<f32> = map_values(x.clone(), gelu)
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        // Φ(x) + x φ(x) with the backend's scalar erf and exp.
+        let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
+            .erf()
+            .add_scalar(1.0)
+            * 0.5;
+        let pdf = (x.clone() * x.clone() * -0.5).exp() * (0.5 / std::f64::consts::PI).sqrt();
+        let want_slope: Vec<f32> = (cdf + x.clone() * pdf).into_data().try_into_vec().unwrap();
+        let got_slope: Vec<f32> = map_values(x, gelu_derivative)
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        let mut worst = (0f32, 0f32, 0f32);
         for i in 0..n {
             worst.0 = worst.0.max((erf(xs[i]) - want_erf[i]).abs());
             // GELU's error grows with |x| (x times that of erf).
             let scale = xs[i].abs().max(1.0);
             worst.1 = worst.1.max((got_gelu[i] - want_gelu[i]).abs() / scale);
+            worst.2 = worst.2.max((got_slope[i] - want_slope[i]).abs() / scale);
         }
         assert!(worst.0 < 4e-7, "erf error {}", worst.0);
         assert!(worst.1 < 3e-7, "GELU error {} per unit of |x|", worst.1);
+        assert!(
+            worst.2 < 3e-7,
+            "GELU slope error {} per unit of |x|",
+            worst.2
+        );
         assert_eq!(erf(0.0), 0.0);
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(erf(9.0), 1.0);
