@@ -259,6 +259,9 @@ impl MetricsWorker {
         std::thread::Builder::new()
             .name("vitscope-metrics".into())
             .spawn(move || {
+                // Probe the adapter for `auto` now (~0.1 s, once per process), while the model
+                // computes the first maps, rather than inside the first job the user waits for.
+                let _ = crate::metrics::gpu::auto_uses_gpu();
                 while let Ok(mut job) = rx.recv() {
                     while let Ok(newer) = rx.try_recv() {
                         job = newer;
