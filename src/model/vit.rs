@@ -498,8 +498,8 @@ impl Vit {
     }
 
     /// Logits only. Keeps no activations, so each block runs lean: with no gradient flowing
-    /// (inference), the backend's fused attention op, lane-wise GELU on the CPU and the work
-    /// split by heads and hidden features; tensors updated in place.
+    /// (inference), the work split by heads and hidden features, and on the CPU the attention
+    /// per head with a lane-wise softmax and a lane-wise GELU; tensors updated in place.
     ///
     /// # Shapes
     /// - input: `[B, in_chans, img, img]`
@@ -604,8 +604,7 @@ impl Vit {
         // Inference: each CPU thread takes a group of heads (its columns of q, k and v, the
         // attention, its rows of the output projection) and then a share of the MLP's
         // hidden features (its columns of fc1, GELU, its rows of fc2); the parts are added. No
-        // thread packs a whole weight matrix. timm's scale 1/sqrt(head_dim) is the op's
-        // default.
+        // thread packs a whole weight matrix.
         let device = x.device();
         let (h, dh) = (self.config.num_heads, self.config.head_dim());
         let xn = blk.norm1.forward(x.clone());
