@@ -548,7 +548,8 @@ pub fn finish(
             FirstPass::Windows(w) => windows.push(w),
         }
     }
-    if let Some(p) = p.filter(|_| hists.is_empty()) {
+    // Passes made against a prediction count windows; the others made histograms.
+    if let Some(p) = p {
         if let Some(t) = thresholds_in_windows(p, windows, ks, values.len()) {
             return t;
         }
