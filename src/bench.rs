@@ -19,6 +19,8 @@ pub enum Suite {
     Model,
     /// Pointing game + IoU at several map sizes.
     Metrics,
+    /// The workbench's map store headless: score a generated phantom project, report peak RSS.
+    App,
     /// Both.
     All,
 }
@@ -46,6 +48,83 @@ pub struct BenchArgs {
     /// Metric backends to time (cpu, gpu).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,gpu")]
     backends: Vec<DeviceChoice>,
+    /// App suite: images of the generated project.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    images: u64,
+    /// App suite: side of the generated images.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(32..=8192))]
+    size: u64,
+    /// App suite: budget of the maps cache in MiB (default 1024, as the workbench).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
+    map_cache_mb: Option<u64>,
+}
+
+/// Peak resident set of this process (VmHWM), MiB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Generates an N-image S² phantom project in a temp folder and scores all of it through the
+/// workbench's map store and workers, headless.
+fn app_suite(args: &BenchArgs) -> Result<()> {
+    use vitscope::app::store::{self, DEFAULT_CACHE_MB, MapStore};
+    let (n, size) = (args.images as usize, args.size as usize);
+    let dir = std::env::temp_dir().join(format!("vitscope-bench-app-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Instant::now();
+    let bar = indicatif::ProgressBar::hidden();
+    vitscope::dataset::phantom::write_dataset(
+        &dir,
+        vitscope::dataset::phantom::PhantomKind::Polyp,
+        n,
+        1,
+        size,
+        1.0,
+        &bar,
+    )?;
+    eprintln!(
+        "app suite: {n} phantom images of {size}² written in {:.1} s to {}",
+        t.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    let session = vitscope::app::session_for(&dir)?;
+    let cache_mb = args.map_cache_mb.unwrap_or(DEFAULT_CACHE_MB);
+    let mut st = MapStore::new(|| {}, None, cache_mb);
+    let t = Instant::now();
+    st.start_batch(store::batch_job(&session, 20.0));
+    let mut max_cache = 0usize;
+    while st.batch.running {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        st.poll();
+        max_cache = max_cache.max(st.cache.bytes());
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let (scored, failed) = (st.batch.rows.len(), st.batch.failed.len());
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some((i, e)) = st.batch.failed.first() {
+        eprintln!("image {i} failed: {e}");
+    }
+    eprintln!(
+        "app suite: {scored} scored, {failed} failed in {secs:.1} s; maps cache peak {:.0} MiB of {cache_mb} MiB",
+        max_cache as f64 / (1 << 20) as f64
+    );
+    if scored + failed != n {
+        anyhow::bail!("the batch ended after {} of {n} images", scored + failed);
+    }
+    println!(
+        "app bench: images={n} size={size} peak_rss_mb={:.0} images_per_s={:.2}",
+        peak_rss_mb(),
+        n as f64 / secs
+    );
+    Ok(())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -196,6 +275,9 @@ fn metrics_suite(args: &BenchArgs) -> Result<()> {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.suite == Suite::App {
+        return app_suite(&args);
+    }
     if matches!(args.suite, Suite::Metrics | Suite::All) {
         metrics_suite(&args)?;
     }

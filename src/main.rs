@@ -68,6 +68,13 @@ struct GuiArgs {
     /// (fed in as pointer events); print the medians and exit.
     #[arg(long, value_name = "N")]
     bench_frames: Option<usize>,
+    /// Budget of the maps cache in MiB (default: the project's setting, else 1024).
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
+    map_cache_mb: Option<u64>,
+    /// Once loaded, paint one brush stroke across the first pane (fed in as pointer events),
+    /// print `edit: image=I mask_px=N digest=D`, and run on (for the recovery test).
+    #[arg(long, hide = true)]
+    paint_stroke: bool,
 }
 
 #[derive(Subcommand)]
@@ -616,26 +623,13 @@ pub fn load_model(args: &ModelArgs) -> Result<Vit> {
 }
 
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list folder", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .map(|e| {
-                    matches!(
-                        e.to_ascii_lowercase().as_str(),
-                        "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp"
-                    )
-                })
-                .unwrap_or(false)
-        })
-        .collect();
-    files.sort();
+    let files = vitscope::io::image::list_supported(dir)
+        .with_context(|| format!("{}: cannot list folder", dir.display()))?;
     if files.is_empty() {
         bail!(
-            "{}: no images (png, jpg, tif, bmp) in this folder",
-            dir.display()
+            "{}: no images ({}) in this folder",
+            dir.display(),
+            vitscope::io::image::SUPPORTED_NAMES
         );
     }
     Ok(files)
@@ -862,6 +856,8 @@ fn main() {
             open: cli.gui.project.or(cli.gui.path),
             screenshot: cli.gui.screenshot,
             bench_frames: cli.gui.bench_frames,
+            map_cache_mb: cli.gui.map_cache_mb,
+            paint_stroke: cli.gui.paint_stroke,
         }),
         Some(Command::Explain(a)) => run_explain(a),
         Some(Command::Metrics(a)) => run_metrics(a),

@@ -88,6 +88,11 @@ fn explain_handles_folders() {
     )
     .save(dir.join("b.png"))
     .unwrap();
+    // DICOM in the folder counts as an image too: by extension, and by its magic alone.
+    let dcm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/dicom/CT_small.dcm");
+    std::fs::copy(&dcm, dir.join("c.dcm")).unwrap();
+    std::fs::copy(&dcm, dir.join("d")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
     let out = tmp("out");
     run_ok(
         explain_cpu("attention")
@@ -100,9 +105,13 @@ fn explain_handles_folders() {
             .arg("--out-dir")
             .arg(&out),
     );
-    for f in ["a.npy", "a_map.npy", "a.png", "b.npy", "b_map.npy", "b.png"] {
+    for f in [
+        "a.npy", "a_map.npy", "a.png", "b.npy", "b_map.npy", "b.png", "c.npy", "c.png", "d.npy",
+        "d.png",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    assert!(!out.join("notes.npy").exists());
     let b = image::open(out.join("b.png")).unwrap();
     assert_eq!((b.width(), b.height()), (300, 200));
     // The fixture model on the fixture image: the paper's attention map equals the fixture's.

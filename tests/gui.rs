@@ -11,20 +11,38 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use vitscope::app::project::{Layout, Threshold};
+use vitscope::app::slots::MapSlot;
 use vitscope::app::state::Tool;
+use vitscope::app::ui::WorkbenchOptions;
 use vitscope::app::{Session, Workbench, demo_session};
 
-fn harness(session: Session) -> Harness<'static, Workbench> {
+/// A workbench whose recovery copies live in a data folder of its own (`data`, or a fresh one).
+fn harness_with(session: Session, data: Option<PathBuf>, cache_mb: Option<u64>) -> Harness<'static, Workbench> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let data = data.unwrap_or_else(|| {
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tempdir(&format!("data-{n}"))
+    });
     let mut h = Harness::builder()
         .with_size([1500.0, 950.0])
         .wgpu()
         .build_eframe(move |cc| {
-            let mut wb = Workbench::new(session, &cc.egui_ctx, cc.wgpu_render_state.clone(), None);
+            let opts = WorkbenchOptions {
+                screenshot: None,
+                data_dir: Some(data),
+                cache_mb,
+            };
+            let mut wb =
+                Workbench::with_options(session, &cc.egui_ctx, cc.wgpu_render_state.clone(), opts);
             wb.show_timings = false;
             wb
         });
     settle(&mut h);
     h
+}
+
+fn harness(session: Session) -> Harness<'static, Workbench> {
+    harness_with(session, None, None)
 }
 
 /// Steps until the maps and the scores of the current image are in (workers run in threads).
@@ -75,11 +93,11 @@ fn drag(h: &mut Harness<'static, Workbench>, from: egui::Pos2, to: egui::Pos2) {
     h.step();
 }
 
-fn mask_iou_at_threshold(wb: &Workbench, slot: usize) -> f64 {
+fn mask_iou_at_threshold(wb: &Workbench, slot: MapSlot) -> f64 {
     let Threshold::TopPercent(p) = wb.session.project.view.threshold else {
         panic!("expected a top-k threshold");
     };
-    let s = wb.scores[slot].as_ref().expect("scores");
+    let s = wb.scores()[slot].as_ref().expect("scores");
     s.truth
         .top
         .iter()
@@ -92,7 +110,7 @@ fn mask_iou_at_threshold(wb: &Workbench, slot: usize) -> f64 {
 fn drawing_a_box_adds_it_to_the_project_and_moves_the_metrics() {
     let mut h = harness(demo_session().unwrap());
     open_demo_image(&mut h, "polyp_00001.png");
-    let before = h.state().scores[2].clone().expect("scores");
+    let before = h.state().scores()[MapSlot::Chefer].clone().expect("scores");
     assert_eq!(
         before.truth.mask_pixels, 0,
         "the negative polyp_00001.png starts unannotated"
@@ -112,7 +130,7 @@ fn drawing_a_box_adds_it_to_the_project_and_moves_the_metrics() {
         (bx.x0 as i32 - 60).abs() <= 1 && (bx.y1 as i32 - 160).abs() <= 1,
         "{bx:?}"
     );
-    let after = wb.scores[2].as_ref().expect("scores");
+    let after = wb.scores()[MapSlot::Chefer].as_ref().expect("scores");
     assert_eq!(after.truth.mask_pixels, bx.rect().area());
     assert_ne!(
         after.truth.top, before.truth.top,
@@ -143,7 +161,7 @@ fn a_brush_stroke_then_undo_restores_the_mask() {
 #[test]
 fn the_threshold_slider_changes_the_iou() {
     let mut h = harness(demo_session().unwrap());
-    let iou20 = mask_iou_at_threshold(h.state(), 2);
+    let iou20 = mask_iou_at_threshold(h.state(), MapSlot::Chefer);
     h.get_by_role_and_label(Role::Slider, "Threshold top %")
         .set_value_accesskit(5.0);
     h.step();
@@ -152,7 +170,7 @@ fn the_threshold_slider_changes_the_iou() {
         h.state().session.project.view.threshold,
         Threshold::TopPercent(5.0)
     );
-    let iou5 = mask_iou_at_threshold(h.state(), 2);
+    let iou5 = mask_iou_at_threshold(h.state(), MapSlot::Chefer);
     assert_ne!(iou5, iou20);
 }
 
@@ -476,7 +494,7 @@ fn scoring_all_images_fills_the_project_plots() {
     let mut h = harness(demo_session().unwrap());
     click_label(&mut h, "Score all images");
     let t = Instant::now();
-    while h.state().project_scores.busy() {
+    while h.state().store.batch.busy() {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
         assert!(
@@ -487,23 +505,25 @@ fn scoring_all_images_fills_the_project_plots() {
     h.run_steps(2);
     let wb = h.state();
     let n = wb.session.project.images.len();
-    assert_eq!(wb.project_scores.rows.len(), n);
+    assert_eq!(wb.store.batch.rows.len(), n);
     // Images with a mask have a box-versus-mask difference; the unannotated one scores nothing.
     let masked = wb
-        .project_scores
+        .store
+        .batch
         .rows
         .iter()
-        .filter(|(_, r)| r[2].is_some_and(|s| s.2.is_some()))
+        .filter(|(_, r)| r[MapSlot::Chefer].is_some_and(|s| s.box_delta.is_some()))
         .count();
     assert_eq!(masked, 4, "four demo images carry masks");
     let negative = n - 1;
     let (_, row) = wb
-        .project_scores
+        .store
+        .batch
         .rows
         .iter()
         .find(|(i, _)| *i == negative)
         .unwrap();
-    assert!(row.iter().all(Option::is_none), "{row:?}");
+    assert!(row.all_none(), "{row:?}");
     let statuses: Vec<_> = wb.session.project.images.iter().map(|e| e.status).collect();
     assert_eq!(
         statuses
@@ -517,4 +537,188 @@ fn scoring_all_images_fills_the_project_plots() {
     h.run_steps(2);
     let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
     h.snapshot_options("project_plots", &opts);
+}
+
+/// The mask's FNV-1a digest, as the binary prints it.
+fn digest(data: &[u8]) -> String {
+    format!("{:016x}", vitscope::app::harness::mask_digest(data))
+}
+
+#[test]
+fn an_idle_edit_survives_sigkill_and_is_restored_exactly() {
+    use std::io::BufRead;
+    let dir = tempdir("kill9");
+    // The real binary under Xvfb paints one stroke through pointer events, then sits idle.
+    let mut child = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .arg(env!("CARGO_BIN_EXE_vitscope"))
+        .arg("--paint-stroke")
+        .env("XDG_DATA_HOME", &dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("xvfb-run is installed (.ci/run installs the xvfb package)");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("edit: ") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(240))
+        .expect("the scripted stroke was painted");
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in {line}"))
+            .to_string()
+    };
+    let (pid, image, px, want) = (field("pid"), field("image"), field("mask_px"), field("digest"));
+    // No input at all for 36 s: the autosave must fire by time alone. Then the hard kill.
+    std::thread::sleep(Duration::from_secs(36));
+    let killed = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -9 {pid}")])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -9 {pid}");
+    let _ = child.wait();
+    let data = dir.join("vitscope");
+    let copies = vitscope::app::recovery::list(&vitscope::app::recovery::recovery_dir(&data), None);
+    assert_eq!(copies.len(), 1, "one untitled recovery copy: {copies:?}");
+    // Start again on the same data folder: the copy is offered; Restore brings the stroke back.
+    let mut h = harness_with(demo_session().unwrap(), Some(data), None);
+    assert_eq!(h.state().recovery_offer.len(), 1);
+    h.get_by_label("Restore").click();
+    h.run_steps(3);
+    let wb = h.state();
+    let i: usize = image.parse().unwrap();
+    let ann = &wb.session.states[i].as_ref().expect("restored image").ann;
+    assert_eq!(ann.mask.count().to_string(), px, "{:?}", wb.session.messages);
+    assert_eq!(digest(&ann.mask.data), want, "the restored mask is the painted one");
+    assert!(wb.session.dirty, "restored work is unsaved until saved");
+    assert!(wb.recovery_offer.is_empty());
+}
+
+#[test]
+fn opening_something_else_asks_before_dropping_unsaved_work() {
+    let mut h = harness(demo_session().unwrap());
+    assert!(!h.state().session.dirty, "opening alone is no unsaved work");
+    h.key_press(egui::Key::D);
+    h.step();
+    let (a, b) = (screen(&h, 0, (20.0, 20.0)), screen(&h, 0, (100.0, 60.0)));
+    drag(&mut h, a, b);
+    let painted = h.state().session.ann().unwrap().mask.clone();
+    let n = h.state().session.project.images.len();
+    let dcm = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dicom/CT_small.dcm");
+    h.state_mut().path_field = dcm.display().to_string();
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    assert!(h.state().confirm.is_some(), "Open asks first");
+    assert_eq!(h.state().session.project.images.len(), n, "nothing replaced yet");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    let wb = h.state();
+    assert!(wb.confirm.is_none());
+    assert_eq!(wb.session.ann().unwrap().mask, painted, "the stroke is still there");
+    // A new project asks too; "Don't save" goes on.
+    h.get_by_label("File").click();
+    h.run_steps(3);
+    h.get_by_label("New project").click();
+    h.run_steps(2);
+    assert!(h.state().confirm.is_some(), "New project asks first");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    h.get_by_label("Don't save").click();
+    h.run_steps(2);
+    settle(&mut h);
+    let wb = h.state();
+    assert_eq!(wb.session.project.images.len(), 1);
+    assert_eq!(wb.session.project.images[0].path, dcm);
+}
+
+#[test]
+fn save_in_the_question_saves_then_opens() {
+    let dir = tempdir("ask-save");
+    let file = copy_demo(&dir);
+    let mut h = harness(Session::open_project(&file).unwrap());
+    h.state_mut().session.add_box(vitscope::app::annotate::LabelBox {
+        x0: 3,
+        y0: 4,
+        x1: 30,
+        y1: 40,
+        class: 1,
+    });
+    h.step();
+    let other = dir.join("images/polyp_00002.png");
+    h.state_mut().path_field = other.display().to_string();
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    h.get_by_label("Save").click();
+    h.run_steps(2);
+    settle(&mut h);
+    assert_eq!(h.state().session.project.images[0].path, other);
+    let back = Session::open_project(&file).unwrap();
+    assert_eq!(back.project.images[0].boxes.len(), 1, "saved before opening");
+}
+
+#[test]
+fn untitled_sessions_keep_separate_recovery_copies_and_all_are_offered() {
+    let data = tempdir("data-two-untitled");
+    let mut boxes = Vec::new();
+    for k in 0..2u32 {
+        let mut h = harness_with(demo_session().unwrap(), Some(data.clone()), None);
+        let wb = h.state_mut();
+        let b = vitscope::app::annotate::LabelBox {
+            x0: 1 + k,
+            y0: 2,
+            x1: 20 + k,
+            y1: 30,
+            class: 1,
+        };
+        wb.session.add_box(b);
+        wb.session.autosave().unwrap();
+        boxes.push(b);
+        // Distinct modification times order the list.
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let h = harness_with(demo_session().unwrap(), Some(data), None);
+    let offer = &h.state().recovery_offer;
+    assert_eq!(offer.len(), 2, "{offer:?}");
+    // Newest first: Restore 1 brings back the second session's box.
+    let mut h = h;
+    h.get_by_label("Restore 1").click();
+    h.run_steps(3);
+    let wb = h.state();
+    assert_eq!(wb.session.project.images[0].boxes, vec![boxes[1]]);
+    assert_eq!(wb.recovery_offer.len(), 1, "the other copy is still offered");
+}
+
+#[test]
+fn scoring_all_images_keeps_the_maps_cache_within_its_budget() {
+    let mut h = harness_with(demo_session().unwrap(), None, Some(1));
+    click_label(&mut h, "Score all images");
+    let t = Instant::now();
+    while h.state().store.batch.busy() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(t.elapsed() < Duration::from_secs(120), "scoring did not finish");
+    }
+    h.run_steps(2);
+    let wb = h.state();
+    assert_eq!(wb.store.batch.rows.len(), wb.session.project.images.len());
+    // Six 224² images × three maps would be ~1.2 MB: a 1 MiB budget holds fewer, never more
+    // than the budget plus the three maps on screen.
+    let on_screen = 3 * 224 * 224 * 4 + 3 * 200;
+    assert!(
+        wb.store.cache.bytes() <= (1 << 20) + on_screen,
+        "{} bytes cached",
+        wb.store.cache.bytes()
+    );
+    assert!(wb.store.cache.len() < 3 * wb.session.project.images.len());
+    // The current image's maps are still there (pinned).
+    assert!(wb.current_maps().values().all(Option::is_some));
 }

@@ -1,14 +1,25 @@
 //! The desktop workbench (eframe/egui): three explanation maps side by side or overlaid, annotation
 //! tools with undo, the project file, and live pointing-game / IoU scores.
 //!
-//! `state`, `annotate`, `project` and `export` hold plain data and logic; `ui` and `overlay` are the
-//! only modules that know egui and wgpu.
+//! Plain data and logic, no egui: `state` (the session), `annotate` (edits, undo), `project`
+//! (the RON file), `recovery` (autosave clock, recovery copies), `canvas_tool` (pointer input
+//! to edits), `commands` (the registry of labels, shortcuts and help), `slots` (the three maps by
+//! name), `store` and `worker` (the map store, its workers and bounded cache), `export` and
+//! `transfer` (file formats, session import/export). Only `ui/` (one file per panel),
+//! `harness` (screenshot, frame bench) and `overlay` (the wgpu paint callback) know egui.
 
 pub mod annotate;
+pub mod canvas_tool;
+pub mod commands;
 pub mod export;
+pub mod harness;
 pub mod overlay;
 pub mod project;
+pub mod recovery;
+pub mod slots;
 pub mod state;
+pub mod store;
+pub mod transfer;
 pub mod ui;
 pub mod worker;
 
@@ -69,19 +80,6 @@ pub fn demo_session() -> Result<Session> {
     Ok(s)
 }
 
-fn is_image(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| {
-            matches!(
-                e.to_ascii_lowercase().as_str(),
-                "png" | "jpg" | "jpeg" | "tif" | "tiff" | "bmp" | "dcm" | "dicom"
-            )
-        })
-        .unwrap_or(false)
-        || crate::io::dicom::is_dicom(p)
-}
-
 /// A session for a project file (`.ron`), an image, or a folder of images (its `images/`
 /// subfolder when it has the paper's layout).
 pub fn session_for(path: &Path) -> Result<Session> {
@@ -94,12 +92,8 @@ pub fn session_for(path: &Path) -> Result<Session> {
         } else {
             path.to_path_buf()
         };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| format!("{}: cannot list folder", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && is_image(p))
-            .collect();
-        files.sort();
+        let files = crate::io::image::list_supported(&dir)
+            .with_context(|| format!("{}: cannot list folder", dir.display()))?;
         if files.is_empty() {
             bail!("{}: no images in this folder", dir.display());
         }
@@ -127,7 +121,7 @@ pub fn session_for(path: &Path) -> Result<Session> {
     if path.extension().is_some_and(|e| e == "ron") {
         return Ok(Session::open_project(path)?);
     }
-    if is_image(path) {
+    if crate::io::image::is_supported(path) {
         return Ok(Session::from_images(
             &[path.to_path_buf()],
             bundled_checkpoint(),
@@ -148,6 +142,10 @@ pub struct GuiOptions {
     pub screenshot: Option<PathBuf>,
     /// Time this many frames once loaded, print the medians, then exit.
     pub bench_frames: Option<usize>,
+    /// Budget of the maps cache in MiB (overrides the project's setting).
+    pub map_cache_mb: Option<u64>,
+    /// Paint one scripted brush stroke once loaded (and print its digest), then run on.
+    pub paint_stroke: bool,
 }
 
 /// eframe's wgpu setup: the device is requested with every feature and limit the adapter offers
@@ -213,14 +211,24 @@ pub fn run(opts: GuiOptions) -> Result<()> {
             .with_title("vitscope"),
         ..Default::default()
     };
-    let shot = opts.screenshot.clone();
-    let bench = opts.bench_frames;
+    let wb_opts = ui::WorkbenchOptions {
+        screenshot: opts.screenshot.clone(),
+        data_dir: None,
+        cache_mb: opts.map_cache_mb,
+    };
+    let (bench, stroke) = (opts.bench_frames, opts.paint_stroke);
     eframe::run_native(
         "vitscope",
         native,
         Box::new(move |cc| {
-            let mut wb = Workbench::new(session, &cc.egui_ctx, cc.wgpu_render_state.clone(), shot);
-            wb.frame_bench = bench.map(ui::FrameBench::new);
+            let mut wb = Workbench::with_options(
+                session,
+                &cc.egui_ctx,
+                cc.wgpu_render_state.clone(),
+                wb_opts,
+            );
+            wb.frame_bench = bench.map(harness::FrameBench::new);
+            wb.paint_stroke = stroke.then(harness::ScriptedStroke::default);
             Ok(Box::new(ExitReporter(wb)))
         }),
     )

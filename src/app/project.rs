@@ -174,6 +174,9 @@ pub struct ViewSettings {
     pub show_mask: bool,
     /// Opacity of the annotation mask.
     pub mask_opacity: f32,
+    /// Budget of the maps cache in MiB (`None`: the default, 1024; `--map-cache-mb` overrides).
+    #[serde(default)]
+    pub map_cache_mb: Option<u64>,
 }
 
 impl Default for ViewSettings {
@@ -188,6 +191,7 @@ impl Default for ViewSettings {
             hit_miss: false,
             show_mask: true,
             mask_opacity: 0.35,
+            map_cache_mb: None,
         }
     }
 }
@@ -303,15 +307,6 @@ pub fn autosave_path(project: &Path) -> PathBuf {
         .parent()
         .unwrap_or(Path::new("."))
         .join(format!(".{name}.autosave.ron"))
-}
-
-/// Where an untitled project autosaves: `$XDG_DATA_HOME/vitscope` or `~/.local/share/vitscope`.
-pub fn untitled_autosave() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("vitscope").join("untitled.ron")
 }
 
 /// An autosave worth offering back: it exists and is newer than the project file.

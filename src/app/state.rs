@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use super::annotate::{self, Annotations, Command, History, LabelBox, PatchRecorder};
 use super::project::{self, CheckpointEntry, ImageEntry, Project, ProjectError, Status};
+use super::slots::{MapSlot, PerMap};
+use super::worker::MapKey;
 use crate::explain::Method;
 use crate::io::dicom::{self, DicomImage};
 use crate::io::image::{self as vimage, Image};
 use crate::metrics::Rect;
 use crate::model::device::DeviceChoice;
 use crate::model::preprocess::ResizeMode;
-
-/// The three maps the workbench compares, in pane order.
-pub const MAP_NAMES: [&str; 3] = ["attention", "GradCAM", "Chefer"];
 
 /// Annotation tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,26 +34,14 @@ pub enum Tool {
 }
 
 impl Tool {
-    /// All tools with their shortcut key and help text.
-    pub const ALL: [(Tool, &'static str, &'static str); 6] = [
-        (
-            Tool::Select,
-            "V",
-            "Select / move / resize boxes; drag empty space to pan",
-        ),
-        (Tool::Box, "B", "Draw a box by dragging"),
-        (Tool::Brush, "D", "Paint the mask (size: [ and ])"),
-        (Tool::Eraser, "E", "Erase the mask (size: [ and ])"),
-        (
-            Tool::Polygon,
-            "G",
-            "Click vertices; Enter or double-click fills, Esc cancels",
-        ),
-        (
-            Tool::Fill,
-            "F",
-            "Fill the connected region under the cursor",
-        ),
+    /// All tools, in toolbar order (labels, shortcuts and help: [`super::commands::UiCommand`]).
+    pub const ALL: [Tool; 6] = [
+        Tool::Select,
+        Tool::Box,
+        Tool::Brush,
+        Tool::Eraser,
+        Tool::Polygon,
+        Tool::Fill,
     ];
 
     /// Display name.
@@ -105,16 +92,13 @@ impl Default for ModelSettings {
 
 impl ModelSettings {
     /// The method of each map slot.
-    pub fn methods(&self) -> [Method; 3] {
-        [
-            Method::Attention,
-            if self.paper_gradcam {
-                Method::GradcamPaper
-            } else {
-                Method::Gradcam
-            },
-            Method::Chefer,
-        ]
+    pub fn methods(&self) -> PerMap<Method> {
+        PerMap::from_fn(|s| match s {
+            MapSlot::Attention => Method::Attention,
+            MapSlot::Gradcam if self.paper_gradcam => Method::GradcamPaper,
+            MapSlot::Gradcam => Method::Gradcam,
+            MapSlot::Chefer => Method::Chefer,
+        })
     }
 }
 
@@ -192,6 +176,8 @@ pub struct Session {
     pub mask_dirty_rect: Option<Rect>,
     /// Messages for the user (errors and notes), newest last.
     pub messages: Vec<String>,
+    /// Where an untitled session autosaves (its own file in the recovery folder).
+    pub recovery_file: Option<PathBuf>,
 }
 
 impl Session {
@@ -215,6 +201,7 @@ impl Session {
             edit_generation: 0,
             mask_dirty_rect: None,
             messages: Vec::new(),
+            recovery_file: None,
         }
     }
 
@@ -265,9 +252,10 @@ impl Session {
         })?;
         let (w, h) = (loaded.width(), loaded.height());
         self.init_state(index, w, h);
+        // Opening marks the image in progress; that alone is no unsaved work (the next save
+        // keeps it).
         if entry.status == Status::Todo {
             self.project.images[index].status = Status::InProgress;
-            self.dirty = true;
         }
         self.loaded = Some(loaded);
         self.edit_generation += 1;
@@ -565,7 +553,10 @@ impl Session {
                 s.mask_dirty = false;
             }
             self.dirty = false;
-            let _ = std::fs::remove_file(project::autosave_path(path));
+            super::recovery::remove_copy(&project::autosave_path(path));
+            if let Some(r) = self.recovery_file.take() {
+                super::recovery::remove_copy(&r);
+            }
         }
         Ok(())
     }
@@ -583,17 +574,42 @@ impl Session {
         Ok(path)
     }
 
-    /// Writes the autosave copy (beside the project, or in the user's data folder).
+    /// Writes the autosave copy: beside the project, or the untitled session's own recovery file.
     pub fn autosave(&mut self) -> Result<PathBuf, ProjectError> {
-        let path = match &self.project_path {
-            Some(p) => project::autosave_path(p),
-            None => project::untitled_autosave(),
+        let path = match (&self.project_path, &self.recovery_file) {
+            (Some(p), _) => project::autosave_path(p),
+            (None, Some(r)) => r.clone(),
+            (None, None) => {
+                return Err(ProjectError::Write {
+                    path: PathBuf::from("(untitled)"),
+                    message: "no recovery file for this untitled session".into(),
+                });
+            }
         };
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         self.save_to(&path, true)?;
         Ok(path)
+    }
+
+    /// Keys of the three maps of image `index` under the current model settings.
+    pub fn map_keys(&self, index: usize) -> Option<PerMap<MapKey>> {
+        let (weights, _) = self.checkpoint()?;
+        let entry = self.project.images.get(index)?;
+        let image = self.resolve(&entry.path);
+        let m = &self.model;
+        let attention = |s: MapSlot, v: Option<usize>| v.filter(|_| s == MapSlot::Attention);
+        Some(PerMap::from_fn(|s| MapKey {
+            image: image.clone(),
+            frame: entry.frame,
+            weights: weights.clone(),
+            method: m.methods()[s],
+            target: m.target,
+            layer: attention(s, m.layer),
+            head: attention(s, m.head),
+            resize: m.resize,
+        }))
     }
 
     /// The checkpoint in use.

@@ -1,10 +1,15 @@
-//! Background threads: the model (explanation maps) and the metrics engine. The UI sends jobs and
-//! polls replies each frame, so it never waits on either.
+//! Background threads: the model (explanation maps of one image, or a whole batch scored) and the
+//! metrics engine. The map store sends jobs and polls replies each frame, so the UI never waits on
+//! either; a batch serves single-image jobs between its images and can be cancelled.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+
+use super::annotate::{Annotations, LabelBox};
+use super::slots::{MapSlot, PerMap};
 
 use crate::explain::{self, ExplainOptions, Method};
 use crate::io::image::Image;
@@ -62,6 +67,70 @@ pub struct ExplainJob {
     pub device: DeviceChoice,
 }
 
+/// Where a batch item's annotation comes from.
+pub enum BatchAnnotation {
+    /// The session's own (possibly edited) annotation.
+    InMemory(Annotations),
+    /// Not loaded in the session: boxes from the project, the mask file read by the worker.
+    OnDisk {
+        /// Boxes.
+        boxes: Vec<LabelBox>,
+        /// Mask PNG of class ids.
+        mask: Option<PathBuf>,
+        /// Number of label classes (values above it are class 1).
+        classes: usize,
+    },
+}
+
+/// One image of a batch.
+pub struct BatchItem {
+    /// Index in the project.
+    pub index: usize,
+    /// The map keys of its three slots.
+    pub keys: PerMap<MapKey>,
+    /// DICOM window.
+    pub window: Option<(f64, f64)>,
+    /// Its annotation.
+    pub annotation: BatchAnnotation,
+}
+
+/// Scores every image of a project: maps computed, scored, and handed back for the bounded
+/// cache; the worker keeps nothing.
+pub struct BatchJob {
+    /// Identifies the batch in replies.
+    pub id: u64,
+    /// The images, in scoring order.
+    pub items: Vec<BatchItem>,
+    /// Optional config of the checkpoint.
+    pub config: Option<PathBuf>,
+    /// Device.
+    pub device: DeviceChoice,
+    /// The threshold scored (top p %).
+    pub top_percent: f64,
+    /// Set to stop after the image in progress.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// A job of the model thread.
+pub enum ModelJob {
+    /// Maps of one image.
+    Maps(ExplainJob),
+    /// Score a batch of images.
+    Batch(BatchJob),
+}
+
+/// One map's scores on one image: pointing game, IoU rect at the threshold, and the IoU with the
+/// box minus the IoU with the mask.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageMapScore {
+    /// Pointing game hit.
+    pub hit: bool,
+    /// IoU of the top-p region's rectangle with the ground truth.
+    pub iou: f64,
+    /// IoU with the boxes minus IoU with the mask (when both exist).
+    pub box_delta: Option<f64>,
+}
+
 /// Replies of the model thread.
 pub enum ExplainReply {
     /// Starting a method (`index` of `total`).
@@ -77,11 +146,39 @@ pub enum ExplainReply {
     Done(MapKey, MapResult),
     /// A job failed.
     Failed(MapKey, String),
+    /// A batch image is scored (`None` per slot: not scored, e.g. nothing annotated); its maps
+    /// come along for the cache.
+    BatchRow {
+        /// Batch.
+        id: u64,
+        /// Image index.
+        index: usize,
+        /// Scores per slot.
+        scores: PerMap<Option<ImageMapScore>>,
+        /// The maps, for the cache.
+        maps: Vec<(MapKey, MapResult)>,
+    },
+    /// A batch image could not be scored.
+    BatchFailed {
+        /// Batch.
+        id: u64,
+        /// Image index.
+        index: usize,
+        /// Why.
+        error: String,
+    },
+    /// The batch ended (all done, or cancelled).
+    BatchEnded {
+        /// Batch.
+        id: u64,
+        /// Whether it was cancelled.
+        cancelled: bool,
+    },
 }
 
 /// The model thread.
 pub struct ExplainWorker {
-    jobs: Sender<ExplainJob>,
+    jobs: Sender<ModelJob>,
     /// Replies; poll with `try_recv`.
     pub replies: Receiver<ExplainReply>,
 }
@@ -90,123 +187,297 @@ impl ExplainWorker {
     /// Starts the thread; `wake` is called after each reply (the UI asks for a repaint).
     /// `shared_gpu` is the GUI's own GPU registered with burn: `auto` and `gpu` run there.
     pub fn spawn(wake: impl Fn() + Send + 'static, shared_gpu: Option<Device>) -> Self {
-        let (jobs, job_rx) = channel::<ExplainJob>();
+        let (jobs, job_rx) = channel::<ModelJob>();
         let (reply_tx, replies) = channel();
         std::thread::Builder::new()
             .name("vitscope-model".into())
-            .spawn(move || explain_loop(job_rx, reply_tx, wake, shared_gpu))
+            .spawn(move || {
+                let mut w = ModelThread {
+                    out: reply_tx,
+                    wake: Box::new(wake),
+                    shared_gpu,
+                    models: HashMap::new(),
+                };
+                w.run(job_rx)
+            })
             .expect("spawning the model thread");
         Self { jobs, replies }
     }
 
     /// Queues a job.
-    pub fn send(&self, job: ExplainJob) {
+    pub fn send(&self, job: ModelJob) {
         let _ = self.jobs.send(job);
     }
 }
 
-fn explain_loop(
-    jobs: Receiver<ExplainJob>,
+struct ModelThread {
     out: Sender<ExplainReply>,
-    wake: impl Fn(),
+    wake: Box<dyn Fn() + Send>,
     shared_gpu: Option<Device>,
-) {
-    let resolve = |choice: DeviceChoice| match (choice, &shared_gpu) {
-        (DeviceChoice::Cpu, _) => Device::flex(),
-        (_, Some(gpu)) => gpu.clone(),
-        (c, None) => device::resolve(c),
-    };
-    let mut models: HashMap<(PathBuf, DeviceChoice), Arc<Vit>> = HashMap::new();
-    while let Ok(job) = jobs.recv() {
-        let total = job.keys.len();
-        let Some(first) = job.keys.first().cloned() else {
-            continue;
-        };
-        let slot = (first.weights.clone(), job.device);
-        let vit = match models.get(&slot) {
-            Some(v) => v.clone(),
-            None => {
-                let _ = out.send(ExplainReply::Progress {
-                    label: format!(
-                        "loading {}",
-                        first
-                            .weights
-                            .file_name()
-                            .map(|n| n.to_string_lossy())
-                            .unwrap_or_default()
-                    ),
-                    index: 0,
-                    total,
-                });
-                wake();
-                let opts = LoadOptions {
-                    heads: None,
-                    config_file: job.config.clone(),
-                    classes: None,
-                };
-                match load_vit(&first.weights, &opts, &resolve(job.device)) {
-                    Ok((v, _)) => {
-                        let v = Arc::new(v);
-                        models.insert(slot, v.clone());
-                        v
-                    }
-                    Err(e) => {
-                        for k in job.keys {
-                            let _ = out.send(ExplainReply::Failed(k, e.to_string()));
-                        }
-                        wake();
-                        continue;
-                    }
-                }
+    models: HashMap<(PathBuf, DeviceChoice), Arc<Vit>>,
+}
+
+impl ModelThread {
+    fn send(&self, r: ExplainReply) {
+        let _ = self.out.send(r);
+        (self.wake)();
+    }
+
+    fn run(&mut self, jobs: Receiver<ModelJob>) {
+        let mut next = None;
+        loop {
+            let job = match next.take() {
+                Some(j) => j,
+                None => match jobs.recv() {
+                    Ok(j) => j,
+                    Err(_) => return,
+                },
+            };
+            match job {
+                ModelJob::Maps(j) => self.maps(j),
+                ModelJob::Batch(b) => next = self.batch(b, &jobs),
             }
+        }
+    }
+
+    fn model(
+        &mut self,
+        weights: &Path,
+        config: Option<PathBuf>,
+        device: DeviceChoice,
+    ) -> Result<Arc<Vit>, String> {
+        let slot = (weights.to_path_buf(), device);
+        if let Some(v) = self.models.get(&slot) {
+            return Ok(v.clone());
+        }
+        let name = weights.file_name().map(|n| n.to_string_lossy().into_owned());
+        self.send(ExplainReply::Progress {
+            label: format!("loading {}", name.unwrap_or_default()),
+            index: 0,
+            total: 1,
+        });
+        let dev = match (device, &self.shared_gpu) {
+            (DeviceChoice::Cpu, _) => Device::flex(),
+            (_, Some(gpu)) => gpu.clone(),
+            (c, None) => device::resolve(c),
         };
+        let opts = LoadOptions {
+            heads: None,
+            config_file: config,
+            classes: None,
+        };
+        let (v, _) = load_vit(weights, &opts, &dev).map_err(|e| e.to_string())?;
+        let v = Arc::new(v);
+        self.models.insert(slot, v.clone());
+        Ok(v)
+    }
+
+    /// Computes every key's map; each result is handed to `done`.
+    fn compute(
+        &self,
+        vit: &Vit,
+        image: &Image,
+        keys: Vec<MapKey>,
+        mut done: impl FnMut(&Self, MapKey, Result<MapResult, String>),
+    ) {
+        let Some(first) = keys.first() else { return };
         let prepared = preprocess::prepare(
-            &job.image,
+            image,
             vit.config.img_size,
             first.resize,
             &Normalization::default(),
         );
         let dev = vit.weights.head.weight.val().device();
-        for (index, key) in job.keys.into_iter().enumerate() {
-            let _ = out.send(ExplainReply::Progress {
+        let total = keys.len();
+        for (index, key) in keys.into_iter().enumerate() {
+            self.send(ExplainReply::Progress {
                 label: key.method.name().to_string(),
                 index,
                 total,
             });
-            wake();
             let opts = ExplainOptions {
                 target: key.target,
                 layer: key.layer,
                 head: key.head,
             };
-            let reply = match explain::explain(&vit, prepared.tensor(&dev), key.method, &opts) {
-                Ok(e) => {
-                    let values = preprocess::map_to_original(&e.map.values, &prepared.geometry);
-                    ExplainReply::Done(
-                        key,
-                        MapResult {
-                            width: job.image.width,
-                            height: job.image.height,
-                            values: Arc::new(values),
-                            target: e.target,
-                            logits: e.logits,
-                        },
-                    )
-                }
-                Err(e) => ExplainReply::Failed(key, e.to_string()),
-            };
-            let _ = out.send(reply);
-            wake();
+            let r = explain::explain(vit, prepared.tensor(&dev), key.method, &opts)
+                .map(|e| MapResult {
+                    width: image.width,
+                    height: image.height,
+                    values: Arc::new(preprocess::map_to_original(
+                        &e.map.values,
+                        &prepared.geometry,
+                    )),
+                    target: e.target,
+                    logits: e.logits,
+                })
+                .map_err(|e| e.to_string());
+            done(self, key, r);
         }
     }
+
+    fn maps(&mut self, job: ExplainJob) {
+        let Some(first) = job.keys.first().cloned() else {
+            return;
+        };
+        let vit = match self.model(&first.weights, job.config.clone(), job.device) {
+            Ok(v) => v,
+            Err(e) => {
+                for k in job.keys {
+                    self.send(ExplainReply::Failed(k, e.clone()));
+                }
+                return;
+            }
+        };
+        self.compute(&vit, &job.image, job.keys, |t, key, r| {
+            t.send(match r {
+                Ok(m) => ExplainReply::Done(key, m),
+                Err(e) => ExplainReply::Failed(key, e),
+            })
+        });
+    }
+
+    /// Runs a batch; map jobs that arrive meanwhile are served between images (the user's
+    /// current image never waits for the whole batch). A newer batch replaces this one and is
+    /// returned to run next.
+    fn batch(&mut self, job: BatchJob, jobs: &Receiver<ModelJob>) -> Option<ModelJob> {
+        let mut cancelled = false;
+        for item in job.items {
+            while let Ok(j) = jobs.try_recv() {
+                match j {
+                    ModelJob::Maps(m) => self.maps(m),
+                    newer @ ModelJob::Batch(_) => {
+                        self.send(ExplainReply::BatchEnded {
+                            id: job.id,
+                            cancelled: true,
+                        });
+                        return Some(newer);
+                    }
+                }
+            }
+            if job.cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                break;
+            }
+            let index = item.index;
+            match self.batch_item(item, job.config.clone(), job.device, job.top_percent) {
+                Ok((scores, maps)) => self.send(ExplainReply::BatchRow {
+                    id: job.id,
+                    index,
+                    scores,
+                    maps,
+                }),
+                Err(error) => self.send(ExplainReply::BatchFailed {
+                    id: job.id,
+                    index,
+                    error,
+                }),
+            }
+        }
+        self.send(ExplainReply::BatchEnded {
+            id: job.id,
+            cancelled,
+        });
+        None
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn batch_item(
+        &mut self,
+        item: BatchItem,
+        config: Option<PathBuf>,
+        device: DeviceChoice,
+        top_percent: f64,
+    ) -> Result<(PerMap<Option<ImageMapScore>>, Vec<(MapKey, MapResult)>), String> {
+        let k0 = &item.keys[MapSlot::Attention];
+        let loaded = super::state::load_image(&k0.image, item.index, item.window, k0.frame)?;
+        let (w, h) = (loaded.width(), loaded.height());
+        let ann = match item.annotation {
+            BatchAnnotation::InMemory(a) => a,
+            BatchAnnotation::OnDisk {
+                boxes,
+                mask,
+                classes,
+            } => {
+                let mut a = Annotations::new(w, h);
+                a.boxes = boxes;
+                if let Some(m) = mask {
+                    a.mask = super::project::read_label_mask(&m, w, h, classes)
+                        .map_err(|e| e.to_string())?;
+                }
+                a
+            }
+        };
+        if (ann.mask.width, ann.mask.height) != (w, h) {
+            return Err(format!(
+                "{}: the annotation is {}×{} but the image is {w}×{h}",
+                k0.image.display(),
+                ann.mask.width,
+                ann.mask.height
+            ));
+        }
+        let vit = self.model(&k0.weights, config, device)?;
+        let keys: Vec<MapKey> = item.keys.values().cloned().collect();
+        let mut maps = Vec::new();
+        let mut error = None;
+        self.compute(&vit, &loaded.image, keys, |_, key, r| match r {
+            Ok(m) => maps.push((key, m)),
+            Err(e) => error = Some(format!("{}: {e}", key.method.name())),
+        });
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let per_slot = PerMap::from_fn(|s| {
+            maps.iter()
+                .find(|(k, _)| *k == item.keys[s])
+                .map(|(_, m)| m.values.clone())
+        });
+        Ok((score_image(&per_slot, &ann, top_percent), maps))
+    }
+}
+
+/// Scores one image's maps against its annotation at the top `p` %: nothing annotated scores
+/// nothing (a zero would skew the distribution).
+pub fn score_image(
+    maps: &PerMap<Option<Arc<Vec<f32>>>>,
+    ann: &Annotations,
+    p: f64,
+) -> PerMap<Option<ImageMapScore>> {
+    let truth = ann.ground_truth();
+    if truth.count() == 0 {
+        return PerMap::none();
+    }
+    let (w, h) = (truth.width, truth.height);
+    let boxm = if ann.mask.count() == 0 {
+        None
+    } else if ann.boxes.is_empty() {
+        truth.bbox().map(|r| Mask::from_rects(w, h, &[r]))
+    } else {
+        Some(ann.box_mask())
+    };
+    maps.as_ref().map(|m| {
+        let m = m.as_ref().filter(|m| m.len() == w * h)?;
+        let score = |mask: &Mask| metrics::compute_cpu(m, w, h, mask, &[p]).ok();
+        let s = score(&truth)?;
+        let iou = s.top[0].iou_rect;
+        let box_delta = boxm
+            .as_ref()
+            .and_then(score)
+            .map(|b| b.top[0].iou_rect - iou);
+        Some(ImageMapScore {
+            hit: s.pointing_game,
+            iou,
+            box_delta,
+        })
+    })
 }
 
 /// One metrics job: every shown map against the current annotation.
 pub struct MetricsJob {
     /// Increases with every edit; stale replies are dropped by the UI.
     pub generation: u64,
-    /// Maps (slot index, values) of one size.
-    pub maps: Vec<(usize, Arc<Vec<f32>>)>,
+    /// Maps (slot, values) of one size.
+    pub maps: Vec<(MapSlot, Arc<Vec<f32>>)>,
     /// Columns.
     pub width: usize,
     /// Rows.
@@ -239,7 +510,7 @@ pub struct MetricsReply {
     /// Generation of the job.
     pub generation: u64,
     /// Per slot.
-    pub scores: Vec<(usize, Result<MapScores, String>)>,
+    pub scores: Vec<(MapSlot, Result<MapScores, String>)>,
     /// Wall time of the job in ms.
     pub millis: f64,
 }
@@ -287,7 +558,7 @@ impl MetricsWorker {
 }
 
 /// Scores every map of a job (also used directly by tests and the batch report).
-pub fn score(job: &MetricsJob) -> Vec<(usize, Result<MapScores, String>)> {
+pub fn score(job: &MetricsJob) -> Vec<(MapSlot, Result<MapScores, String>)> {
     job.maps
         .iter()
         .map(|(slot, map)| {

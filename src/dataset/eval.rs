@@ -45,14 +45,6 @@ pub struct Item {
     pub mask: PathBuf,
 }
 
-const IMAGE_EXT: [&str; 6] = ["png", "jpg", "jpeg", "tif", "tiff", "bmp"];
-
-fn has_image_ext(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXT.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 /// Lists `DIR/images/*` with their `DIR/masks/<stem>.*` partners (sorted by stem).
 pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
     let layout = |path: &Path, message: &str| EvalError::Layout {
@@ -67,13 +59,7 @@ pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
         ));
     }
     let read = |d: &Path| -> Result<Vec<PathBuf>, EvalError> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map_err(|e| layout(d, &format!("cannot list: {e}")))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| has_image_ext(p))
-            .collect();
-        v.sort();
-        Ok(v)
+        crate::io::image::list_supported(d).map_err(|e| layout(d, &format!("cannot list: {e}")))
     };
     let mask_files = read(&masks)?;
     let mut items = Vec::new();

@@ -61,6 +61,14 @@ pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
                 image.display()
             )));
         }
+        if !crate::io::image::is_supported(&image) {
+            return Err(err(format!(
+                "line {}: {} is not an image this program reads ({})",
+                n + 2,
+                image.display(),
+                crate::io::image::SUPPORTED_NAMES
+            )));
+        }
         out.push(Labelled { image, label });
     }
     if out.is_empty() {

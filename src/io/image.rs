@@ -66,6 +66,34 @@ impl Image {
     }
 }
 
+/// Raster extensions the readers decode (lower case); DICOM is recognised by
+/// [`super::dicom::is_dicom`] (extension or the `DICM` magic).
+pub const RASTER_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "tif", "tiff", "bmp"];
+
+/// What [`is_supported`] accepts, for messages: "png, jpg, tif, bmp, DICOM".
+pub const SUPPORTED_NAMES: &str = "png, jpg, tif, bmp, DICOM";
+
+/// Whether `path` is a file the image readers open: a raster extension of
+/// [`RASTER_EXTENSIONS`], or DICOM (by extension or by its magic). The one list used by the
+/// workbench, `explain`, `eval` and `train`.
+pub fn is_supported(path: &Path) -> bool {
+    let raster = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| RASTER_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+    raster || (path.is_file() && super::dicom::is_dicom(path))
+}
+
+/// The supported image files directly in `dir`, sorted by path.
+pub fn list_supported(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_supported(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Decodes an image file; DICOM files give their first frame with the file's window.
 pub fn read_image(path: &Path) -> Result<Image, ImageError> {
     if super::dicom::is_dicom(path) {

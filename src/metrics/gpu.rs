@@ -403,6 +403,15 @@ fn with_shared<T>(
     }
 }
 
+/// Makes the process-wide GPU context use an existing device (the GUI's, on a hardware GPU), so
+/// the metrics kernels, the overlay and the model share one device. Has no effect once the
+/// context exists.
+pub fn share_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) {
+    let _ = SHARED.get_or_init(|| {
+        Mutex::new(GpuMetrics::new(device, queue, info).map_err(|e| e.to_string()))
+    });
+}
+
 /// Whether `auto` would use the GPU: a hardware adapter is available.
 pub fn auto_uses_gpu() -> bool {
     with_shared(|g| Ok(!g.is_software())).unwrap_or(false)

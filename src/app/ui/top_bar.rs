@@ -1,0 +1,73 @@
+//! The top bar: the File menu, the path field, the layout and zoom buttons.
+
+use std::path::PathBuf;
+
+use eframe::egui;
+
+use super::Action;
+use crate::app::commands::UiCommand;
+use crate::app::project::Layout;
+use crate::app::state::Session;
+use crate::app::transfer::{ExportKind, ImportKind};
+
+fn command_button(ui: &mut egui::Ui, c: UiCommand, out: &mut Vec<Action>) {
+    if ui
+        .button(c.label_with_shortcut())
+        .on_hover_text(c.tooltip())
+        .clicked()
+    {
+        out.push(Action::Command(c));
+    }
+}
+
+/// Draws the top bar.
+pub fn top_bar_ui(ui: &mut egui::Ui, path_field: &mut String, session: &mut Session) -> Vec<Action> {
+    let mut out = Vec::new();
+    ui.horizontal_wrapped(|ui| {
+        ui.menu_button("File", |ui| {
+            for c in [
+                UiCommand::NewProject,
+                UiCommand::Open,
+                UiCommand::Save,
+                UiCommand::SaveAs,
+            ] {
+                command_button(ui, c, &mut out);
+            }
+            ui.separator();
+            for k in ExportKind::ALL {
+                if ui.button(k.label()).clicked() {
+                    out.push(Action::Export(k));
+                }
+            }
+            ui.separator();
+            for k in ImportKind::ALL {
+                if ui.button(k.label()).clicked() {
+                    out.push(Action::Import(k));
+                }
+            }
+        });
+        ui.label("Path:");
+        ui.add(
+            egui::TextEdit::singleline(path_field)
+                .hint_text("file or folder for Open / Save as / Export / Import")
+                .desired_width(320.0),
+        );
+        if ui
+            .button("Open")
+            .on_hover_text("Open the path typed here (asks first when work is unsaved)")
+            .clicked()
+        {
+            out.push(Action::OpenPath(PathBuf::from(path_field.trim())));
+        }
+        ui.separator();
+        let layout = &mut session.project.view.layout;
+        ui.selectable_value(layout, Layout::Single, "1 pane");
+        ui.selectable_value(layout, Layout::Two, "2 panes");
+        ui.selectable_value(layout, Layout::Four, "4 panes");
+        ui.separator();
+        for c in [UiCommand::Fit, UiCommand::OneToOne, UiCommand::Help] {
+            command_button(ui, c, &mut out);
+        }
+    });
+    out
+}
