@@ -918,10 +918,10 @@ impl Workbench {
 
     fn status_line(&self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let dirty = if self.session.dirty {
-                "unsaved changes"
-            } else {
-                "saved"
+            let dirty = match (self.session.dirty, &self.session.project_path) {
+                (true, _) => "unsaved changes",
+                (false, Some(_)) => "saved",
+                (false, None) => "no changes",
             };
             let file = self
                 .session
