@@ -87,7 +87,14 @@ fn app_suite(args: &BenchArgs) -> Result<()> {
         .arg("phantom")
         .arg("--out")
         .arg(&dir)
-        .args(["--n", &n.to_string(), "--seed", "1", "--size", &size.to_string()])
+        .args([
+            "--n",
+            &n.to_string(),
+            "--seed",
+            "1",
+            "--size",
+            &size.to_string(),
+        ])
         .stderr(std::process::Stdio::null())
         .status()?;
     if !status.success() {

@@ -106,7 +106,15 @@ fn explain_handles_folders() {
             .arg(&out),
     );
     for f in [
-        "a.npy", "a_map.npy", "a.png", "b.npy", "b_map.npy", "b.png", "c.npy", "c.png", "d.npy",
+        "a.npy",
+        "a_map.npy",
+        "a.png",
+        "b.npy",
+        "b_map.npy",
+        "b.png",
+        "c.npy",
+        "c.png",
+        "d.npy",
         "d.png",
     ] {
         assert!(out.join(f).exists(), "{f} missing");

@@ -17,7 +17,11 @@ use vitscope::app::ui::WorkbenchOptions;
 use vitscope::app::{Session, Workbench, demo_session};
 
 /// A workbench whose recovery copies live in a data folder of its own (`data`, or a fresh one).
-fn harness_with(session: Session, data: Option<PathBuf>, cache_mb: Option<u64>) -> Harness<'static, Workbench> {
+fn harness_with(
+    session: Session,
+    data: Option<PathBuf>,
+    cache_mb: Option<u64>,
+) -> Harness<'static, Workbench> {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let data = data.unwrap_or_else(|| {
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -560,7 +564,10 @@ fn an_idle_edit_survives_sigkill_and_is_restored_exactly() {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.starts_with("edit: ") {
                 let _ = tx.send(line);
             }
@@ -575,7 +582,12 @@ fn an_idle_edit_survives_sigkill_and_is_restored_exactly() {
             .unwrap_or_else(|| panic!("no {k} in {line}"))
             .to_string()
     };
-    let (pid, image, px, want) = (field("pid"), field("image"), field("mask_px"), field("digest"));
+    let (pid, image, px, want) = (
+        field("pid"),
+        field("image"),
+        field("mask_px"),
+        field("digest"),
+    );
     // No input at all for 36 s: the autosave must fire by time alone. Then the hard kill.
     std::thread::sleep(Duration::from_secs(36));
     let killed = std::process::Command::new("sh")
@@ -595,8 +607,17 @@ fn an_idle_edit_survives_sigkill_and_is_restored_exactly() {
     let wb = h.state();
     let i: usize = image.parse().unwrap();
     let ann = &wb.session.states[i].as_ref().expect("restored image").ann;
-    assert_eq!(ann.mask.count().to_string(), px, "{:?}", wb.session.messages);
-    assert_eq!(digest(&ann.mask.data), want, "the restored mask is the painted one");
+    assert_eq!(
+        ann.mask.count().to_string(),
+        px,
+        "{:?}",
+        wb.session.messages
+    );
+    assert_eq!(
+        digest(&ann.mask.data),
+        want,
+        "the restored mask is the painted one"
+    );
     assert!(wb.session.dirty, "restored work is unsaved until saved");
     assert!(wb.recovery_offer.is_empty());
 }
@@ -616,12 +637,20 @@ fn opening_something_else_asks_before_dropping_unsaved_work() {
     h.get_by_label("Open").click();
     h.run_steps(4);
     assert!(h.state().confirm.is_some(), "Open asks first");
-    assert_eq!(h.state().session.project.images.len(), n, "nothing replaced yet");
+    assert_eq!(
+        h.state().session.project.images.len(),
+        n,
+        "nothing replaced yet"
+    );
     h.get_by_label("Cancel").click();
     h.run_steps(4);
     let wb = h.state();
     assert!(wb.confirm.is_none());
-    assert_eq!(wb.session.ann().unwrap().mask, painted, "the stroke is still there");
+    assert_eq!(
+        wb.session.ann().unwrap().mask,
+        painted,
+        "the stroke is still there"
+    );
     // A new project asks too; "Don't save" goes on.
     h.get_by_label("File").click();
     h.run_steps(3);
@@ -645,13 +674,15 @@ fn save_in_the_question_saves_then_opens() {
     let dir = tempdir("ask-save");
     let file = copy_demo(&dir);
     let mut h = harness(Session::open_project(&file).unwrap());
-    h.state_mut().session.add_box(vitscope::app::annotate::LabelBox {
-        x0: 3,
-        y0: 4,
-        x1: 30,
-        y1: 40,
-        class: 1,
-    });
+    h.state_mut()
+        .session
+        .add_box(vitscope::app::annotate::LabelBox {
+            x0: 3,
+            y0: 4,
+            x1: 30,
+            y1: 40,
+            class: 1,
+        });
     h.step();
     let other = dir.join("images/polyp_00002.png");
     h.state_mut().path_field = other.display().to_string();
@@ -662,7 +693,11 @@ fn save_in_the_question_saves_then_opens() {
     settle(&mut h);
     assert_eq!(h.state().session.project.images[0].path, other);
     let back = Session::open_project(&file).unwrap();
-    assert_eq!(back.project.images[0].boxes.len(), 1, "saved before opening");
+    assert_eq!(
+        back.project.images[0].boxes.len(),
+        1,
+        "saved before opening"
+    );
 }
 
 #[test]
@@ -694,7 +729,11 @@ fn untitled_sessions_keep_separate_recovery_copies_and_all_are_offered() {
     h.run_steps(3);
     let wb = h.state();
     assert_eq!(wb.session.project.images[0].boxes, vec![boxes[1]]);
-    assert_eq!(wb.recovery_offer.len(), 1, "the other copy is still offered");
+    assert_eq!(
+        wb.recovery_offer.len(),
+        1,
+        "the other copy is still offered"
+    );
 }
 
 #[test]
@@ -705,7 +744,10 @@ fn scoring_all_images_keeps_the_maps_cache_within_its_budget() {
     while h.state().store.batch.busy() {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
-        assert!(t.elapsed() < Duration::from_secs(120), "scoring did not finish");
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "scoring did not finish"
+        );
     }
     h.run_steps(2);
     let wb = h.state();

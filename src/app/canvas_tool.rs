@@ -186,7 +186,13 @@ impl CanvasTool {
 
     /// The pointer moved to `p` during the drag; `delta` is the move in screen points and
     /// `total` the whole drag so far (screen points).
-    pub fn drag(&mut self, s: &mut Session, p: Point, delta: (f32, f32), total: (f32, f32)) -> Effect {
+    pub fn drag(
+        &mut self,
+        s: &mut Session,
+        p: Point,
+        delta: (f32, f32),
+        total: (f32, f32),
+    ) -> Effect {
         self.last = Some(p);
         let Some((w, h)) = s.loaded.as_ref().map(|l| (l.width(), l.height())) else {
             return Effect::None;
@@ -216,8 +222,12 @@ impl CanvasTool {
                 let (dx, dy) = (p.0 - start.0, p.1 - start.1);
                 let bw = (before.x1 - before.x0) as f32;
                 let bh = (before.y1 - before.y0) as f32;
-                let x0 = (before.x0 as f32 + dx).round().clamp(0.0, (w as f32 - bw).max(0.0));
-                let y0 = (before.y0 as f32 + dy).round().clamp(0.0, (h as f32 - bh).max(0.0));
+                let x0 = (before.x0 as f32 + dx)
+                    .round()
+                    .clamp(0.0, (w as f32 - bw).max(0.0));
+                let y0 = (before.y0 as f32 + dy)
+                    .round()
+                    .clamp(0.0, (h as f32 - bh).max(0.0));
                 let moved = LabelBox {
                     x0: x0 as u32,
                     y0: y0 as u32,

@@ -109,7 +109,12 @@ impl FrameBench {
     }
 
     /// One frame once loaded: `pane` is the first pane, `mask_px` the mask's pixels now.
-    pub fn step(&mut self, cpu: Option<f32>, pane: Option<egui::Rect>, mask_px: usize) -> BenchStep {
+    pub fn step(
+        &mut self,
+        cpu: Option<f32>,
+        pane: Option<egui::Rect>,
+        mask_px: usize,
+    ) -> BenchStep {
         self.starts.push(Instant::now());
         self.cpus.push(cpu);
         if self.starts.len() == self.frames

@@ -13,6 +13,7 @@ pub mod canvas_tool;
 pub mod commands;
 pub mod export;
 pub mod harness;
+pub mod loaded;
 pub mod overlay;
 pub mod project;
 pub mod recovery;

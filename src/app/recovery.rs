@@ -61,10 +61,7 @@ fn ref_file(dir: &Path, project: &Path) -> PathBuf {
 pub fn register(dir: &Path, project: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let abs = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
-    crate::io::write_atomic(
-        &ref_file(dir, project),
-        abs.to_string_lossy().as_bytes(),
-    )
+    crate::io::write_atomic(&ref_file(dir, project), abs.to_string_lossy().as_bytes())
 }
 
 /// One recovery copy that can be offered back.
@@ -163,7 +160,7 @@ pub fn list(dir: &Path, also: Option<&Path>) -> Vec<RecoveryCopy> {
             });
         }
     }
-    out.sort_by(|a, b| b.modified.cmp(&a.modified));
+    out.sort_by_key(|c| std::cmp::Reverse(c.modified));
     out
 }
 
@@ -199,7 +196,13 @@ impl AutosaveClock {
     }
 
     /// Called every frame with the session's state.
-    pub fn step(&mut self, now: Instant, dirty: bool, generation: u64, project: &Project) -> AutosaveStep {
+    pub fn step(
+        &mut self,
+        now: Instant,
+        dirty: bool,
+        generation: u64,
+        project: &Project,
+    ) -> AutosaveStep {
         let same = self
             .written
             .as_ref()
@@ -244,9 +247,15 @@ mod tests {
             c.step(t10, true, 3, &p),
             AutosaveStep::Wait(Duration::from_secs(20))
         );
-        assert_eq!(c.step(t0 + Duration::from_secs(30), true, 3, &p), AutosaveStep::Due);
+        assert_eq!(
+            c.step(t0 + Duration::from_secs(30), true, 3, &p),
+            AutosaveStep::Due
+        );
         c.written(3, &p);
-        assert_eq!(c.step(t0 + Duration::from_secs(31), true, 3, &p), AutosaveStep::Idle);
+        assert_eq!(
+            c.step(t0 + Duration::from_secs(31), true, 3, &p),
+            AutosaveStep::Idle
+        );
         // A project change without a new edit generation (a status) counts.
         let mut q = p.clone();
         q.classes.pop();
@@ -276,8 +285,14 @@ mod tests {
         let l = list(&dir, None);
         assert_eq!(l.len(), 3, "{l:?}");
         assert_eq!(l.iter().filter(|c| c.project.is_none()).count(), 2);
-        assert!(l.iter().any(|c| c.project.as_deref() == Some(proj.as_path())));
-        assert!(!ref_file(&dir, &gone).exists(), "stale registration removed");
+        assert!(
+            l.iter()
+                .any(|c| c.project.as_deref() == Some(proj.as_path()))
+        );
+        assert!(
+            !ref_file(&dir, &gone).exists(),
+            "stale registration removed"
+        );
         // Also offered when only named (not registered), and not twice.
         assert_eq!(list(&dir, Some(&proj)).len(), 3);
         for c in &l {

@@ -120,6 +120,9 @@ mod tests {
         let mut o = PerMap::<Option<u8>>::none();
         assert!(o.all_none());
         o[MapSlot::Attention] = Some(4);
-        assert_eq!(o.present().collect::<Vec<_>>(), vec![(MapSlot::Attention, &4)]);
+        assert_eq!(
+            o.present().collect::<Vec<_>>(),
+            vec![(MapSlot::Attention, &4)]
+        );
     }
 }

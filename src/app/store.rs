@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::slots::{MapSlot, PerMap};
 use super::state::Session;
 use super::worker::{
-    BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, ExplainWorker, ImageMapScore, MapKey, MapResult,
-    MapScores, MetricsJob, MetricsWorker, ModelJob,
+    BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, ExplainWorker, ImageMapScore,
+    MapKey, MapResult, MapScores, MetricsJob, MetricsWorker, ModelJob,
 };
 
 /// Default cache budget.
@@ -154,7 +154,8 @@ impl BatchScores {
 
     /// Images still to score.
     pub fn left(&self) -> usize {
-        self.total.saturating_sub(self.rows.len() + self.failed.len())
+        self.total
+            .saturating_sub(self.rows.len() + self.failed.len())
     }
 }
 
@@ -355,7 +356,8 @@ impl MapStore {
                     self.batch.rows.insert(at, (index, scores));
                 }
                 ExplainReply::BatchFailed { id, index, error } if id == self.batch.id => {
-                    self.errors.push(format!("scoring image {}: {error}", index + 1));
+                    self.errors
+                        .push(format!("scoring image {}: {error}", index + 1));
                     self.batch.failed.push((index, error));
                 }
                 ExplainReply::BatchEnded { id, cancelled } if id == self.batch.id => {

@@ -29,7 +29,11 @@ pub enum ExportKind {
 
 impl ExportKind {
     /// All, in menu order.
-    pub const ALL: [ExportKind; 3] = [ExportKind::PngMasks, ExportKind::Coco, ExportKind::MetricsCsv];
+    pub const ALL: [ExportKind; 3] = [
+        ExportKind::PngMasks,
+        ExportKind::Coco,
+        ExportKind::MetricsCsv,
+    ];
 
     /// Menu label.
     pub fn label(self) -> &'static str {
@@ -166,8 +170,12 @@ pub fn export(
             if kind == ExportKind::PngMasks {
                 export::export_png_masks(path, &items).map(|n| format!("{n} masks"))
             } else {
-                let classes: Vec<String> =
-                    session.project.classes.iter().map(|c| c.name.clone()).collect();
+                let classes: Vec<String> = session
+                    .project
+                    .classes
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect();
                 export::export_coco(path, &items, &classes).map(|_| "COCO".to_string())
             }
         }
@@ -195,7 +203,10 @@ pub fn import(session: &mut Session, kind: ImportKind, path: &Path) -> Result<St
                 path.to_path_buf(),
             ];
             let Some(p) = candidates.iter().find(|p| p.is_file()) else {
-                return Err(format!("{}: no mask named {stem}.png there", path.display()));
+                return Err(format!(
+                    "{}: no mask named {stem}.png there",
+                    path.display()
+                ));
             };
             project::read_label_mask(p, w, h, session.project.classes.len())
                 .map(|m| ImportedAnnotations {

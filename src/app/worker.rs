@@ -250,7 +250,9 @@ impl ModelThread {
         if let Some(v) = self.models.get(&slot) {
             return Ok(v.clone());
         }
-        let name = weights.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = weights
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
         self.send(ExplainReply::Progress {
             label: format!("loading {}", name.unwrap_or_default()),
             index: 0,

@@ -24,8 +24,16 @@ pub fn confirm_ui(ctx: &egui::Context, pending: Option<&Pending>) -> Vec<Action>
             ui.label(format!("{what}\nThis session has unsaved changes."));
             ui.horizontal(|ui| {
                 for (label, a, tip) in [
-                    ("Save", Answer::Save, "Save first (an untitled session saves to the path field)"),
-                    ("Don't save", Answer::Discard, "Go on and lose the unsaved changes"),
+                    (
+                        "Save",
+                        Answer::Save,
+                        "Save first (an untitled session saves to the path field)",
+                    ),
+                    (
+                        "Don't save",
+                        Answer::Discard,
+                        "Go on and lose the unsaved changes",
+                    ),
                     ("Cancel", Answer::Cancel, "Stay in this session"),
                 ] {
                     if ui.button(label).on_hover_text(tip).clicked() {
@@ -49,11 +57,15 @@ pub fn recovery_ui(ctx: &egui::Context, copies: &[RecoveryCopy]) -> Vec<Action> 
             ui.label(if copies.len() == 1 {
                 "An autosave newer than its project exists:".to_string()
             } else {
-                format!("{} autosaves newer than their projects exist:", copies.len())
+                format!(
+                    "{} autosaves newer than their projects exist:",
+                    copies.len()
+                )
             });
             egui::Grid::new("recovery").show(ui, |ui| {
                 for (i, c) in copies.iter().enumerate() {
-                    ui.label(c.describe()).on_hover_text(c.autosave.display().to_string());
+                    ui.label(c.describe())
+                        .on_hover_text(c.autosave.display().to_string());
                     // One copy: plain labels; several: numbered, so each button is unique.
                     let (restore, discard) = if copies.len() == 1 {
                         ("Restore".to_string(), "Discard".to_string())
@@ -69,7 +81,11 @@ pub fn recovery_ui(ctx: &egui::Context, copies: &[RecoveryCopy]) -> Vec<Action> 
                     ui.end_row();
                 }
             });
-            if ui.button("Later").on_hover_text("Keep the copies and decide at the next start").clicked() {
+            if ui
+                .button("Later")
+                .on_hover_text("Keep the copies and decide at the next start")
+                .clicked()
+            {
                 out.push(Action::KeepRecovery);
             }
         });

@@ -67,7 +67,11 @@ pub fn image_list_ui(ui: &mut egui::Ui, s: &Session, hover: Option<(usize, usize
         let v = l.values.get(y * l.width() + x).copied().unwrap_or(0.0);
         ui.label(format!("x {x}  y {y}  value {v:.4}"));
     }
-    if let Some((index, d)) = s.loaded.as_ref().and_then(|l| Some((l.index, l.dicom.clone()?))) {
+    if let Some((index, d)) = s
+        .loaded
+        .as_ref()
+        .and_then(|l| Some((l.index, l.dicom.clone()?)))
+    {
         ui.separator();
         ui.label("Window (right-drag)");
         let (mut c, mut w) = d.effective_window(s.project.images[index].window);

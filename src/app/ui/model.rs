@@ -41,7 +41,9 @@ impl Workbench {
             .keys_for(self.session.current)
             .map(|k| {
                 k.values()
-                    .filter_map(|k| Some(format!("{}: {}", k.method.name(), self.store.failure(k)?)))
+                    .filter_map(|k| {
+                        Some(format!("{}: {}", k.method.name(), self.store.failure(k)?))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -110,7 +112,10 @@ impl Workbench {
             ui.horizontal(|ui| {
                 ui.spinner();
                 // Truncated: a long label must not widen the panel for the rest of the session.
-                ui.add(egui::Label::new(format!("{} ({}/{})", p.label, p.index + 1, p.total)).truncate());
+                ui.add(
+                    egui::Label::new(format!("{} ({}/{})", p.label, p.index + 1, p.total))
+                        .truncate(),
+                );
             });
         }
         if !failed.is_empty() {

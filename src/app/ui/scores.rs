@@ -16,7 +16,12 @@ fn fmt_score(v: f64) -> String {
 }
 
 /// Draws the table; `p` is the slider's k (`None`: a value threshold); `ms` the job's time.
-pub fn scores_ui(ui: &mut egui::Ui, scores: &PerMap<Option<MapScores>>, p: Option<f64>, ms: Option<f64>) {
+pub fn scores_ui(
+    ui: &mut egui::Ui,
+    scores: &PerMap<Option<MapScores>>,
+    p: Option<f64>,
+    ms: Option<f64>,
+) {
     let head = match p {
         Some(p) => format!("at top {p} %"),
         None => "at the value threshold".into(),
@@ -34,7 +39,9 @@ pub fn scores_ui(ui: &mut egui::Ui, scores: &PerMap<Option<MapScores>>, p: Optio
         return;
     }
     egui::Grid::new("metrics").striped(true).show(ui, |ui| {
-        for h in ["map", "PG", "energy", "IoU rect", "IoU mask", "Dice", "box Δ"] {
+        for h in [
+            "map", "PG", "energy", "IoU rect", "IoU mask", "Dice", "box Δ",
+        ] {
             ui.strong(h);
         }
         for pp in PAPER_TOPS {
@@ -70,9 +77,18 @@ pub fn scores_ui(ui: &mut egui::Ui, scores: &PerMap<Option<MapScores>>, p: Optio
                 let b = s.boxes.as_ref()?.top.iter().find(|t| t.top_perc == p)?;
                 Some(b.iou_rect - at.as_ref()?.iou_rect)
             });
-            ui.label(delta.map(|d| format!("{d:+.3}")).unwrap_or_else(|| "–".into()));
+            ui.label(
+                delta
+                    .map(|d| format!("{d:+.3}"))
+                    .unwrap_or_else(|| "–".into()),
+            );
             for pp in PAPER_TOPS {
-                let v = s.truth.top.iter().find(|t| t.top_perc == pp).map(|t| t.iou_rect);
+                let v = s
+                    .truth
+                    .top
+                    .iter()
+                    .find(|t| t.top_perc == pp)
+                    .map(|t| t.iou_rect);
                 ui.label(v.map(fmt_score).unwrap_or_else(|| "–".into()));
             }
             ui.end_row();

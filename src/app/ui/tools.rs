@@ -53,7 +53,10 @@ impl Workbench {
             for (i, c) in s.project.classes.iter().enumerate() {
                 let color = Color32::from_rgb(c.color[0], c.color[1], c.color[2]);
                 let text = egui::RichText::new(&c.name).color(color);
-                if ui.selectable_label(s.class as usize == i + 1, text).clicked() {
+                if ui
+                    .selectable_label(s.class as usize == i + 1, text)
+                    .clicked()
+                {
                     s.class = (i + 1) as u8;
                 }
             }
@@ -66,7 +69,11 @@ impl Workbench {
                 out.push(Action::AddClass);
             }
         });
-        if let Some(c) = s.project.classes.get_mut((s.class as usize).wrapping_sub(1)) {
+        if let Some(c) = s
+            .project
+            .classes
+            .get_mut((s.class as usize).wrapping_sub(1))
+        {
             ui.horizontal(|ui| {
                 let name = ui.add(egui::TextEdit::singleline(&mut c.name).desired_width(140.0));
                 let color = ui.color_edit_button_srgb(&mut c.color);

@@ -21,7 +21,11 @@ fn command_button(ui: &mut egui::Ui, c: UiCommand, out: &mut Vec<Action>) {
 }
 
 /// Draws the top bar.
-pub fn top_bar_ui(ui: &mut egui::Ui, path_field: &mut String, session: &mut Session) -> Vec<Action> {
+pub fn top_bar_ui(
+    ui: &mut egui::Ui,
+    path_field: &mut String,
+    session: &mut Session,
+) -> Vec<Action> {
     let mut out = Vec::new();
     ui.horizontal_wrapped(|ui| {
         ui.menu_button("File", |ui| {

@@ -1,0 +1,394 @@
+//! The actions the panels return, the "save changes?" flow, and the one place that carries
+//! actions out ([`Workbench::apply`]).
+
+use std::path::{Path, PathBuf};
+
+use eframe::egui;
+
+use super::Workbench;
+use crate::app::commands::UiCommand;
+use crate::app::project::{self, Status};
+use crate::app::recovery::{self, RecoveryCopy};
+use crate::app::state::Session;
+use crate::app::transfer::{self, ExportKind, ImportKind};
+
+/// Something a panel asks for; [`Workbench::apply`] carries it out.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Action {
+    /// A registered command (buttons, menus and shortcuts alike).
+    Command(UiCommand),
+    /// Show image `i` of the project.
+    OpenImage(usize),
+    /// Replace the session with a project, image or folder (asks when work is unsaved).
+    OpenPath(PathBuf),
+    /// Export.
+    Export(ExportKind),
+    /// Import into the current image.
+    Import(ImportKind),
+    /// Add the checkpoint named in the path field.
+    AddCheckpoint,
+    /// Set the DICOM window (centre, width).
+    SetWindow((f64, f64)),
+    /// Show another frame of a multi-frame DICOM.
+    SetFrame(u32),
+    /// Add a label class.
+    AddClass,
+    /// A class was renamed or recoloured in place.
+    ClassEdited,
+    /// Mask from the boxes.
+    MaskFromBoxes,
+    /// Box from the mask.
+    BoxFromMask,
+    /// Score every image (the project plots).
+    ScoreAll,
+    /// Stop scoring.
+    CancelScoring,
+    /// Compute the current image's failed maps again.
+    RetryMaps,
+    /// Restore a recovery copy.
+    Restore(RecoveryCopy),
+    /// Delete a recovery copy.
+    DiscardRecovery(RecoveryCopy),
+    /// Close the recovery list, keeping the copies.
+    KeepRecovery,
+    /// The answer to "save changes?".
+    Confirm(Answer),
+}
+
+/// Answers to "save changes?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Save, then go on.
+    Save,
+    /// Go on without saving (the recovery copy is removed).
+    Discard,
+    /// Stay.
+    Cancel,
+}
+
+/// What waits for the "save changes?" answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    /// Open a project, image or folder.
+    Open(PathBuf),
+    /// Start an empty project.
+    NewProject,
+    /// Restore a recovery copy.
+    Restore(RecoveryCopy),
+    /// Close the window.
+    Quit,
+}
+
+impl Workbench {
+    /// Replaces the session (after the answer to "save changes?", or when nothing is unsaved).
+    pub fn replace_session(&mut self, session: Session) {
+        self.session = session;
+        self.store.batch = Default::default();
+        self.adopt_session();
+    }
+
+    /// Opens a project file, an image or a folder of images, replacing the session now.
+    pub fn open_path(&mut self, path: &Path) {
+        match crate::app::session_for(path) {
+            Ok(s) => self.replace_session(s),
+            Err(e) => self.session.note(format!("{e:#}")),
+        }
+    }
+
+    pub(super) fn save_as(&mut self, path: &Path) -> bool {
+        match self.session.save_to(path, false) {
+            Ok(()) => {
+                self.session.note(format!("saved {}", path.display()));
+                let _ = recovery::register(&self.recovery_dir(), path);
+                true
+            }
+            Err(e) => {
+                self.session.note(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Saves to the project file, or to the path field when untitled. False: nothing saved.
+    pub(super) fn save(&mut self) -> bool {
+        if self.session.project_path.is_some() {
+            match self.session.save() {
+                Ok(p) => {
+                    self.session.note(format!("saved {}", p.display()));
+                    true
+                }
+                Err(e) => {
+                    self.session.note(e.to_string());
+                    false
+                }
+            }
+        } else if let Some(p) = self.choose_path(true, false, "Save as") {
+            self.save_as(&p)
+        } else {
+            false
+        }
+    }
+
+    /// A path from the in-app field (if filled), else from a native dialog (none here when no
+    /// desktop portal exists).
+    pub(super) fn choose_path(&mut self, save: bool, folder: bool, title: &str) -> Option<PathBuf> {
+        let typed = self.path_field.trim();
+        if !typed.is_empty() {
+            return Some(PathBuf::from(typed));
+        }
+        let dialog = rfd::FileDialog::new().set_title(title);
+        let picked = if folder {
+            dialog.pick_folder()
+        } else if save {
+            dialog.save_file()
+        } else {
+            dialog.pick_file()
+        };
+        if picked.is_none() {
+            self.session.note(format!(
+                "{title}: type a path in the path field, then press the button again"
+            ));
+        }
+        picked
+    }
+
+    /// Runs `p` now, or asks first when work is unsaved.
+    pub(super) fn guarded(&mut self, p: Pending, ctx: Option<&egui::Context>) {
+        if self.unsaved() {
+            self.confirm = Some(p);
+        } else {
+            self.proceed(p, ctx);
+        }
+    }
+
+    pub(super) fn proceed(&mut self, p: Pending, ctx: Option<&egui::Context>) {
+        match p {
+            Pending::Open(path) => self.open_path(&path),
+            Pending::NewProject => {
+                let mut s = Session::new(project::Project::default(), None, PathBuf::from("."));
+                s.project.checkpoints.push(crate::app::bundled_checkpoint());
+                s.note("new project: add images by opening a folder, or save it first");
+                self.replace_session(s);
+            }
+            Pending::Restore(copy) => self.restore(&copy),
+            Pending::Quit => {
+                self.quit_confirmed = true;
+                if let Some(ctx) = ctx {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+        }
+    }
+
+    /// Removes this session's own recovery copy (the user discarded the work).
+    pub(super) fn discard_own_copy(&mut self) {
+        let own = match (&self.session.project_path, &self.session.recovery_file) {
+            (Some(p), _) => Some(project::autosave_path(p)),
+            (None, r) => r.clone(),
+        };
+        if let Some(f) = own {
+            recovery::remove_copy(&f);
+        }
+    }
+
+    pub(super) fn restore(&mut self, copy: &RecoveryCopy) {
+        let mut s = match Session::open_project(&copy.autosave) {
+            Ok(s) => s,
+            Err(e) => {
+                self.session.note(e.to_string());
+                return;
+            }
+        };
+        s.project_path = copy.project.clone();
+        // An untitled copy stays this session's recovery file.
+        s.recovery_file = copy.project.is_none().then(|| copy.autosave.clone());
+        s.dirty = true;
+        // Load every image's annotations now and mark them for the next save, so the project
+        // never points at the autosave's files.
+        for i in 0..s.project.images.len() {
+            if s.load_annotations(i).is_ok()
+                && let Some(st) = s.states[i].as_mut()
+            {
+                st.mask_dirty = st.ann.mask.count() > 0;
+            }
+        }
+        s.note(format!("restored {}", copy.autosave.display()));
+        self.recovery_offer.retain(|c| c != copy);
+        self.replace_session(s);
+    }
+
+    /// Carries out one action.
+    pub fn apply(&mut self, a: Action, ctx: Option<&egui::Context>) {
+        match a {
+            Action::Command(c) => self.run_command(c, ctx),
+            Action::OpenImage(i) => self.open(i),
+            Action::OpenPath(p) => self.guarded(Pending::Open(p), ctx),
+            Action::Export(kind) => {
+                let Some(path) = self.choose_path(true, kind.is_folder(), kind.label()) else {
+                    return;
+                };
+                let (live, top) = (&self.store.live.scores, self.batch_top);
+                let rows = transfer::csv_rows(&self.session, live, &self.store.batch, top);
+                let r = transfer::export(&mut self.session, kind, &path, |_| rows);
+                self.session.note(r.unwrap_or_else(|e| e));
+            }
+            Action::Import(kind) => {
+                let folder = kind == ImportKind::PngMask;
+                if let Some(path) = self.choose_path(false, folder, kind.label()) {
+                    let r = transfer::import(&mut self.session, kind, &path);
+                    self.session.note(r.unwrap_or_else(|e| e));
+                }
+            }
+            Action::AddCheckpoint => self.add_checkpoint(),
+            Action::SetWindow(w) => {
+                self.session.set_window(w);
+                self.uploads.image = None;
+            }
+            Action::SetFrame(f) => match self.session.set_frame(f) {
+                Ok(()) => {
+                    self.uploads.image = None;
+                    self.store.clear_live();
+                }
+                Err(e) => self.session.note(e),
+            },
+            Action::AddClass => {
+                let n = self.session.project.classes.len();
+                let hue = n as f32 * 0.13 + 0.55;
+                let c = egui::ecolor::Hsva::new(hue.fract(), 0.75, 0.95, 1.0).to_srgb();
+                self.session.project.classes.push(project::LabelClass {
+                    name: format!("class {}", n + 1),
+                    color: [c[0], c[1], c[2]],
+                });
+                self.session.class = (n + 1) as u8;
+                self.session.dirty = true;
+            }
+            Action::ClassEdited => self.session.dirty = true,
+            Action::MaskFromBoxes => self.session.mask_from_boxes(),
+            Action::BoxFromMask => self.session.box_from_mask(),
+            Action::ScoreAll => {
+                self.batch_top = Some(self.threshold_percent().unwrap_or(20.0));
+                let job =
+                    crate::app::store::batch_job(&self.session, self.batch_top.unwrap_or(20.0));
+                self.store.start_batch(job);
+            }
+            Action::CancelScoring => self.store.cancel_batch(),
+            Action::RetryMaps => {
+                if let Some(keys) = self.keys_for(self.session.current) {
+                    self.store
+                        .retry(&keys.values().cloned().collect::<Vec<_>>());
+                }
+            }
+            Action::Restore(copy) => self.guarded(Pending::Restore(copy), ctx),
+            Action::DiscardRecovery(copy) => {
+                copy.discard(&self.recovery_dir());
+                self.recovery_offer.retain(|c| *c != copy);
+            }
+            Action::KeepRecovery => self.recovery_offer.clear(),
+            Action::Confirm(answer) => {
+                let Some(p) = self.confirm.take() else { return };
+                match answer {
+                    Answer::Cancel => {}
+                    Answer::Save => {
+                        if self.save() {
+                            self.proceed(p, ctx);
+                        } else {
+                            // Not saved (no path yet): keep asking.
+                            self.confirm = Some(p);
+                        }
+                    }
+                    Answer::Discard => {
+                        self.discard_own_copy();
+                        self.session.dirty = false;
+                        self.proceed(p, ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn run_command(&mut self, c: UiCommand, ctx: Option<&egui::Context>) {
+        let s = &mut self.session;
+        match c {
+            UiCommand::Undo => {
+                s.undo();
+            }
+            UiCommand::Redo => {
+                s.redo();
+            }
+            UiCommand::Save => {
+                self.save();
+            }
+            UiCommand::SaveAs => {
+                if let Some(p) = self.choose_path(true, false, "Save as") {
+                    self.save_as(&p);
+                }
+            }
+            UiCommand::Open => {
+                if let Some(p) = self.choose_path(false, false, "Open") {
+                    self.guarded(Pending::Open(p), ctx);
+                }
+            }
+            UiCommand::NewProject => self.guarded(Pending::NewProject, ctx),
+            UiCommand::SetStatus(i) => s.set_status(Status::ALL[(i as usize).min(3)]),
+            UiCommand::Tool(t) => {
+                s.tool = t;
+                self.tool.polygon.clear();
+            }
+            UiCommand::BrushSmaller => s.brush_radius = (s.brush_radius / 1.25).max(1.0),
+            UiCommand::BrushLarger => s.brush_radius = (s.brush_radius * 1.25).min(200.0),
+            UiCommand::ClosePolygon => self.tool.close_polygon(s),
+            UiCommand::Cancel => self.tool.cancel(s),
+            UiCommand::DeleteBox => s.delete_selected_box(),
+            UiCommand::NextImage => self.step_image(1),
+            UiCommand::PrevImage => self.step_image(-1),
+            UiCommand::ZoomIn => {
+                self.view.fit = false;
+                self.view.scale = (self.view.scale * 1.25).min(64.0)
+            }
+            UiCommand::ZoomOut => {
+                self.view.fit = false;
+                self.view.scale = (self.view.scale / 1.25).max(0.02)
+            }
+            UiCommand::Fit => self.view.fit = true,
+            UiCommand::OneToOne => {
+                self.view.fit = false;
+                self.view.scale = 1.0
+            }
+            UiCommand::Help => self.show_help = !self.show_help,
+        }
+    }
+
+    pub(super) fn add_checkpoint(&mut self) {
+        let Some(weights) = self.choose_path(false, false, "Add checkpoint") else {
+            return;
+        };
+        if !weights.is_file() {
+            self.session
+                .note(format!("{}: no such checkpoint file", weights.display()));
+            return;
+        }
+        let config = weights.with_extension("json");
+        let name = weights
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "checkpoint".into());
+        self.session
+            .project
+            .checkpoints
+            .push(project::CheckpointEntry {
+                name,
+                weights: std::path::absolute(&weights).unwrap_or(weights),
+                config: config.is_file().then_some(config),
+            });
+        self.session.model.checkpoint = self.session.project.checkpoints.len() - 1;
+        self.session.dirty = true;
+    }
+
+    pub(super) fn step_image(&mut self, d: i64) {
+        let n = self.session.project.images.len() as i64;
+        if n > 0 {
+            self.open((self.session.current as i64 + d).rem_euclid(n) as usize);
+        }
+    }
+}
