@@ -764,3 +764,35 @@ fn scoring_all_images_keeps_the_maps_cache_within_its_budget() {
     // The current image's maps are still there (pinned).
     assert!(wb.current_maps().values().all(Option::is_some));
 }
+
+#[test]
+fn closing_the_window_with_unsaved_work_asks_first() {
+    let mut h = harness(demo_session().unwrap());
+    let close = |h: &mut Harness<'static, Workbench>| {
+        h.input_mut()
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .events
+            .push(egui::ViewportEvent::Close);
+        h.run_steps(4);
+    };
+    // Nothing unsaved: no question.
+    close(&mut h);
+    assert!(h.state().confirm.is_none());
+    h.key_press(egui::Key::D);
+    h.step();
+    let (a, b) = (screen(&h, 0, (20.0, 20.0)), screen(&h, 0, (100.0, 60.0)));
+    drag(&mut h, a, b);
+    close(&mut h);
+    assert_eq!(h.state().confirm, Some(vitscope::app::ui::Pending::Quit));
+    h.get_by_label("Cancel").click();
+    h.run_steps(4);
+    assert!(h.state().confirm.is_none());
+    assert!(h.state().session.dirty, "the work stays");
+    close(&mut h);
+    h.get_by_label("Don't save").click();
+    h.run_steps(2);
+    assert!(h.state().confirm.is_none());
+    assert!(!h.state().session.dirty, "discarded on the user's word");
+}
