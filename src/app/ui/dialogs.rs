@@ -53,6 +53,7 @@ pub fn recovery_ui(ctx: &egui::Context, copies: &[RecoveryCopy]) -> Vec<Action> 
     }
     egui::Window::new("Recover unsaved work?")
         .collapsible(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
         .show(ctx, |ui| {
             ui.label(if copies.len() == 1 {
                 "An autosave newer than its project exists:".to_string()
