@@ -493,10 +493,8 @@ fn the_display_device_runs_burn() {
     assert_eq!(b, [7.0, 10.0, 15.0, 22.0]);
 }
 
-#[test]
-fn scoring_all_images_fills_the_project_plots() {
-    let mut h = harness(demo_session().unwrap());
-    click_label(&mut h, "Score all images");
+/// Steps until "Score all images" has finished.
+fn wait_for_batch(h: &mut Harness<'static, Workbench>) {
     let t = Instant::now();
     while h.state().store.batch.busy() {
         h.step();
@@ -507,6 +505,13 @@ fn scoring_all_images_fills_the_project_plots() {
         );
     }
     h.run_steps(2);
+}
+
+#[test]
+fn scoring_all_images_fills_the_project_plots() {
+    let mut h = harness(demo_session().unwrap());
+    click_label(&mut h, "Score all images");
+    wait_for_batch(&mut h);
     let wb = h.state();
     let n = wb.session.project.images.len();
     assert_eq!(wb.store.batch.rows.len(), n);
@@ -740,16 +745,7 @@ fn untitled_sessions_keep_separate_recovery_copies_and_all_are_offered() {
 fn scoring_all_images_keeps_the_maps_cache_within_its_budget() {
     let mut h = harness_with(demo_session().unwrap(), None, Some(1));
     click_label(&mut h, "Score all images");
-    let t = Instant::now();
-    while h.state().store.batch.busy() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "scoring did not finish"
-        );
-    }
-    h.run_steps(2);
+    wait_for_batch(&mut h);
     let wb = h.state();
     assert_eq!(wb.store.batch.rows.len(), wb.session.project.images.len());
     // Six 224² images × three maps would be ~1.2 MB: a 1 MiB budget holds fewer, never more

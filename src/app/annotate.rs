@@ -146,6 +146,20 @@ impl Annotations {
         }
     }
 
+    /// What the mask is compared with for "box Δ" (`None` without a mask): the boxes, or the
+    /// rectangle of all the mask's components when no box is drawn (the paper's conversion).
+    pub fn comparison_boxes(&self, truth: &Mask) -> Option<Mask> {
+        if self.mask.count() == 0 {
+            None
+        } else if self.boxes.is_empty() {
+            truth
+                .bbox()
+                .map(|r| Mask::from_rects(truth.width, truth.height, &[r]))
+        } else {
+            Some(self.box_mask())
+        }
+    }
+
     /// The boxes as a mask (for the box-versus-mask comparison).
     pub fn box_mask(&self) -> Mask {
         let rects: Vec<Rect> = self.boxes.iter().map(LabelBox::rect).collect();

@@ -94,7 +94,8 @@ fn annotations(session: &mut Session) -> Vec<(String, Annotations)> {
     out
 }
 
-fn fmt_score(v: f64) -> String {
+/// A score for display and CSV: three decimals, "–" for an undefined (NaN) value.
+pub fn fmt_score(v: f64) -> String {
     if v.is_nan() {
         "–".into()
     } else {

@@ -450,13 +450,7 @@ pub fn score_image(
         return PerMap::none();
     }
     let (w, h) = (truth.width, truth.height);
-    let boxm = if ann.mask.count() == 0 {
-        None
-    } else if ann.boxes.is_empty() {
-        truth.bbox().map(|r| Mask::from_rects(w, h, &[r]))
-    } else {
-        Some(ann.box_mask())
-    };
+    let boxm = ann.comparison_boxes(&truth);
     maps.as_ref().map(|m| {
         let m = m.as_ref().filter(|m| m.len() == w * h)?;
         let score = |mask: &Mask| metrics::compute_cpu(m, w, h, mask, &[p]).ok();

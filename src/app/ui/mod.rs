@@ -37,7 +37,6 @@ use super::slots::PerMap;
 use super::state::Session;
 use super::store::{DEFAULT_CACHE_MB, MapStore};
 use super::worker::{ExplainJob, MapKey, MapResult, MetricsJob};
-use crate::metrics::Mask;
 use crate::model::device::DeviceChoice;
 
 /// Percentages scored for the IoU-against-k curve (the paper's four included).
@@ -317,13 +316,7 @@ impl Workbench {
             return;
         }
         let truth = ann.ground_truth();
-        let box_mask = if ann.mask.count() == 0 {
-            None
-        } else if ann.boxes.is_empty() {
-            truth.bbox().map(|r| Mask::from_rects(w, h, &[r]))
-        } else {
-            Some(ann.box_mask())
-        };
+        let box_mask = ann.comparison_boxes(&truth);
         let mut tops = CURVE_TOPS.to_vec();
         if let Some(p) = self.threshold_percent()
             && !tops.contains(&p)

@@ -4,16 +4,9 @@
 use eframe::egui;
 
 use crate::app::slots::{MapSlot, PerMap};
+use crate::app::transfer::fmt_score;
 use crate::app::worker::MapScores;
 use crate::metrics::PAPER_TOPS;
-
-fn fmt_score(v: f64) -> String {
-    if v.is_nan() {
-        "–".into()
-    } else {
-        format!("{v:.3}")
-    }
-}
 
 /// Draws the table; `p` is the slider's k (`None`: a value threshold); `ms` the job's time.
 pub fn scores_ui(
