@@ -51,6 +51,10 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     gui: GuiArgs,
+    /// Largest image (width × height) any reader decodes; decoded buffers may take 32 bytes per
+    /// pixel of it (the default, 8192 × 8192, is a 2 GiB budget).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=(1u64 << 34)))]
+    max_pixels: Option<u64>,
 }
 
 /// With no subcommand: the workbench GUI.
@@ -107,27 +111,27 @@ struct TrainArgs {
     #[arg(long, default_value = "custom")]
     model: String,
     /// Token width (custom).
-    #[arg(long, default_value_t = 192)]
-    dim: usize,
+    #[arg(long, default_value_t = 192, value_parser = clap::value_parser!(u32).range(1..=16384))]
+    dim: u32,
     /// Blocks (custom).
-    #[arg(long, default_value_t = 4)]
-    depth: usize,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    depth: u32,
     /// Heads (custom).
-    #[arg(long, default_value_t = 3)]
-    heads: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    heads: u32,
     /// Patch size.
-    #[arg(long, default_value_t = 16)]
-    patch: usize,
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    patch: u32,
     /// Input size.
-    #[arg(long, default_value_t = 224)]
-    img: usize,
+    #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    img: u32,
     #[arg(long, value_enum, default_value = "adam")]
     optimizer: vitscope::train::OptimizerKind,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
     lr: f64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.9)]
     momentum: f64,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     weight_decay: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     scheduler: vitscope::train::SchedulerKind,
@@ -135,14 +139,14 @@ struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     warmup: usize,
     /// Clip the gradient's global norm (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     clip_grad: f64,
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    epochs: u32,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    batch: u32,
     /// Share held out for validation (stratified).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.2)]
     val_split: f64,
     /// Early stopping: epochs without a better validation loss.
     #[arg(long, default_value_t = 5)]
@@ -164,23 +168,24 @@ struct TrainArgs {
 fn run_train(a: TrainArgs) -> Result<()> {
     use vitscope::train::{TrainConfig, train};
     let classes = 2;
+    let (dim, img, patch) = (a.dim as usize, a.img as usize, a.patch as usize);
     let mut model = match a.model.as_str() {
         "custom" => vitscope::model::VitConfig {
-            img_size: a.img,
-            patch_size: a.patch,
+            img_size: img,
+            patch_size: patch,
             in_chans: 3,
             num_classes: classes,
-            embed_dim: a.dim,
-            depth: a.depth,
-            num_heads: a.heads,
-            mlp_hidden: a.dim * 4,
+            embed_dim: dim,
+            depth: a.depth as usize,
+            num_heads: a.heads as usize,
+            mlp_hidden: dim * 4,
             eps: 1e-6,
         },
-        name => vitscope::model::VitConfig::named(name, a.patch, classes)
+        name => vitscope::model::VitConfig::named(name, patch, classes)
             .with_context(|| format!("--model {name}: use ti, s, b, l or custom"))?,
     };
-    model.img_size = a.img;
-    if !a.dim.is_multiple_of(a.heads) || !a.img.is_multiple_of(a.patch) {
+    model.img_size = img;
+    if !dim.is_multiple_of(a.heads as usize) || !img.is_multiple_of(patch) {
         bail!("--dim must be a multiple of --heads and --img of --patch");
     }
     let cfg = TrainConfig {
@@ -193,8 +198,8 @@ fn run_train(a: TrainArgs) -> Result<()> {
         scheduler: a.scheduler,
         warmup: a.warmup,
         clip_grad: a.clip_grad,
-        epochs: a.epochs,
-        batch: a.batch,
+        epochs: a.epochs as usize,
+        batch: a.batch as usize,
         val_split: a.val_split,
         patience: a.patience,
         seed: a.seed,
@@ -215,7 +220,7 @@ struct ConvertArgs {
     #[arg(long)]
     out: PathBuf,
     /// Window centre,width (default: the file's, else min..max).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     window: Option<Vec<f64>>,
     /// Frame of a multi-frame DICOM (0-based).
     #[arg(long, default_value_t = 0)]
@@ -229,10 +234,10 @@ fn run_convert(args: ConvertArgs) -> Result<()> {
         Some([c, w]) => Some((*c, *w)),
         Some(other) => bail!("--window takes centre,width; got {} values", other.len()),
     };
-    if let Some((_, w)) = window
-        && w < 1.0
+    if let Some((c, w)) = window
+        && !(c.is_finite() && w.is_finite() && w >= 1.0)
     {
-        bail!("window width must be at least 1, got {w}");
+        bail!("--window {c},{w}: the centre must be finite and the width at least 1");
     }
     let npy_out = args
         .out
@@ -262,11 +267,14 @@ fn run_convert(args: ConvertArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let img = image::ImageReader::open(&args.input)
-        .with_context(|| format!("{}: cannot open", args.input.display()))?
-        .with_guessed_format()?
-        .decode()
-        .with_context(|| format!("{}: cannot decode image", args.input.display()))?;
+    if args.frame != 0 {
+        bail!(
+            "{}: frame {} requested but the image has 1 frame",
+            args.input.display(),
+            args.frame
+        );
+    }
+    let img = vimage::decode_raster(&args.input)?;
     if npy_out {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let color = img.color();
@@ -292,8 +300,8 @@ struct PhantomArgs {
     #[arg(long)]
     out: PathBuf,
     /// Number of images (half positive, half negative).
-    #[arg(long, default_value_t = 100)]
-    n: usize,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    n: u32,
     /// Seed; the same seed writes the same files.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -301,27 +309,26 @@ struct PhantomArgs {
     #[arg(long, value_enum, default_value_t = vitscope::dataset::phantom::PhantomKind::Polyp)]
     kind: vitscope::dataset::phantom::PhantomKind,
     /// Image side in pixels.
-    #[arg(long, default_value_t = 224)]
-    size: usize,
+    #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u32).range(32..=8192))]
+    size: u32,
     /// Scale of the polyp's colour and relief contrast (1 = the default range).
     #[arg(long, default_value_t = 1.0)]
     lesion_contrast: f32,
 }
 
 fn run_phantom(args: PhantomArgs) -> Result<()> {
-    if args.n == 0 || args.size < 32 {
-        bail!("--n must be at least 1 and --size at least 32");
-    }
     if !(args.lesion_contrast > 0.0 && args.lesion_contrast <= 5.0) {
         bail!("--lesion-contrast must be in (0, 5]");
     }
+    vitscope::io::guard::check_dimensions(args.size as u64, args.size as u64)
+        .map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size))?;
     let bar = indicatif::ProgressBar::new(args.n as u64);
     vitscope::dataset::phantom::write_dataset(
         &args.out,
         args.kind,
-        args.n,
+        args.n as usize,
         args.seed,
-        args.size,
+        args.size as usize,
         args.lesion_contrast,
         &bar,
     )?;
@@ -369,10 +376,10 @@ struct ExplainArgs {
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
     /// Normalisation mean, three comma-separated values (default ImageNet).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     mean: Option<Vec<f32>>,
     /// Normalisation std, three comma-separated values (default ImageNet).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     std: Option<Vec<f32>>,
     /// Raw patch-grid map, float32 .npy [grid_h, grid_w].
     #[arg(long)]
@@ -406,7 +413,12 @@ struct MetricsArgs {
     #[arg(long = "box", value_parser = parse_box, id = "boxes")]
     boxes: Vec<Rect>,
     /// Top percentages.
-    #[arg(long, value_delimiter = ',', default_value = "5,10,20,40")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "5,10,20,40",
+        allow_negative_numbers = true
+    )]
     top: Vec<f64>,
     /// Where to compute: auto = GPU on a hardware adapter, else CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
@@ -444,10 +456,15 @@ struct EvalArgs {
     )]
     methods: Vec<Method>,
     /// Top percentages.
-    #[arg(long, value_delimiter = ',', default_value = "5,10,20,40")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "5,10,20,40",
+        allow_negative_numbers = true
+    )]
     top: Vec<f64>,
     /// Class to explain: a class index, or "pred" for the predicted class.
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", allow_hyphen_values = true)]
     target: String,
     /// Output folder (reports and the map cache that makes reruns resume).
     #[arg(long, default_value = "eval-out")]
@@ -483,6 +500,18 @@ fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval:
     let mut stems = std::collections::HashSet::new();
     for (i, e) in p.images.iter().enumerate() {
         let image = project::resolve(base, &e.path);
+        let at = || format!("{}: image {} ({})", file.display(), i + 1, e.path.display());
+        if e.mask.is_none() && e.boxes.is_empty() {
+            continue;
+        }
+        let frames = vimage::frame_count(&image).with_context(at)?;
+        if e.frame >= frames {
+            bail!(
+                "{}: frame {} requested but the file has {frames} frame(s)",
+                at(),
+                e.frame
+            );
+        }
         let mut stem = image
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -494,10 +523,20 @@ fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval:
         let mask = match (&e.mask, e.boxes.is_empty()) {
             (Some(m), _) => project::resolve(base, m),
             (None, false) => {
-                let (w, h) = image::image_dimensions(&image)
-                    .with_context(|| format!("{}: cannot read image", image.display()))?;
+                let (w, h) = vimage::dimensions(&image).with_context(at)?;
                 let rects: Vec<Rect> = e.boxes.iter().map(|b| b.rect()).collect();
-                let m = Mask::from_rects(w as usize, h as usize, &rects);
+                if let Some(r) = rects.iter().find(|r| r.x1 > w || r.y1 > h) {
+                    bail!(
+                        "{}: image {} has a box {},{},{},{} outside its {w}×{h} pixels",
+                        file.display(),
+                        e.path.display(),
+                        r.x0,
+                        r.y0,
+                        r.x1,
+                        r.y1
+                    );
+                }
+                let m = Mask::from_rects(w, h, &rects);
                 let path = out.join("project_masks").join(format!("{stem}.png"));
                 std::fs::create_dir_all(path.parent().expect("has a parent"))?;
                 vmask::write_mask(&path, &m)?;
@@ -505,7 +544,12 @@ fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval:
             }
             (None, true) => continue,
         };
-        items.push(vitscope::dataset::eval::Item { stem, image, mask });
+        items.push(vitscope::dataset::eval::Item {
+            stem,
+            image,
+            mask,
+            frame: e.frame,
+        });
     }
     if items.is_empty() {
         bail!("{}: no annotated images in this project", file.display());
@@ -602,6 +646,11 @@ pub fn bundled_model() -> (PathBuf, PathBuf) {
     (dir.join("model.safetensors"), dir.join("config.json"))
 }
 
+/// The checkpoint file `args` names (or the bundled one).
+fn vit_name(args: &ModelArgs) -> PathBuf {
+    args.weights.clone().unwrap_or_else(|| bundled_model().0)
+}
+
 /// Loads the model named by `args` (or the bundled one).
 pub fn load_model(args: &ModelArgs) -> Result<Vit> {
     let (weights, config) = match &args.weights {
@@ -657,8 +706,15 @@ fn explain_one(
         layer: args.layer,
         head: args.head,
     };
-    let e = explain::explain(vit, input, args.method, &opts)
-        .with_context(|| format!("{}: {} failed", path.display(), args.method))?;
+    let e = explain::explain(vit, input, args.method, &opts).map_err(|e| match e {
+        explain::ExplainError::NonFinite(m) => anyhow::anyhow!(
+            "{}: {} of {}: {m}",
+            vit_name(&args.model).display(),
+            args.method,
+            path.display()
+        ),
+        e => anyhow::anyhow!("{}: {} failed: {e}", path.display(), args.method),
+    })?;
     if let Some(p) = &out.npy {
         npy::write_f32(p, &[e.grid.height, e.grid.width], &e.grid.values)?;
     }
@@ -703,6 +759,7 @@ fn run_explain(args: ExplainArgs) -> Result<()> {
             .map(|m| [m[0], m[1], m[2]])
             .unwrap_or(Normalization::default().std),
     };
+    norm.check().map_err(anyhow::Error::msg)?;
     if args.image.is_dir() {
         let files = image_files(&args.image)?;
         let Some(dir) = args.out_dir.clone() else {
@@ -772,9 +829,11 @@ fn read_map(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
         .unwrap_or(false);
     if is_npy {
         let a = npy::read_f32(path)?;
+        vitscope::io::guard::check_finite(&a.data, "the map")
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         match a.shape[..] {
-            [h, w] => Ok((a.data, w, h)),
-            [1, h, w] => Ok((a.data, w, h)),
+            [h, w] if h > 0 && w > 0 => Ok((a.data, w, h)),
+            [1, h, w] if h > 0 && w > 0 => Ok((a.data, w, h)),
             _ => bail!(
                 "{}: map must be 2-D, found shape {:?}",
                 path.display(),
@@ -793,6 +852,16 @@ fn run_metrics(args: MetricsArgs) -> Result<()> {
     let (mask, mask_name) = match (&args.mask, args.boxes.is_empty()) {
         (Some(p), _) => (vmask::read_mask(p)?, p.display().to_string()),
         (None, false) => {
+            if let Some(r) = args.boxes.iter().find(|r| r.x1 > w || r.y1 > h) {
+                bail!(
+                    "box {},{},{},{} lies outside the {w}×{h} map {}",
+                    r.x0,
+                    r.y0,
+                    r.x1,
+                    r.y1,
+                    args.map.display()
+                );
+            }
             let name = args
                 .boxes
                 .iter()
@@ -813,6 +882,9 @@ fn run_metrics(args: MetricsArgs) -> Result<()> {
             mask.width,
             mask.height
         );
+    }
+    if mask.count() == 0 {
+        bail!("mask {mask_name} has no pixel inside: there is nothing to score against");
     }
     let mut annotations = vec![(mask_name.clone(), mask.clone())];
     if args.with_box {
@@ -848,9 +920,30 @@ fn run_metrics(args: MetricsArgs) -> Result<()> {
     Ok(())
 }
 
+/// Mesa's Vulkan device-select layer, loaded while wgpu looks for adapters, asks libwayland for a
+/// display; without a usable `XDG_RUNTIME_DIR` libwayland prints `error: XDG_RUNTIME_DIR is
+/// invalid or not set` on every run, although nothing failed. The layer only orders adapters
+/// (wgpu chooses its own), so it is switched off (`NODEVICE_SELECT`) in that case.
+fn quiet_vulkan_layers() {
+    let runtime_dir_ok =
+        std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
+    if !runtime_dir_ok && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: called first thing in `main`, before any other thread exists, so nothing reads
+        // the environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("NODEVICE_SELECT", "1");
+        }
+    }
+}
+
 fn main() {
     keep_freed_memory();
+    quiet_vulkan_layers();
     let cli = Cli::parse();
+    if let Some(n) = cli.max_pixels {
+        vitscope::io::guard::set_max_pixels(n);
+    }
     let result = match cli.command {
         None => vitscope::app::run(vitscope::app::GuiOptions {
             open: cli.gui.project.or(cli.gui.path),

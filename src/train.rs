@@ -120,6 +120,37 @@ pub struct TrainConfig {
     pub resize: ResizeMode,
 }
 
+impl TrainConfig {
+    /// Range checks of the options: positive counts, a finite positive learning rate, finite
+    /// non-negative decay and clipping, a momentum and a validation share in [0, 1), and an
+    /// architecture that [`crate::model::VitConfig::validate`] accepts.
+    pub fn check(&self) -> Result<(), String> {
+        if self.batch == 0 || self.epochs == 0 {
+            return Err("--batch and --epochs must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
+            return Err(format!("--lr {} must be a number in (0, 10]", self.lr));
+        }
+        for (name, v) in [
+            ("--weight-decay", self.weight_decay),
+            ("--clip-grad", self.clip_grad),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} {v} must be a finite number >= 0"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(format!("--momentum {} must be in [0, 1)", self.momentum));
+        }
+        if !(0.0..1.0).contains(&self.val_split) {
+            return Err(format!("--val-split {} must be in [0, 1)", self.val_split));
+        }
+        self.model
+            .validate()
+            .map_err(|e| format!("model options: {e}"))
+    }
+}
+
 /// One labelled image, decoded to the model's input size (u8, channel-major).
 struct Example {
     pixels: Vec<u8>,
@@ -326,8 +357,8 @@ pub fn train(
     let files = RunFiles::new(out);
     std::fs::create_dir_all(&files.dir).map_err(|e| data_err(&files.dir, e.to_string()))?;
     let mut state = if resume && files.state().is_file() {
-        let text = std::fs::read_to_string(files.state())
-            .map_err(|e| data_err(&files.state(), e.to_string()))?;
+        let text =
+            crate::io::guard::read_text(&files.state()).map_err(|e| data_err(&files.state(), e))?;
         let mut s: TrainState =
             serde_json::from_str(&text).map_err(|e| data_err(&files.state(), e.to_string()))?;
         // Only the epoch count may change on resume (to extend a run).
@@ -344,11 +375,7 @@ pub fn train(
         }
     };
     let c = state.config.clone();
-    if c.batch == 0 || c.epochs == 0 || !(0.0..1.0).contains(&c.val_split) {
-        return Err(TrainError::Option(
-            "--batch and --epochs must be positive and --val-split in [0, 1)".into(),
-        ));
-    }
+    c.check().map_err(TrainError::Option)?;
     let examples = read_dataset(data, c.model.img_size, c.resize)?;
     let classes = examples.iter().map(|e| e.label).max().unwrap_or(0) + 1;
     if classes != c.model.num_classes {
@@ -373,6 +400,16 @@ pub fn train(
         return Err(data_err(
             data,
             "no training images after the validation split",
+        ));
+    }
+    if c.val_split > 0.0 && val_idx.is_empty() {
+        return Err(data_err(
+            data,
+            format!(
+                "{} images leave no validation image at --val-split {}: add images, raise it, or give --val-split 0 to keep the last epoch",
+                examples.len(),
+                c.val_split
+            ),
         ));
     }
     log(&format!(
@@ -407,6 +444,22 @@ pub fn train(
                 };
                 let (mut v, report) = load_vit(p, &opts, &ad)?;
                 log(&report.summary());
+                if (v.config.img_size, v.config.patch_size)
+                    != (c.model.img_size, c.model.patch_size)
+                {
+                    return Err(TrainError::Option(format!(
+                        "--init {} has a {}×{} patch grid ({} px, patch {}) but the run asks for {} px with patch {}: pass --img {} --patch {}",
+                        p.display(),
+                        v.config.grid(),
+                        v.config.grid(),
+                        v.config.img_size,
+                        v.config.patch_size,
+                        c.model.img_size,
+                        c.model.patch_size,
+                        v.config.img_size,
+                        v.config.patch_size
+                    )));
+                }
                 if v.config.num_classes != classes {
                     log(&format!(
                         "replacing the {}-class head with a new {classes}-class head",
@@ -469,6 +522,12 @@ pub fn train(
             let loss = loss_fn.forward(logits.clone(), y.clone());
             let lv =
                 to_vec(loss.clone()).map_err(|e| TrainError::Compute(e.to_string()))?[0] as f64;
+            if !lv.is_finite() {
+                return Err(TrainError::Compute(format!(
+                    "the loss became {lv} in epoch {} (diverged): lower --lr or set --clip-grad; the best checkpoint so far is kept",
+                    epoch + 1
+                )));
+            }
             correct += count_correct(&logits.detach(), &batch)?;
             let grads = loss.backward();
             let gp = GradientsParams::from_grads(grads, &vit.weights);
@@ -523,12 +582,20 @@ pub fn train(
         crate::io::write_atomic(&files.state(), json.as_bytes())
             .map_err(|e| data_err(&files.state(), e.to_string()))?;
     }
-    log(&format!(
-        "best epoch {} (validation loss {:.4}) saved to {}",
-        state.best_epoch,
-        state.best_val_loss,
-        files.out.display()
-    ));
+    if val_idx.is_empty() {
+        log(&format!(
+            "no validation split: the last epoch ({}) saved to {}",
+            state.best_epoch,
+            files.out.display()
+        ));
+    } else {
+        log(&format!(
+            "best epoch {} (validation loss {:.4}) saved to {}",
+            state.best_epoch,
+            state.best_val_loss,
+            files.out.display()
+        ));
+    }
     Ok(state.history)
 }
 

@@ -47,28 +47,8 @@ fn edited_reference(
     let mut list: Vec<(String, Vec<usize>, Vec<f32>)> =
         sd.into_iter().map(|(k, t)| (k, t.shape, t.data)).collect();
     edit(&mut list);
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = list
-        .iter()
-        .map(|(k, s, v)| {
-            (
-                k.clone(),
-                s.clone(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
-        .iter()
-        .map(|(k, s, b)| {
-            (
-                k.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                    .unwrap(),
-            )
-        })
-        .collect();
     let path = tmp(name);
-    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    std::fs::write(&path, common::safetensors_bytes(&list)).unwrap();
     path
 }
 

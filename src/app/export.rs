@@ -190,7 +190,7 @@ pub fn import_coco(
     width: usize,
     height: usize,
 ) -> Result<ImportedAnnotations, ExportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(path, e))?;
+    let text = crate::io::guard::read_text(path).map_err(|e| err(path, e))?;
     let doc: Value =
         serde_json::from_str(&text).map_err(|e| err(path, format!("not JSON: {e}")))?;
     let base = |s: &str| {

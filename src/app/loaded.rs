@@ -36,6 +36,9 @@ impl LoadedImage {
     }
 }
 
+/// Longest image side the workbench shows: the texture limit every wgpu device guarantees.
+pub const MAX_DISPLAY_SIDE: usize = 8192;
+
 /// Decodes an image or DICOM file for the workbench.
 pub fn load_image(
     path: &Path,
@@ -49,6 +52,14 @@ pub fn load_image(
     } else {
         (vimage::read_image(path).map_err(|e| e.to_string())?, None)
     };
+    if image.width > MAX_DISPLAY_SIDE || image.height > MAX_DISPLAY_SIDE {
+        return Err(format!(
+            "{}: the image is {}×{}; the workbench displays images up to {MAX_DISPLAY_SIDE} px a side (the command line reads larger ones)",
+            path.display(),
+            image.width,
+            image.height
+        ));
+    }
     let values = match &dicom {
         Some(d) if d.samples == 1 => d.modality.clone(),
         _ if image.planes.len() == 1 => image.planes[0].clone(),

@@ -245,9 +245,9 @@ pub fn resolve(base: &Path, p: &Path) -> PathBuf {
 impl Project {
     /// Reads a project file. A bad file is an error naming it; nothing is written.
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ProjectError::Read {
+        let text = crate::io::guard::read_text(path).map_err(|message| ProjectError::Read {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message,
         })?;
         Self::parse(&text, path)
     }
@@ -267,7 +267,79 @@ impl Project {
                 ),
             });
         }
+        p.validate().map_err(|message| ProjectError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(p)
+    }
+
+    /// Checks what the RON grammar cannot: boxes with x1 > x0 and y1 > y0 and a class of the
+    /// project, finite windows of width >= 1, view values in their ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.classes.is_empty() || self.classes.len() > 255 {
+            return Err(format!(
+                "{} label classes: a project has 1 to 255",
+                self.classes.len()
+            ));
+        }
+        for (i, e) in self.images.iter().enumerate() {
+            let at = || format!("image {} ({})", i + 1, e.path.display());
+            if e.path.as_os_str().is_empty() {
+                return Err(format!("image {}: empty path", i + 1));
+            }
+            for b in &e.boxes {
+                if b.x1 <= b.x0 || b.y1 <= b.y0 {
+                    return Err(format!(
+                        "{}: box {},{},{},{} is empty or inverted (needs x1 > x0 and y1 > y0)",
+                        at(),
+                        b.x0,
+                        b.y0,
+                        b.x1,
+                        b.y1
+                    ));
+                }
+                if b.class == 0 || b.class as usize > self.classes.len() {
+                    return Err(format!(
+                        "{}: box class {} is not one of the {} classes",
+                        at(),
+                        b.class,
+                        self.classes.len()
+                    ));
+                }
+            }
+            if let Some((c, w)) = e.window
+                && !(c.is_finite() && w.is_finite() && w >= 1.0)
+            {
+                return Err(format!(
+                    "{}: window {c},{w} needs a finite centre and a width of at least 1",
+                    at()
+                ));
+            }
+        }
+        let v = &self.view;
+        if v.overlay > 2 {
+            return Err(format!("view.overlay {} is not 0, 1 or 2", v.overlay));
+        }
+        let unit = |x: f32| x.is_finite() && (0.0..=1.0).contains(&x);
+        if !v.opacity.iter().all(|&o| unit(o)) || !unit(v.mask_opacity) {
+            return Err("view opacities must lie in [0, 1]".into());
+        }
+        match v.threshold {
+            Threshold::TopPercent(p) if !(p > 0.0 && p <= 100.0) => {
+                return Err(format!("view.threshold TopPercent({p}) is not in (0, 100]"));
+            }
+            Threshold::Absolute(t) if !unit(t) => {
+                return Err(format!("view.threshold Absolute({t}) is not in [0, 1]"));
+            }
+            _ => {}
+        }
+        if let Some(mb) = v.map_cache_mb
+            && !(16..=1_048_576).contains(&mb)
+        {
+            return Err(format!("view.map_cache_mb {mb} is not 16 to 1048576"));
+        }
+        Ok(())
     }
 
     /// The RON text.

@@ -136,7 +136,7 @@ pub fn list(dir: &Path, also: Option<&Path>) -> Vec<RecoveryCopy> {
                 });
             }
         } else if name.ends_with(".ref") {
-            match std::fs::read_to_string(&p) {
+            match crate::io::guard::read_text(&p) {
                 Ok(target) if project::autosave_path(Path::new(&target)).is_file() => {
                     projects.push(PathBuf::from(target))
                 }

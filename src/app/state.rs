@@ -10,7 +10,6 @@ use super::project::{self, CheckpointEntry, ImageEntry, Project, ProjectError, S
 use super::slots::{MapSlot, PerMap};
 use super::worker::MapKey;
 use crate::explain::Method;
-use crate::io::dicom;
 use crate::metrics::Rect;
 use crate::model::device::DeviceChoice;
 use crate::model::preprocess::ResizeMode;
@@ -250,13 +249,7 @@ impl Session {
         };
         let path = self.resolve(&entry.path);
         // The size is all that is needed: read it from the header where the format allows.
-        let (w, h) = match image::image_dimensions(&path) {
-            Ok((w, h)) if !dicom::is_dicom(&path) => (w as usize, h as usize),
-            _ => {
-                let img = load_image(&path, index, entry.window, entry.frame)?;
-                (img.width(), img.height())
-            }
-        };
+        let (w, h) = crate::io::image::dimensions(&path).map_err(|e| e.to_string())?;
         self.init_state(index, w, h);
         Ok(())
     }

@@ -268,7 +268,11 @@ impl ModelThread {
             config_file: config,
             classes: None,
         };
-        let (v, _) = load_vit(weights, &opts, &dev).map_err(|e| e.to_string())?;
+        // A panic inside burn must not end this thread (the UI would wait for ever): it comes
+        // back as this job's error.
+        let (v, _) = crate::io::guard::catch_panic(|| load_vit(weights, &opts, &dev))
+            .map_err(|e| format!("{}: {e}", weights.display()))?
+            .map_err(|e| e.to_string())?;
         let v = Arc::new(v);
         self.models.insert(slot, v.clone());
         Ok(v)
@@ -302,18 +306,21 @@ impl ModelThread {
                 layer: key.layer,
                 head: key.head,
             };
-            let r = explain::explain(vit, prepared.tensor(&dev), key.method, &opts)
-                .map(|e| MapResult {
-                    width: image.width,
-                    height: image.height,
-                    values: Arc::new(preprocess::map_to_original(
-                        &e.map.values,
-                        &prepared.geometry,
-                    )),
-                    target: e.target,
-                    logits: e.logits,
-                })
-                .map_err(|e| e.to_string());
+            let r = crate::io::guard::catch_panic(|| {
+                explain::explain(vit, prepared.tensor(&dev), key.method, &opts)
+            })
+            .map_err(|e| format!("{}: {e}", key.method))
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map(|e| MapResult {
+                width: image.width,
+                height: image.height,
+                values: Arc::new(preprocess::map_to_original(
+                    &e.map.values,
+                    &prepared.geometry,
+                )),
+                target: e.target,
+                logits: e.logits,
+            });
             done(self, key, r);
         }
     }
@@ -534,7 +541,13 @@ impl MetricsWorker {
                         job = newer;
                     }
                     let t = std::time::Instant::now();
-                    let scores = score(&job);
+                    let scores =
+                        crate::io::guard::catch_panic(|| score(&job)).unwrap_or_else(|e| {
+                            job.maps
+                                .iter()
+                                .map(|(slot, _)| (*slot, Err(format!("scoring failed: {e}"))))
+                                .collect()
+                        });
                     let _ = tx.send(MetricsReply {
                         generation: job.generation,
                         scores,

@@ -43,6 +43,8 @@ pub struct Item {
     pub image: PathBuf,
     /// Mask file.
     pub mask: PathBuf,
+    /// Frame of a multi-frame DICOM image (0 otherwise).
+    pub frame: u32,
 }
 
 /// Lists `DIR/images/*` with their `DIR/masks/<stem>.*` partners (sorted by stem).
@@ -76,6 +78,7 @@ pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
             stem,
             image,
             mask: mask.clone(),
+            frame: 0,
         });
     }
     if items.is_empty() {
@@ -130,7 +133,8 @@ fn map_for(
             return Ok(a.data);
         }
     }
-    let img = vimage::read_image(&item.image).map_err(|e| EvalError::Other(e.to_string()))?;
+    let img = vimage::read_image_frame(&item.image, item.frame)
+        .map_err(|e| EvalError::Other(e.to_string()))?;
     let prepared = preprocess::prepare(
         &img,
         vit.config.img_size,
@@ -312,13 +316,7 @@ pub fn write_accuracy(acc: &[Accuracy], cfg: &EvalConfig) -> Result<String, Eval
 
 /// Width and height of an image file (header only for raster formats).
 fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
-    if crate::io::dicom::is_dicom(path) {
-        let img = vimage::read_image(path).map_err(|e| EvalError::Other(e.to_string()))?;
-        return Ok((img.width, img.height));
-    }
-    image::image_dimensions(path)
-        .map(|(w, h)| (w as usize, h as usize))
-        .map_err(|e| EvalError::Other(format!("{}: cannot read image: {e}", path.display())))
+    vimage::dimensions(path).map_err(|e| EvalError::Other(e.to_string()))
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {

@@ -13,6 +13,9 @@ pub struct LabelError {
     pub message: String,
 }
 
+/// Class indices run from 0 to this bound (exclusive).
+pub const MAX_CLASSES: usize = 100_000;
+
 /// One labelled image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labelled {
@@ -29,7 +32,7 @@ pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
         path: csv.clone(),
         message,
     };
-    let text = std::fs::read_to_string(&csv).map_err(|e| err(e.to_string()))?;
+    let text = crate::io::guard::read_text(&csv).map_err(err)?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
@@ -47,12 +50,17 @@ pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
         let (Some(name), Some(label)) = (f.get(ci), f.get(cl)) else {
             return Err(err(format!("line {}: too few columns", n + 2)));
         };
-        let label: usize = label.parse().map_err(|_| {
-            err(format!(
-                "line {}: label '{label}' is not a class index",
-                n + 2
-            ))
-        })?;
+        let label: usize = label
+            .parse()
+            .ok()
+            .filter(|&l| l < MAX_CLASSES)
+            .ok_or_else(|| {
+                err(format!(
+                    "line {}: label '{label}' is not a class index (0 to {})",
+                    n + 2,
+                    MAX_CLASSES - 1
+                ))
+            })?;
         let image = dir.join("images").join(name);
         if !image.is_file() {
             return Err(err(format!(

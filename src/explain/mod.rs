@@ -84,6 +84,9 @@ pub enum ExplainError {
     /// The backend failed to hand back data.
     #[error("tensor read-back failed: {0}")]
     Data(String),
+    /// The model produced NaN or infinite logits or map values (overflowing weights or input).
+    #[error("{0}")]
+    NonFinite(String),
 }
 
 /// Options of [`explain`].
@@ -211,6 +214,16 @@ pub fn explain(
         }
     };
     debug_assert_eq!(grid.values.len(), grid_side * grid_side);
+    let finite = |v: &[f32], what: &str| {
+        crate::io::guard::check_finite(v, what).map_err(|e| {
+            ExplainError::NonFinite(format!(
+                "{e}: the model overflowed (check the weights and the normalisation)"
+            ))
+        })
+    };
+    finite(&logits, "the logits")?;
+    finite(&grid.values, &format!("the {method} map"))?;
+    finite(&map.values, &format!("the upsampled {method} map"))?;
     Ok(Explanation {
         method,
         target,

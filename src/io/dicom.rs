@@ -65,49 +65,287 @@ fn syntax_name(uid: &str) -> &'static str {
     }
 }
 
-/// Reads frame `frame` (0-based) of a DICOM file.
-pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
-    let err = |message: String| ImageError::Read {
+type Object = dicom_object::FileDicomObject<dicom_object::InMemDicomObject>;
+
+fn read_error(path: &Path, message: String) -> ImageError {
+    ImageError::Read {
         path: path.to_path_buf(),
         message,
+    }
+}
+
+/// Reads the file after checking every element length ([`super::dicom_scan`]); dicom-rs runs
+/// inside a panic guard.
+fn open_checked(path: &Path) -> Result<(Object, Vec<u8>, super::dicom_scan::Scan), ImageError> {
+    let bytes = super::guard::read_bounded(path, u64::MAX).map_err(|e| read_error(path, e))?;
+    let scan = super::dicom_scan::scan(&bytes)
+        .map_err(|e| read_error(path, format!("malformed DICOM: {e}")))?;
+    let obj = super::guard::catch_panic(|| {
+        dicom_object::OpenFileOptions::new()
+            .read_preamble(dicom_object::file::ReadPreamble::Always)
+            .from_reader(&bytes[..])
+    })
+    .map_err(|e| read_error(path, e))?
+    .map_err(|e| read_error(path, format!("not a readable DICOM file: {e}")))?;
+    Ok((obj, bytes, scan))
+}
+
+/// An attribute's text, trimmed; `None` when absent or empty.
+fn text(obj: &Object, tag: dicom_object::Tag) -> Option<String> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    let s = e
+        .to_str()
+        .ok()?
+        .trim()
+        .trim_end_matches('\0')
+        .trim()
+        .to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+/// An integer attribute: absent is `None`, unparseable is an error naming it.
+fn int(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<i64>, String> {
+    match obj.element_opt(tag).ok().flatten() {
+        None => Ok(None),
+        Some(e) => match e.to_int::<i64>() {
+            Ok(v) => Ok(Some(v)),
+            Err(_) => match text(obj, tag) {
+                None => Ok(None),
+                Some(t) => Err(format!("{name} '{t}' is not an integer")),
+            },
+        },
+    }
+}
+
+/// The first value of a decimal attribute: absent is `None`; unparseable or non-finite is an
+/// error naming it.
+fn decimal(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<f64>, String> {
+    let Some(t) = text(obj, tag) else {
+        return Ok(None);
     };
-    let obj = dicom_object::open_file(path)
-        .map_err(|e| err(format!("not a readable DICOM file: {e}")))?;
+    let first = t.split('\\').next().unwrap_or("").trim();
+    match first.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(format!("{name} '{t}' is not a finite number")),
+    }
+}
+
+/// The image attributes, checked before any pixel is decoded.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    rows: u64,
+    cols: u64,
+    samples: u64,
+    bits_allocated: u64,
+    frames: u64,
+}
+
+fn geometry(obj: &Object) -> Result<Geometry, String> {
+    use dicom_dictionary_std::tags;
+    let need = |tag, name: &str| -> Result<i64, String> {
+        int(obj, tag, name)?.ok_or_else(|| format!("{name} is missing"))
+    };
+    let rows = need(tags::ROWS, "Rows")?;
+    let cols = need(tags::COLUMNS, "Columns")?;
+    let samples = int(obj, tags::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
+    let bits_allocated = need(tags::BITS_ALLOCATED, "BitsAllocated")?;
+    let bits_stored = int(obj, tags::BITS_STORED, "BitsStored")?.unwrap_or(bits_allocated);
+    let high_bit = int(obj, tags::HIGH_BIT, "HighBit")?.unwrap_or(bits_stored - 1);
+    let representation = int(obj, tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0);
+    let frames = int(obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames")?.unwrap_or(1);
+    if rows < 1 || cols < 1 || rows > u16::MAX as i64 || cols > u16::MAX as i64 {
+        return Err(format!("Rows {rows} / Columns {cols} must be 1 to 65535"));
+    }
+    if samples != 1 && samples != 3 {
+        return Err(format!("SamplesPerPixel {samples} is not 1 or 3"));
+    }
+    if ![1, 8, 16, 32].contains(&bits_allocated) {
+        return Err(format!(
+            "BitsAllocated {bits_allocated} is not 1, 8, 16 or 32"
+        ));
+    }
+    if bits_stored < 1 || bits_stored > bits_allocated {
+        return Err(format!(
+            "BitsStored {bits_stored} must be 1 to BitsAllocated ({bits_allocated})"
+        ));
+    }
+    if high_bit < bits_stored - 1 || high_bit >= bits_allocated {
+        return Err(format!(
+            "HighBit {high_bit} must be BitsStored - 1 ({}) to BitsAllocated - 1 ({})",
+            bits_stored - 1,
+            bits_allocated - 1
+        ));
+    }
+    if representation != 0 && representation != 1 {
+        return Err(format!(
+            "PixelRepresentation {representation} is not 0 or 1"
+        ));
+    }
+    if frames < 1 {
+        return Err(format!("NumberOfFrames {frames} is below 1"));
+    }
+    let g = Geometry {
+        rows: rows as u64,
+        cols: cols as u64,
+        samples: samples as u64,
+        bits_allocated: bits_allocated as u64,
+        frames: frames as u64,
+    };
+    super::guard::check_dimensions(g.cols, g.rows)?;
+    let pixels = super::guard::checked_product(
+        &[g.rows, g.cols, g.samples, g.frames],
+        "Rows x Columns x SamplesPerPixel x NumberOfFrames",
+    )?;
+    // dicom-rs decodes every frame at once, then one frame to f32.
+    let bytes = pixels.div_ceil(8).saturating_mul(g.bits_allocated);
+    super::guard::check_alloc(bytes, "decoding all frames")?;
+    Ok(g)
+}
+
+/// Width and height of a DICOM image from its attributes (pixel data not decoded).
+pub fn dimensions(path: &Path) -> Result<(usize, usize), ImageError> {
+    let (obj, _, _) = open_checked(path)?;
+    let g = geometry(&obj).map_err(|e| read_error(path, e))?;
+    Ok((g.cols as usize, g.rows as usize))
+}
+
+/// NumberOfFrames of a DICOM image (pixel data not decoded).
+pub fn frame_count(path: &Path) -> Result<u32, ImageError> {
+    let (obj, _, _) = open_checked(path)?;
+    let g = geometry(&obj).map_err(|e| read_error(path, e))?;
+    Ok(g.frames.min(u32::MAX as u64) as u32)
+}
+
+/// Reads frame `frame` (0-based) of a DICOM file.
+pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
+    use dicom_dictionary_std::tags;
+    let err = |message: String| read_error(path, message);
+    let (obj, bytes, scan) = open_checked(path)?;
     let ts = obj
         .meta()
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
-    let decoded = obj.decode_pixel_data().map_err(|e| {
-        err(format!(
-            "cannot decode pixel data with transfer syntax {} ({ts}): {e}",
-            syntax_name(&ts)
-        ))
-    })?;
-    let frames = decoded.number_of_frames();
-    if frame >= frames {
+    let g = geometry(&obj).map_err(err)?;
+    if frame as u64 >= g.frames {
         return Err(err(format!(
-            "frame {frame} requested but the file has {frames} frame(s)"
+            "frame {frame} requested but the file has {} frame(s)",
+            g.frames
         )));
     }
-    let opts = ConvertOptions::new().with_voi_lut(VoiLutOption::Identity);
-    let modality: Vec<f32> = decoded
-        .to_vec_frame_with_options::<f32>(frame, &opts)
-        .map_err(|e| err(format!("cannot convert frame {frame}: {e}")))?;
-    let (rows, cols) = (decoded.rows() as usize, decoded.columns() as usize);
-    let samples = decoded.samples_per_pixel() as usize;
+    let slope = decimal(&obj, tags::RESCALE_SLOPE, "RescaleSlope").map_err(err)?;
+    let intercept = decimal(&obj, tags::RESCALE_INTERCEPT, "RescaleIntercept").map_err(err)?;
+    if slope == Some(0.0) {
+        return Err(err(
+            "RescaleSlope is 0: every pixel would have the same value".into(),
+        ));
+    }
+    let center = decimal(&obj, tags::WINDOW_CENTER, "WindowCenter").map_err(err)?;
+    let width = decimal(&obj, tags::WINDOW_WIDTH, "WindowWidth").map_err(err)?;
+    if let Some(w) = width
+        && w < 1.0
+    {
+        return Err(err(format!("WindowWidth {w} is below 1")));
+    }
+    let window = center.zip(width);
+    let photometric = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    let monochrome1 = photometric == "MONOCHROME1";
+    let encapsulated = !matches!(
+        ts.as_str(),
+        "1.2.840.10008.1.2"
+            | "1.2.840.10008.1.2.1"
+            | "1.2.840.10008.1.2.2"
+            | "1.2.840.10008.1.2.1.99"
+    );
+    if ts == "1.2.840.10008.1.2.5" {
+        let segments = (g.samples * g.bits_allocated.div_ceil(8)) as u32;
+        super::dicom_scan::check_rle(&bytes, &scan, g.frames, segments)
+            .map_err(|e| err(format!("malformed RLE pixel data: {e}")))?;
+    }
+    if !encapsulated {
+        let have = obj
+            .element_opt(tags::PIXEL_DATA)
+            .ok()
+            .flatten()
+            .map(|e| e.header().len.get().unwrap_or(0) as u64)
+            .ok_or_else(|| err("no pixel data (7FE0,0010)".into()))?;
+        // YBR_FULL_422 stores two samples per pixel (PS3.3 C.7.6.3.1.2).
+        let stored = if photometric.starts_with("YBR_FULL_422") {
+            2
+        } else {
+            g.samples
+        };
+        let need = (g.rows * g.cols * stored * g.frames * g.bits_allocated).div_ceil(8);
+        // The value is the frames' bytes, padded to an even length (PS3.5 §8.1.1). Fewer, or a
+        // whole frame more, means Rows, Columns, BitsAllocated or NumberOfFrames do not describe
+        // it; a shorter excess is trailing padding some writers leave, read with a warning.
+        let frame_bytes = need / g.frames;
+        let describe = || {
+            format!(
+                "pixel data holds {have} bytes but {}x{}x{} samples of {} bits in {} frame(s) take {need}",
+                g.rows, g.cols, g.samples, g.bits_allocated, g.frames
+            )
+        };
+        if have < need || have - need >= frame_bytes.max(2) {
+            return Err(err(describe()));
+        }
+        if have > need + 1 {
+            eprintln!(
+                "warning: {}: {}; the {} bytes after them are ignored",
+                path.display(),
+                describe(),
+                have - need
+            );
+        }
+    }
+    let modality = if g.bits_allocated == 1 {
+        if encapsulated {
+            return Err(err(format!(
+                "1-bit pixel data in transfer syntax {} ({ts}) is not supported",
+                syntax_name(&ts)
+            )));
+        }
+        let raw = obj
+            .element(tags::PIXEL_DATA)
+            .map_err(|e| err(e.to_string()))?
+            .to_bytes()
+            .map_err(|e| err(format!("cannot read 1-bit pixel data: {e}")))?;
+        unpack_bits(
+            &raw,
+            g,
+            frame,
+            slope.unwrap_or(1.0),
+            intercept.unwrap_or(0.0),
+        )
+    } else {
+        let decoded = super::guard::catch_panic(|| obj.decode_pixel_data())
+            .map_err(err)?
+            .map_err(|e| {
+                err(format!(
+                    "cannot decode pixel data with transfer syntax {} ({ts}): {e}",
+                    syntax_name(&ts)
+                ))
+            })?;
+        if (decoded.number_of_frames() as u64) < g.frames {
+            return Err(err(format!(
+                "the pixel data holds {} frame(s), NumberOfFrames says {}",
+                decoded.number_of_frames(),
+                g.frames
+            )));
+        }
+        let opts = ConvertOptions::new().with_voi_lut(VoiLutOption::Identity);
+        super::guard::catch_panic(|| decoded.to_vec_frame_with_options::<f32>(frame, &opts))
+            .map_err(err)?
+            .map_err(|e| err(format!("cannot convert frame {frame}: {e}")))?
+    };
+    let (rows, cols, samples) = (g.rows as usize, g.cols as usize, g.samples as usize);
     if modality.len() != rows * cols * samples {
         return Err(err(format!(
             "decoded {} values for {rows}x{cols}x{samples}",
             modality.len()
         )));
     }
-    let window = decoded
-        .window()
-        .ok()
-        .flatten()
-        .and_then(|w| w.first().map(|w| (w.center, w.width)));
-    let monochrome1 = decoded.photometric_interpretation().to_string() == "MONOCHROME1";
+    super::guard::check_finite(&modality, "the decoded frame").map_err(err)?;
     Ok(DicomImage {
         rows,
         cols,
@@ -115,9 +353,22 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         modality,
         monochrome1,
         window,
-        frames,
+        frames: g.frames as u32,
         transfer_syntax: ts,
     })
+}
+
+/// Unpacks frame `frame` of native 1-bit pixel data (PS3.5 §8.1.1: bits fill each byte from
+/// its least significant bit, frames follow each other without padding) to modality values.
+fn unpack_bits(raw: &[u8], g: Geometry, frame: u32, slope: f64, intercept: f64) -> Vec<f32> {
+    let n = (g.rows * g.cols * g.samples) as usize;
+    let start = frame as usize * n;
+    (start..start + n)
+        .map(|bit| {
+            let v = raw.get(bit / 8).map_or(0, |b| (b >> (bit % 8)) & 1);
+            (v as f64 * slope + intercept) as f32
+        })
+        .collect()
 }
 
 impl DicomImage {

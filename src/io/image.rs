@@ -96,19 +96,108 @@ pub fn list_supported(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Decodes an image file; DICOM files give their first frame with the file's window.
 pub fn read_image(path: &Path) -> Result<Image, ImageError> {
+    read_image_frame(path, 0)
+}
+
+/// Decodes frame `frame` of an image file (only a multi-frame DICOM has frames above 0).
+pub fn read_image_frame(path: &Path, frame: u32) -> Result<Image, ImageError> {
     if super::dicom::is_dicom(path) {
-        return super::dicom::read_dicom(path, 0).map(|d| d.to_image(None));
+        return super::dicom::read_dicom(path, frame).map(|d| d.to_image(None));
     }
-    let err = |message: String| ImageError::Read {
+    if frame != 0 {
+        return Err(read_error(
+            path,
+            format!("frame {frame} requested but the image has 1 frame"),
+        ));
+    }
+    Ok(from_dynamic(decode_raster(path)?))
+}
+
+fn read_error(path: &Path, message: String) -> ImageError {
+    ImageError::Read {
         path: path.to_path_buf(),
         message,
-    };
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| err(e.to_string()))?
+    }
+}
+
+/// Width and height of an image file from its header, checked against the pixel limit (DICOM:
+/// Rows and Columns, without decoding the pixel data).
+pub fn dimensions(path: &Path) -> Result<(usize, usize), ImageError> {
+    if super::dicom::is_dicom(path) {
+        return super::dicom::dimensions(path);
+    }
+    let bytes = super::guard::read_bounded(path, u64::MAX).map_err(|e| read_error(path, e))?;
+    let (w, h) = raster_header(path, &bytes)?;
+    Ok((w as usize, h as usize))
+}
+
+/// Frames of an image file: NumberOfFrames of a DICOM (pixel data not decoded), else 1.
+pub fn frame_count(path: &Path) -> Result<u32, ImageError> {
+    if super::dicom::is_dicom(path) {
+        return super::dicom::frame_count(path);
+    }
+    dimensions(path).map(|_| 1)
+}
+
+fn raster_reader<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<image::ImageReader<std::io::Cursor<&'a [u8]>>, ImageError> {
+    image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| err(e.to_string()))?;
-    let img = reader.decode().map_err(|e| err(e.to_string()))?;
-    Ok(from_dynamic(img))
+        .map_err(|e| read_error(path, e.to_string()))
+}
+
+/// The header's dimensions, checked against the pixel limit.
+fn raster_header(path: &Path, bytes: &[u8]) -> Result<(u32, u32), ImageError> {
+    let reader = raster_reader(path, bytes)?;
+    if reader.format().is_none() {
+        return Err(read_error(
+            path,
+            format!("not an image in a format this program reads ({SUPPORTED_NAMES})"),
+        ));
+    }
+    let (w, h) = super::guard::catch_panic(|| reader.into_dimensions())
+        .map_err(|e| read_error(path, e))?
+        .map_err(|e| read_error(path, e.to_string()))?;
+    super::guard::check_dimensions(w as u64, h as u64).map_err(|e| read_error(path, e))?;
+    Ok((w, h))
+}
+
+/// Decodes a raster file (PNG, JPEG, TIFF, BMP) under the pixel limit and the memory budget. A
+/// JPEG must end with its end-of-image marker: a truncated one is an error, not grey fill.
+pub fn decode_raster(path: &Path) -> Result<image::DynamicImage, ImageError> {
+    let bytes = super::guard::read_bounded(path, u64::MAX).map_err(|e| read_error(path, e))?;
+    let (w, h) = raster_header(path, &bytes)?;
+    let mut reader = raster_reader(path, &bytes)?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+        return Err(read_error(
+            path,
+            "truncated JPEG: no end-of-image marker after the scan data".into(),
+        ));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(super::guard::max_alloc());
+    reader.limits(limits);
+    super::guard::catch_panic(|| reader.decode())
+        .map_err(|e| read_error(path, e))?
+        .map_err(|e| read_error(path, e.to_string()))
+}
+
+/// Whether a JPEG stream has an end-of-image marker (FF D9) after its first start-of-scan (FF
+/// DA). Inside entropy-coded data every FF byte is stuffed (FF 00) or a restart marker, so the
+/// first FF D9 there is the real end.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let find = |from: usize, marker: u8| {
+        bytes
+            .get(from..)?
+            .windows(2)
+            .position(|w| w[0] == 0xFF && w[1] == marker)
+            .map(|p| p + from)
+    };
+    find(0, 0xDA).and_then(|sos| find(sos + 2, 0xD9)).is_some()
 }
 
 /// Converts a decoded image, keeping 16-bit precision where the source has it.

@@ -24,16 +24,7 @@ pub fn read_mask(path: &Path) -> Result<Mask, ImageError> {
 /// Reads a mask image's gray values (PIL luma for colour; a non-zero 16-bit sample reads as at
 /// least 1), for files that store class ids.
 pub fn read_mask_values(path: &Path) -> Result<Mask, ImageError> {
-    let err = |message: String| ImageError::Read {
-        path: path.to_path_buf(),
-        message,
-    };
-    let img = image::ImageReader::open(path)
-        .map_err(|e| err(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| err(e.to_string()))?
-        .decode()
-        .map_err(|e| err(e.to_string()))?;
+    let img = super::image::decode_raster(path)?;
     use image::DynamicImage as D;
     let (w, h) = (img.width() as usize, img.height() as usize);
     let wide = |v: u16| if v == 0 { 0 } else { (v >> 8).max(1) as u8 };

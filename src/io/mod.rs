@@ -2,6 +2,8 @@
 
 pub mod colormap;
 pub mod dicom;
+mod dicom_scan;
+pub mod guard;
 pub mod image;
 pub mod mask;
 pub mod npy;

@@ -63,9 +63,29 @@ pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
         path: path.to_path_buf(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let npy =
-        npyz::NpyFile::new(&bytes[..]).map_err(|e| err(format!("not a valid .npy file: {e}")))?;
+    let bytes =
+        super::guard::read_bounded(path, u64::MAX).map_err(|e| err(format!("cannot read: {e}")))?;
+    let mut cursor = std::io::Cursor::new(&bytes[..]);
+    let header = super::guard::catch_panic(|| npyz::NpyHeader::from_reader(&mut cursor))
+        .map_err(err)?
+        .map_err(|e| err(format!("not a valid .npy file: {e}")))?;
+    let header_size = cursor.position() as usize;
+    let npy = npyz::NpyFile::with_header(header, &bytes[header_size..]);
+    // The declared shape must describe exactly the bytes after the header (no overflow, no
+    // allocation beyond the file).
+    let n = super::guard::checked_product(npy.shape(), "shape").map_err(err)?;
+    let item = match npy.dtype() {
+        npyz::DType::Plain(ts) => ts.size_field(),
+        _ => return Err(err("structured arrays are not supported".into())),
+    };
+    let data_bytes = n.saturating_mul(item);
+    let available = (bytes.len() - header_size) as u64;
+    if data_bytes != available {
+        return Err(err(format!(
+            "its shape {:?} needs {data_bytes} bytes of data but the file holds {available}",
+            npy.shape()
+        )));
+    }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let fortran = npy.order() == npyz::Order::Fortran;
     let dtype = npy.dtype();
@@ -77,7 +97,8 @@ pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
     let data: Vec<f32> = match kind {
         "f4" => collect(npy.data::<f32>(), |v| v),
         "f8" => collect(npy.data::<f64>(), |v| v as f32),
-        "u1" | "b1" => collect(npy.data::<u8>(), |v| v as f32),
+        "u1" => collect(npy.data::<u8>(), |v| v as f32),
+        "b1" => collect(npy.data::<bool>(), |v| v as u8 as f32),
         "i1" => collect(npy.data::<i8>(), |v| v as f32),
         "u2" => collect(npy.data::<u16>(), |v| v as f32),
         "i2" => collect(npy.data::<i16>(), |v| v as f32),
@@ -87,7 +108,7 @@ pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
         _ => return Err(err(format!("unsupported dtype '{type_str}'"))),
     }
     .map_err(|e| err(format!("corrupt data: {e}")))?;
-    let n: usize = shape.iter().product();
+    let n = n as usize;
     if data.len() != n {
         return Err(err(format!(
             "holds {} values but its shape {shape:?} needs {n}",

@@ -382,6 +382,7 @@ impl GpuMetrics {
                 sum_in,
                 sum_all,
                 mask_pixels: state[S_MASK] as usize,
+                pixels: n,
                 top,
             },
             tops,

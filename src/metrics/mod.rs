@@ -10,6 +10,10 @@
 //!   selected pixels. **iou_binary**: IoU with the selected pixels. **dice**: Dice of the
 //!   selected pixels. IoU is `|A ∩ B| / |A ∪ B|` (NaN when both are empty).
 //! - **energy** (energy pointing game / relevance mass): share of the map's sum inside the mask.
+//!   When the map sums to 0 (an all-zero map) every pixel carries the same share, as in any
+//!   constant map, so the energy is the mask's share of the pixels, `|mask| / N`.
+//!
+//! A map with a NaN or an infinite value is an error, never a score.
 //!
 //! The CPU reference here selects thresholds in O(N) with a radix select over the
 //! order-preserving bit patterns of the f32 values (no sort; on large maps usually folded into
@@ -40,8 +44,8 @@ pub enum MetricsError {
         /// Mask height.
         mask_h: usize,
     },
-    /// The map has a NaN.
-    #[error("map contains NaN values")]
+    /// The map has a NaN or an infinite value.
+    #[error("map contains NaN or infinite values")]
     NaN,
     /// Bad percentage.
     #[error("top percentage {0} is outside (0, 100]")]
@@ -247,17 +251,18 @@ pub fn validate(
     tops: &[f64],
 ) -> Result<(), MetricsError> {
     validate_shape(map, width, height, mask, tops)?;
-    if has_nan(map) {
+    if has_non_finite(map) {
         return Err(MetricsError::NaN);
     }
     Ok(())
 }
 
-/// Whether any value is NaN (blockwise OR-reductions, which vectorise, on every core).
-fn has_nan(map: &[f32]) -> bool {
+/// Whether any value is NaN or infinite (blockwise OR-reductions, which vectorise, on every
+/// core).
+fn has_non_finite(map: &[f32]) -> bool {
     select::par_chunks(map, |c, _| {
         c.chunks(1024)
-            .any(|b| b.iter().fold(false, |a, &v| a | v.is_nan()))
+            .any(|b| b.iter().fold(false, |a, &v| a | !v.is_finite()))
     })
     .into_iter()
     .any(|x| x)
@@ -301,6 +306,8 @@ pub struct RawCounts {
     pub sum_all: f64,
     /// Mask pixels.
     pub mask_pixels: usize,
+    /// Map pixels.
+    pub pixels: usize,
     /// Per percentage: (k, threshold, selected, rect, inter_binary, inter_rect).
     pub top: Vec<(usize, f32, usize, Option<Rect>, usize, usize)>,
 }
@@ -336,7 +343,8 @@ pub fn finish(raw: RawCounts, tops: &[f64]) -> MetricSet {
         max: raw.max,
         pointing_game: raw.pointing_game,
         energy: if raw.sum_all == 0.0 {
-            f64::NAN
+            // Σ map = 0: every pixel has the same share (see the module documentation).
+            m as f64 / raw.pixels.max(1) as f64
         } else {
             raw.sum_in / raw.sum_all
         },
@@ -542,7 +550,7 @@ pub fn compute_cpu(
     let prediction = select::predict(map, &ks);
     let scan = scan(map, width, prediction.as_ref());
     // A NaN makes the sum NaN (as does +inf plus -inf, hence the exact check).
-    if scan.sum.is_nan() && has_nan(map) {
+    if !scan.sum.is_finite() && has_non_finite(map) {
         return Err(MetricsError::NaN);
     }
     let max = select::max_value(&scan.rows);
@@ -577,6 +585,7 @@ pub fn compute_cpu(
             sum_in: side.sum_in,
             sum_all: scan.sum,
             mask_pixels: side.pixels as usize,
+            pixels: n,
             top,
         },
         tops,
@@ -619,6 +628,7 @@ pub fn scores_at(
         sum_in: 0.0,
         sum_all: 0.0,
         mask_pixels: mask.count(),
+        pixels: map.len(),
         top: vec![(selected, threshold, selected, rect, inter, inter_rect)],
     };
     let share = 100.0 * selected as f64 / (width * height).max(1) as f64;

@@ -139,18 +139,32 @@ fn format_err(path: &Path, message: impl Into<String>) -> CheckpointError {
 
 /// Reads every floating-point tensor of a `.safetensors` or PyTorch `.pth`/`.pt` file.
 pub fn read_state_dict(path: &Path) -> Result<StateDict, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::io::guard::read_bounded(path, u64::MAX)
+        .map_err(|e| format_err(path, format!("cannot read checkpoint: {e}")))?;
+    if looks_like_safetensors(&bytes) {
+        return read_safetensors(path, &bytes);
+    }
     let is_zip = bytes.starts_with(b"PK\x03\x04");
-    let is_pickle = bytes.first() == Some(&0x80);
+    // A pickle starts with the PROTO opcode (0x80) and a protocol number of 2 to 5.
+    let is_pickle = bytes.len() > 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]);
     if is_zip || is_pickle {
+        let len = bytes.len() as u64;
         drop(bytes);
-        read_pytorch(path)
+        crate::io::guard::catch_panic(|| read_pytorch(path, len))
+            .map_err(|e| format_err(path, format!("cannot parse PyTorch checkpoint: {e}")))?
     } else {
         read_safetensors(path, &bytes)
     }
+}
+
+/// A safetensors file: an 8-byte little-endian header length that fits the file, then a JSON
+/// header starting with `{`.
+fn looks_like_safetensors(bytes: &[u8]) -> bool {
+    if bytes.len() < 10 {
+        return false;
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0xFF; 8]));
+    n >= 2 && n <= bytes.len() as u64 - 8 && bytes[8] == b'{'
 }
 
 fn read_safetensors(path: &Path, bytes: &[u8]) -> Result<StateDict, CheckpointError> {
@@ -215,23 +229,52 @@ fn convert_bytes(bytes: &[u8], dtype: &str) -> Option<Vec<f32>> {
     })
 }
 
-fn read_pytorch(path: &Path) -> Result<StateDict, CheckpointError> {
+fn read_pytorch(path: &Path, file_len: u64) -> Result<StateDict, CheckpointError> {
     use burn::store::pytorch_reader::PytorchReader;
     let reader = PytorchReader::new(path)
         .map_err(|e| format_err(path, format!("cannot parse PyTorch checkpoint: {e}")))?;
     let mut out = StateDict::new();
     for (name, t) in reader.into_tensors() {
-        let dtype = match format!("{:?}", t.dtype()).to_lowercase().as_str() {
-            "f32" | "float32" => "f32",
-            "f64" | "float64" => "f64",
-            "f16" | "float16" => "f16",
-            "bf16" | "bfloat16" => "bf16",
+        let (dtype, size) = match format!("{:?}", t.dtype()).to_lowercase().as_str() {
+            "f32" | "float32" => ("f32", 4),
+            "f64" | "float64" => ("f64", 8),
+            "f16" | "float16" => ("f16", 2),
+            "bf16" | "bfloat16" => ("bf16", 2),
             _ => continue, // integer buffers (e.g. counters) are not parameters
         };
+        // torch stores tensors uncompressed: one whose declared size exceeds the file is corrupt,
+        // and is refused before anything is allocated for it.
+        let dims: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
+        let bytes_needed = crate::io::guard::checked_product(
+            &dims,
+            &format!("tensor '{name}' shape"),
+        )
+        .ok()
+        .and_then(|n| n.checked_mul(size))
+        .filter(|&n| n <= file_len)
+        .ok_or_else(|| {
+            format_err(
+                path,
+                format!(
+                    "tensor '{name}' declares shape {:?}, larger than the {file_len}-byte file",
+                    t.shape()
+                ),
+            )
+        })?;
         let bytes = t
             .read()
             .map_err(|e| format_err(path, format!("tensor '{name}': {e}")))?;
-        let data = convert_bytes(&bytes, dtype)
+        if (bytes.len() as u64) < bytes_needed {
+            return Err(format_err(
+                path,
+                format!(
+                    "tensor '{name}': {} bytes of data for shape {:?}",
+                    bytes.len(),
+                    t.shape()
+                ),
+            ));
+        }
+        let data = convert_bytes(&bytes[..bytes_needed as usize], dtype)
             .ok_or_else(|| format_err(path, format!("tensor '{name}': unsupported dtype")))?;
         out.insert(
             name,
@@ -311,10 +354,8 @@ struct ConfigFile {
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile, CheckpointError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::io::guard::read_text(path)
+        .map_err(|e| format_err(path, format!("cannot read config: {e}")))?;
     let cfg: ConfigFile = serde_json::from_str(&text)
         .map_err(|e| format_err(path, format!("invalid JSON config: {e}")))?;
     Ok(match cfg.model {
@@ -363,32 +404,71 @@ pub fn infer_config(
             ),
         ));
     }
-    let mut depth = 0;
-    while sd.contains_key(&format!("blocks.{depth}.attn.qkv.weight")) {
-        depth += 1;
-    }
+    // Blocks are numbered 0..depth without gaps: a missing block is an error, not a shallower model.
+    let depth = sd
+        .keys()
+        .filter_map(|k| {
+            k.strip_prefix("blocks.")?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |m| m + 1);
     if depth == 0 {
         return Err(format_err(
             path,
             "no 'blocks.N.attn.qkv.weight' tensors: not a ViT checkpoint",
         ));
     }
-    let mlp_hidden = shape_of(sd, "blocks.0.mlp.fc1.weight", path)?[0];
-    let num_heads = opts
-        .heads
-        .or(file_cfg.num_heads)
-        .unwrap_or((embed_dim / 64).max(1));
-    if num_heads == 0 || embed_dim % num_heads != 0 {
+    if let Some(gap) = (0..depth).find(|i| !sd.contains_key(&format!("blocks.{i}.attn.qkv.weight")))
+    {
         return Err(format_err(
             path,
-            format!("{num_heads} heads do not divide width {embed_dim}"),
+            format!(
+                "block {gap} is missing (blocks.{gap}.attn.qkv.weight) but the file has blocks up to {}",
+                depth - 1
+            ),
         ));
     }
+    let mlp_hidden = match shape_of(sd, "blocks.0.mlp.fc1.weight", path)? {
+        [h, _] => *h,
+        other => {
+            return Err(format_err(
+                path,
+                format!("blocks.0.mlp.fc1.weight has shape {other:?}, expected [hidden, dim]"),
+            ));
+        }
+    };
+    let (num_heads, heads_from) = match (opts.heads, file_cfg.num_heads, &opts.config_file) {
+        (Some(h), _, _) => (h, "--heads".to_string()),
+        (None, Some(h), Some(c)) => (h, format!("num_heads in {}", c.display())),
+        _ => ((embed_dim / 64).max(1), "head width 64".to_string()),
+    };
+    if num_heads == 0 || embed_dim % num_heads != 0 {
+        let msg = format!("{num_heads} heads ({heads_from}) do not divide the width {embed_dim}");
+        return Err(match (opts.heads, &opts.config_file) {
+            (None, Some(c)) if file_cfg.num_heads.is_some() => format_err(c, msg),
+            _ => format_err(path, msg),
+        });
+    }
     let num_classes = match sd.get("head.weight") {
-        Some(t) => t.shape[0],
+        Some(t) => match t.shape[..] {
+            [c, _] => c,
+            _ => {
+                return Err(format_err(
+                    path,
+                    format!(
+                        "head.weight has shape {:?}, expected [classes, dim]",
+                        t.shape
+                    ),
+                ));
+            }
+        },
         None => opts.classes.or(file_cfg.num_classes).unwrap_or(2),
     };
-    Ok(VitConfig {
+    let cfg = VitConfig {
         img_size: grid * patch_size,
         patch_size,
         in_chans,
@@ -398,7 +478,9 @@ pub fn infer_config(
         num_heads,
         mlp_hidden,
         eps: 1e-6,
-    })
+    };
+    cfg.validate().map_err(|e| format_err(path, e))?;
+    Ok(cfg)
 }
 
 /// Expected timm shape of every parameter of `cfg`.
@@ -470,6 +552,28 @@ pub fn apply_state_dict(
                 found: t.shape.clone(),
             });
         }
+    }
+    // Only the head may be absent (a backbone release): any other parameter left at its random
+    // initial value would make the maps meaningless.
+    let absent: Vec<&String> = expected
+        .keys()
+        .filter(|k| !k.starts_with("head.") && !sd.contains_key(*k))
+        .collect();
+    if !absent.is_empty() {
+        let names: Vec<&str> = absent.iter().take(8).map(|s| s.as_str()).collect();
+        return Err(format_err(
+            path,
+            format!(
+                "{} parameter tensor(s) missing: {}{}",
+                absent.len(),
+                names.join(", "),
+                if absent.len() > 8 { ", ..." } else { "" }
+            ),
+        ));
+    }
+    for (key, t) in sd.iter().filter(|(k, _)| expected.contains_key(*k)) {
+        crate::io::guard::check_finite(&t.data, &format!("tensor '{key}'"))
+            .map_err(|e| format_err(path, e))?;
     }
     let mut notes = Vec::new();
     if layout != CheckpointLayout::Timm && !sd.contains_key("head.weight") {

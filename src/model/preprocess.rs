@@ -43,6 +43,22 @@ impl Default for Normalization {
     }
 }
 
+impl Normalization {
+    /// Every mean finite, every standard deviation finite and positive.
+    pub fn check(&self) -> Result<(), String> {
+        let ok = self.mean.iter().all(|m| m.is_finite())
+            && self.std.iter().all(|s| s.is_finite() && *s > 0.0);
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "normalisation mean {:?} / std {:?}: means must be finite and standard deviations finite and above 0",
+                self.mean, self.std
+            ))
+        }
+    }
+}
+
 /// Where the model input sits in the original image.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Geometry {

@@ -60,6 +60,90 @@ impl VitConfig {
         self.embed_dim / self.num_heads
     }
 
+    /// Parameters of the model (weights and biases).
+    pub fn parameter_count(&self) -> Option<u64> {
+        let d = self.embed_dim as u64;
+        let h = self.mlp_hidden as u64;
+        let c = self.num_classes as u64;
+        let p = self.patch_size as u64;
+        let per_block = d
+            .checked_mul(4)?
+            .checked_add(3 * d * d + 3 * d)?
+            .checked_add(d * d + d)?
+            .checked_add(h.checked_mul(d)?.checked_mul(2)?)?
+            .checked_add(h + d)?;
+        let embed = d
+            .checked_mul(3)?
+            .checked_mul(p.checked_mul(p)?)?
+            .checked_add(d)?
+            .checked_add((self.tokens() as u64 + 1).checked_mul(d)?)?;
+        per_block
+            .checked_mul(self.depth as u64)?
+            .checked_add(embed)?
+            .checked_add(c.checked_mul(d + 1)?)?
+            .checked_add(2 * d)
+    }
+
+    /// Checks the architecture before any tensor is built: three input channels, a patch that
+    /// tiles the input, non-zero widths, heads dividing the width, at least one class, and a size
+    /// within the memory budget (f32 parameters under twice `io::guard::max_alloc`).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.in_chans != 3 {
+            return Err(format!(
+                "the patch embedding takes {} input channel(s); vitscope feeds RGB images (3)",
+                self.in_chans
+            ));
+        }
+        if self.patch_size == 0 || self.img_size < self.patch_size {
+            return Err(format!(
+                "patch size {} does not fit an input of {} px",
+                self.patch_size, self.img_size
+            ));
+        }
+        if !self.img_size.is_multiple_of(self.patch_size) {
+            return Err(format!(
+                "input size {} is not a multiple of the patch size {}",
+                self.img_size, self.patch_size
+            ));
+        }
+        for (name, v) in [
+            ("width", self.embed_dim),
+            ("depth", self.depth),
+            ("heads", self.num_heads),
+            ("MLP width", self.mlp_hidden),
+            ("classes", self.num_classes),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} is 0"));
+            }
+        }
+        if !self.embed_dim.is_multiple_of(self.num_heads) {
+            return Err(format!(
+                "{} heads do not divide the width {}",
+                self.num_heads, self.embed_dim
+            ));
+        }
+        if self.num_classes > 100_000 {
+            return Err(format!("{} classes is more than 100000", self.num_classes));
+        }
+        if self.grid() > 256 {
+            return Err(format!(
+                "a {}×{} patch grid is more than 256×256",
+                self.grid(),
+                self.grid()
+            ));
+        }
+        let budget = crate::io::guard::max_alloc().saturating_mul(2);
+        match self.parameter_count().and_then(|n| n.checked_mul(4)) {
+            Some(b) if b <= budget => Ok(()),
+            b => Err(format!(
+                "the model needs {} MiB of parameters, above the budget of {} MiB (--max-pixels scales it)",
+                b.map_or("more than 2^44".to_string(), |b| (b >> 20).to_string()),
+                budget >> 20
+            )),
+        }
+    }
+
     /// Named timm sizes at 224 px: `ti`, `s`, `b`, `l` with the given patch size.
     pub fn named(name: &str, patch_size: usize, num_classes: usize) -> Option<Self> {
         let (embed_dim, depth, num_heads) = match name {
