@@ -220,7 +220,7 @@ pub fn import_coco(
                 .as_array()
                 .filter(|b| b.len() == 4)
                 .ok_or_else(|| err(path, "an annotation has neither bbox nor segmentation"))?;
-            let v: Vec<f32> = b.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect();
+            let v = coordinates(path, b)?;
             if let Some(lb) = LabelBox::from_corners(
                 (v[0], v[1]),
                 (v[0] + v[2], v[1] + v[3]),
@@ -237,10 +237,11 @@ pub fn import_coco(
             .get_or_insert_with(|| LabelMask::new(width, height));
         if let Some(polys) = seg.as_array() {
             for poly in polys {
-                let v: Vec<f32> = poly
-                    .as_array()
-                    .map(|p| p.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect())
-                    .unwrap_or_default();
+                let v = coordinates(
+                    path,
+                    poly.as_array()
+                        .ok_or_else(|| err(path, "a polygon is not a list of numbers"))?,
+                )?;
                 let pts: Vec<(f32, f32)> = v.chunks_exact(2).map(|p| (p[0], p[1])).collect();
                 super::annotate::fill_polygon(mask, &pts, class);
             }
@@ -274,6 +275,19 @@ pub fn import_coco(
         }
     }
     Ok(out)
+}
+
+/// Finite pixel coordinates of a COCO bbox or polygon; anything else is an error naming the file.
+fn coordinates(path: &Path, values: &[Value]) -> Result<Vec<f32>, ExportError> {
+    values
+        .iter()
+        .map(|x| {
+            x.as_f64()
+                .filter(|v| v.is_finite() && v.abs() <= 1e9)
+                .map(|v| v as f32)
+                .ok_or_else(|| err(path, format!("coordinate {x} is not a pixel position")))
+        })
+        .collect()
 }
 
 /// Writes CSV text atomically.

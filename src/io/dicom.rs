@@ -41,11 +41,11 @@ pub fn is_dicom(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "dcm" | "dicom"));
     by_ext || {
         use std::io::Read;
-        let mut head = [0u8; 132];
+        let mut head = Vec::with_capacity(132);
         std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut head))
+            .and_then(|f| f.take(132).read_to_end(&mut head))
             .is_ok()
-            && &head[128..132] == b"DICM"
+            && super::dicom_scan::meta_start(&head).is_some()
     }
 }
 
@@ -82,7 +82,11 @@ fn open_checked(path: &Path) -> Result<(Object, Vec<u8>, super::dicom_scan::Scan
         .map_err(|e| read_error(path, format!("malformed DICOM: {e}")))?;
     let obj = super::guard::catch_panic(|| {
         dicom_object::OpenFileOptions::new()
-            .read_preamble(dicom_object::file::ReadPreamble::Always)
+            .read_preamble(if super::dicom_scan::meta_start(&bytes) == Some(4) {
+                dicom_object::file::ReadPreamble::Never
+            } else {
+                dicom_object::file::ReadPreamble::Always
+            })
             .from_reader(&bytes[..])
     })
     .map_err(|e| read_error(path, e))?

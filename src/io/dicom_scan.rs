@@ -256,14 +256,26 @@ impl Walker<'_> {
     }
 }
 
+/// Where the file meta group starts: after the 128-byte preamble and `DICM`, or after a `DICM`
+/// at byte 0 (files written without the preamble).
+pub fn meta_start(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        Some(132)
+    } else if bytes.starts_with(b"DICM") {
+        Some(4)
+    } else {
+        None
+    }
+}
+
 /// Walks the file's bytes (preamble, `DICM`, meta group, data set).
 pub fn scan(bytes: &[u8]) -> Result<Scan, String> {
-    if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
-        return Err("not a DICOM file: no 'DICM' marker at byte 128".into());
-    }
+    let Some(start) = meta_start(bytes) else {
+        return Err("not a DICOM file: no 'DICM' marker at byte 128 (or 0)".into());
+    };
     let mut w = Walker {
         b: bytes,
-        pos: 132,
+        pos: start,
         scan: Scan::default(),
     };
     let meta = Encoding {
