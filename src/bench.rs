@@ -31,8 +31,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Suite::All)]
     suite: Suite,
     /// Repetitions per case (the median is reported).
-    #[arg(long, default_value_t = 3)]
-    iters: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    iters: u32,
     /// Model size for the model suite: ti, s, b, l.
     #[arg(long, default_value = "b")]
     model: String,
@@ -40,8 +40,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
     /// Map sides for the metrics suite.
-    #[arg(long, value_delimiter = ',', default_value = "224,1024,2048,4096")]
-    sizes: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "224,1024,2048,4096", value_parser = clap::value_parser!(u32).range(2..=8192))]
+    sizes: Vec<u32>,
     /// Model cases to time (default: all of forward, attention, gradcam, gradcam-paper, chefer).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
@@ -142,7 +142,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time<T>(iters: usize, mut f: impl FnMut() -> T) -> f64 {
+fn time<T>(iters: u32, mut f: impl FnMut() -> T) -> f64 {
     median(
         (0..iters.max(1))
             .map(|_| {
@@ -234,7 +234,7 @@ fn metrics_suite(args: &BenchArgs) -> Result<()> {
         "side", "backend", "median ms", "vs Python@224"
     );
     let tops = metrics::PAPER_TOPS;
-    for &side in &args.sizes {
+    for side in args.sizes.iter().map(|&s| s as usize) {
         // Smooth map with plateaus (ties) plus noise, and a box mask.
         let mut seed = 0x2545_f491_u64;
         let mut rnd = move || {

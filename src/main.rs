@@ -45,7 +45,7 @@ mod bench;
     version,
     about = "Judge Vision Transformer explanations of medical images"
 )]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(subcommand_precedence_over_arg = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -185,8 +185,15 @@ fn run_train(a: TrainArgs) -> Result<()> {
             .with_context(|| format!("--model {name}: use ti, s, b, l or custom"))?,
     };
     model.img_size = img;
-    if !dim.is_multiple_of(a.heads as usize) || !img.is_multiple_of(patch) {
-        bail!("--dim must be a multiple of --heads and --img of --patch");
+    if !model.embed_dim.is_multiple_of(model.num_heads) {
+        bail!(
+            "--dim {} is not a multiple of --heads {}",
+            model.embed_dim,
+            model.num_heads
+        );
+    }
+    if !img.is_multiple_of(patch) {
+        bail!("--img {img} is not a multiple of --patch {patch}");
     }
     let cfg = TrainConfig {
         model,
@@ -943,6 +950,19 @@ fn main() {
     let cli = Cli::parse();
     if let Some(n) = cli.max_pixels {
         vitscope::io::guard::set_max_pixels(n);
+    }
+    let g = &cli.gui;
+    let gui_options = g.path.is_some()
+        || g.project.is_some()
+        || g.screenshot.is_some()
+        || g.bench_frames.is_some()
+        || g.map_cache_mb.is_some()
+        || g.paint_stroke;
+    if cli.command.is_some() && gui_options {
+        eprintln!(
+            "error: the workbench's path and options (--project, --screenshot, --map-cache-mb, ...) do not combine with a subcommand"
+        );
+        std::process::exit(2);
     }
     let result = match cli.command {
         None => vitscope::app::run(vitscope::app::GuiOptions {

@@ -147,7 +147,16 @@ impl TrainConfig {
         }
         self.model
             .validate()
-            .map_err(|e| format!("model options: {e}"))
+            .map_err(|e| format!("model options: {e}"))?;
+        // Weights, gradients and two optimiser moments: 16 bytes per parameter.
+        let params = self.model.parameter_count().unwrap_or(u64::MAX);
+        if params.saturating_mul(16) > crate::model::vit::MODEL_BUDGET {
+            return Err(format!(
+                "model options: training {params} parameters needs more than {} GiB (weights, gradients and optimiser state)",
+                crate::model::vit::MODEL_BUDGET >> 30
+            ));
+        }
+        Ok(())
     }
 }
 

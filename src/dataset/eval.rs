@@ -129,6 +129,12 @@ fn map_for(
 ) -> Result<Vec<f32>, EvalError> {
     if cache.exists() {
         let a = npy::read_f32(cache).map_err(|e| EvalError::Other(e.to_string()))?;
+        crate::io::guard::check_finite(&a.data, "the cached map").map_err(|e| {
+            EvalError::Layout {
+                path: cache.to_path_buf(),
+                message: e,
+            }
+        })?;
         if a.shape == [mask.height, mask.width] {
             return Ok(a.data);
         }

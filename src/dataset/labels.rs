@@ -33,7 +33,8 @@ pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
         message,
     };
     let text = crate::io::guard::read_text(&csv).map_err(err)?;
-    let mut lines = text.lines();
+    // A byte-order mark (spreadsheet exports) is not part of the first column's name.
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
     let header = lines.next().unwrap_or_default();
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     let (Some(ci), Some(cl)) = (

@@ -44,6 +44,9 @@ pub struct VitConfig {
     pub eps: f64,
 }
 
+/// Bytes a model's f32 parameters, and separately its attention maps, may take: 4 GiB.
+pub const MODEL_BUDGET: u64 = 4 << 30;
+
 impl VitConfig {
     /// Patches per side.
     pub fn grid(&self) -> usize {
@@ -85,8 +88,8 @@ impl VitConfig {
     }
 
     /// Checks the architecture before any tensor is built: three input channels, a patch that
-    /// tiles the input, non-zero widths, heads dividing the width, at least one class, and a size
-    /// within the memory budget (f32 parameters under twice `io::guard::max_alloc`).
+    /// tiles the input, non-zero widths, heads dividing the width, at least one class, and
+    /// parameters and attention maps within [`MODEL_BUDGET`].
     pub fn validate(&self) -> Result<(), String> {
         if self.in_chans != 3 {
             return Err(format!(
@@ -133,15 +136,28 @@ impl VitConfig {
                 self.grid()
             ));
         }
-        let budget = crate::io::guard::max_alloc().saturating_mul(2);
-        match self.parameter_count().and_then(|n| n.checked_mul(4)) {
-            Some(b) if b <= budget => Ok(()),
-            b => Err(format!(
-                "the model needs {} MiB of parameters, above the budget of {} MiB (--max-pixels scales it)",
-                b.map_or("more than 2^44".to_string(), |b| (b >> 20).to_string()),
-                budget >> 20
-            )),
+        let params = self.parameter_count().unwrap_or(u64::MAX);
+        if params.saturating_mul(4) > MODEL_BUDGET {
+            return Err(format!(
+                "{params} parameters need more than the {} GiB a model may take",
+                MODEL_BUDGET >> 30
+            ));
         }
+        // The explanation maps keep every block's attention: depth × heads × tokens² floats.
+        let t = self.tokens() as u64;
+        let attention = (self.depth as u64)
+            .saturating_mul(self.num_heads as u64)
+            .saturating_mul(t * t)
+            .saturating_mul(4);
+        if attention > MODEL_BUDGET {
+            return Err(format!(
+                "{} blocks × {} heads of {t}×{t} attention need more than the {} GiB a model may take (use a smaller input)",
+                self.depth,
+                self.num_heads,
+                MODEL_BUDGET >> 30
+            ));
+        }
+        Ok(())
     }
 
     /// Named timm sizes at 224 px: `ti`, `s`, `b`, `l` with the given patch size.
