@@ -6,6 +6,7 @@
 pub mod app;
 pub mod dataset;
 pub mod explain;
+pub mod faithfulness;
 pub mod io;
 pub mod metrics;
 pub mod model;

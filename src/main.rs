@@ -38,6 +38,7 @@ fn keep_freed_memory() {
 }
 
 mod bench;
+mod faith_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -95,6 +96,10 @@ enum Command {
     Phantom(PhantomArgs),
     /// Train or fine-tune a ViT on a labelled dataset (images/ + labels.csv).
     Train(TrainArgs),
+    /// Is the map faithful to the model? Perturbation and deletion/insertion tests of one map.
+    Faithfulness(faith_cmd::FaithArgs),
+    /// Sanity checks: similarity of two maps, the random-logit test, model randomisation.
+    Sanity(faith_cmd::SanityArgs),
     /// Benchmark the model and metric engines.
     Bench(bench::BenchArgs),
 }
@@ -658,8 +663,8 @@ fn vit_name(args: &ModelArgs) -> PathBuf {
     args.weights.clone().unwrap_or_else(|| bundled_model().0)
 }
 
-/// Loads the model named by `args` (or the bundled one).
-pub fn load_model(args: &ModelArgs) -> Result<Vit> {
+/// The checkpoint, load options and device `args` name (the bundled model by default).
+pub fn model_source(args: &ModelArgs) -> (PathBuf, LoadOptions, burn::tensor::Device) {
     let (weights, config) = match &args.weights {
         Some(w) => (w.clone(), args.config.clone()),
         None => {
@@ -667,12 +672,17 @@ pub fn load_model(args: &ModelArgs) -> Result<Vit> {
             (w, Some(args.config.clone().unwrap_or(c)))
         }
     };
-    let device = device::resolve(args.device);
     let opts = LoadOptions {
         heads: args.heads,
         config_file: config,
         classes: None,
     };
+    (weights, opts, device::resolve(args.device))
+}
+
+/// Loads the model named by `args` (or the bundled one).
+pub fn load_model(args: &ModelArgs) -> Result<Vit> {
+    let (weights, opts, device) = model_source(args);
     let (vit, report) = load_vit(&weights, &opts, &device)?;
     eprintln!("{}", report.summary());
     Ok(vit)
@@ -903,8 +913,10 @@ fn run_metrics(args: MetricsArgs) -> Result<()> {
     for (name, ann) in &annotations {
         let set = metrics::gpu::compute(&map, w, h, ann, &args.top, args.backend)
             .with_context(|| format!("{}: metrics failed", args.map.display()))?;
+        let loc = vitscope::faithfulness::localisation::score(&map, ann);
         if args.json {
             recs.extend(metrics::records(&set, &map_name, name));
+            recs.extend(metrics::localisation_records(&loc, &map_name, name));
             continue;
         }
         println!(
@@ -913,6 +925,14 @@ fn run_metrics(args: MetricsArgs) -> Result<()> {
         );
         println!("pointing game: {}", set.pointing_game as u8);
         println!("energy in mask: {:.4}", set.energy);
+        let f = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.4}"));
+        println!(
+            "relevance rank: {}  ROC-AUC: {}  top-{} intersection: {}",
+            f(loc.relevance_rank),
+            f(loc.roc_auc),
+            vitscope::faithfulness::localisation::TOP_K,
+            f(loc.top_k_intersection)
+        );
         println!("top%   k        threshold    selected  iou_rect  iou_binary  dice");
         for t in &set.top {
             println!(
@@ -978,6 +998,8 @@ fn main() {
         Some(Command::Convert(a)) => run_convert(a),
         Some(Command::Phantom(a)) => run_phantom(a),
         Some(Command::Train(a)) => run_train(a),
+        Some(Command::Faithfulness(a)) => faith_cmd::run_faithfulness(a),
+        Some(Command::Sanity(a)) => faith_cmd::run_sanity(a),
         Some(Command::Bench(a)) => bench::run(a),
     };
     if let Err(e) = result {

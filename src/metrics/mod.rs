@@ -646,8 +646,11 @@ pub struct Record {
     pub metric: String,
     /// Percentage (None for the pointing game and energy).
     pub top_perc: Option<f64>,
-    /// Value.
+    /// Value (NaN, written as null, where undefined).
     pub value: f64,
+    /// k of the `top_k_intersection` record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
 }
 
 /// Flattens a [`MetricSet`] into records in the reference order (pointing game, then per
@@ -659,6 +662,7 @@ pub fn records(set: &MetricSet, map: &str, mask: &str) -> Vec<Record> {
         metric: metric.to_string(),
         top_perc,
         value,
+        k: None,
     };
     let mut out = vec![rec(
         "pointing_game",
@@ -674,4 +678,31 @@ pub fn records(set: &MetricSet, map: &str, mask: &str) -> Vec<Record> {
     }
     out.push(rec("energy", None, set.energy));
     out
+}
+
+/// Records of the localisation metrics beyond the paper (relevance mass, relevance rank,
+/// ROC-AUC, top-k intersection with its k), shaped like [`records`]' records.
+pub fn localisation_records(
+    loc: &crate::faithfulness::localisation::Localisation,
+    map: &str,
+    mask: &str,
+) -> Vec<Record> {
+    let rec = |metric: &str, value: Option<f64>, k: Option<usize>| Record {
+        map: map.to_string(),
+        mask: mask.to_string(),
+        metric: metric.to_string(),
+        top_perc: None,
+        value: value.unwrap_or(f64::NAN),
+        k,
+    };
+    vec![
+        rec("relevance_mass", loc.relevance_mass, None),
+        rec("relevance_rank", loc.relevance_rank, None),
+        rec("roc_auc", loc.roc_auc, None),
+        rec(
+            "top_k_intersection",
+            loc.top_k_intersection,
+            Some(crate::faithfulness::localisation::TOP_K),
+        ),
+    ]
 }

@@ -516,6 +516,18 @@ pub fn expected_shapes(cfg: &VitConfig) -> BTreeMap<String, Vec<usize>> {
     m
 }
 
+/// Reads and normalises a checkpoint and infers its architecture, without building the model
+/// (the randomisation cascade edits the tensors, then applies them with [`apply_state_dict`]).
+pub fn load_state(
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<(StateDict, VitConfig, CheckpointLayout), CheckpointError> {
+    let sd = read_state_dict(path)?;
+    let (sd, layout, _) = normalise_layout(sd);
+    let config = infer_config(&sd, path, opts)?;
+    Ok((sd, config, layout))
+}
+
 /// Reads, normalises and applies a checkpoint.
 pub fn load_vit(
     path: &Path,

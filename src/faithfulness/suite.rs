@@ -1,0 +1,180 @@
+//! The faithfulness tests of one map on one image, as the CLI, `eval` and the workbench run
+//! them: the model input in [0, 1] and normalised, the clean class, and the selected tests.
+
+use serde::Serialize;
+
+use super::{FaithError, perturb, rise};
+use crate::io::image::Image;
+use crate::model::Vit;
+use crate::model::preprocess::{self, Normalization, ResizeMode};
+
+/// A test of [`run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Test {
+    /// Chefer's positive perturbation (most relevant pixels removed first).
+    PerturbPos,
+    /// Chefer's negative perturbation (least relevant first).
+    PerturbNeg,
+    /// RISE deletion.
+    Deletion,
+    /// RISE insertion.
+    Insertion,
+}
+
+impl Test {
+    /// All, in report order.
+    pub const ALL: [Test; 4] = [
+        Test::PerturbPos,
+        Test::PerturbNeg,
+        Test::Deletion,
+        Test::Insertion,
+    ];
+
+    /// The CLI and JSON name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Test::PerturbPos => "perturb-pos",
+            Test::PerturbNeg => "perturb-neg",
+            Test::Deletion => "deletion",
+            Test::Insertion => "insertion",
+        }
+    }
+
+    /// Model evaluations the test takes on an input of `pixels` pixels.
+    pub fn forwards(&self, pixels: usize) -> usize {
+        match self {
+            Test::PerturbPos | Test::PerturbNeg => perturb::FRACTIONS.len(),
+            Test::Deletion | Test::Insertion => pixels.div_ceil(rise::STEP) + 1,
+        }
+    }
+
+    /// Whether a faithful map gives a low AUC (the prediction falls when its pixels go).
+    pub fn lower_is_better(&self) -> bool {
+        matches!(self, Test::PerturbPos | Test::Deletion)
+    }
+}
+
+impl std::fmt::Display for Test {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The model input of an image.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Side of the model input.
+    pub size: usize,
+    /// Three planes in [0, 1], channel-major.
+    pub x01: Vec<f32>,
+    /// The normalised input, channel-major.
+    pub x: Vec<f32>,
+    /// The normalisation.
+    pub norm: Normalization,
+}
+
+impl Input {
+    /// Preprocesses `img` for a model of input side `size`.
+    pub fn new(img: &Image, size: usize, resize: ResizeMode, norm: Normalization) -> Self {
+        let x01: Vec<f32> = preprocess::fit_planes(img, size, resize).concat();
+        let mut x = vec![0f32; x01.len()];
+        super::normalise_into(&x01, norm.mean, norm.std, &mut x);
+        Self { size, x01, x, norm }
+    }
+
+    /// The clean logits.
+    pub fn logits(&self, vit: &Vit) -> Result<Vec<f32>, FaithError> {
+        let mut out = super::forward_batched(
+            vit,
+            self.size,
+            1,
+            |_, b| b.copy_from_slice(&self.x),
+            |_| true,
+        )?;
+        Ok(out.remove(0))
+    }
+}
+
+/// One test's curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    /// A perturbation curve.
+    Perturbation(perturb::Curve),
+    /// A RISE curve.
+    Game(rise::Curve),
+}
+
+impl Outcome {
+    /// The headline area: `auc` of RISE, `prob_auc` of the perturbation test (the hit AUC
+    /// saturates on one image).
+    pub fn auc(&self) -> f64 {
+        match self {
+            Outcome::Perturbation(c) => c.prob_auc,
+            Outcome::Game(c) => c.auc,
+        }
+    }
+
+    /// The probability curve and its x positions (fraction of pixels moved).
+    pub fn curve(&self) -> (Vec<f64>, Vec<f32>) {
+        match self {
+            Outcome::Perturbation(c) => (c.fractions.clone(), c.prob.clone()),
+            Outcome::Game(c) => {
+                let n = c.prob.len().saturating_sub(1).max(1) as f64;
+                (
+                    (0..c.prob.len()).map(|i| i as f64 / n).collect(),
+                    c.prob.clone(),
+                )
+            }
+        }
+    }
+}
+
+/// Runs `tests` on `map` (the model input's size), scoring `clean_class`. `progress(done, total)`
+/// counts model evaluations over all tests and may return `false` to cancel.
+pub fn run(
+    vit: &Vit,
+    input: &Input,
+    map: &[f32],
+    clean_class: usize,
+    tests: &[Test],
+    mut progress: impl FnMut(usize, usize) -> bool,
+) -> Result<Vec<(Test, Outcome)>, FaithError> {
+    let pixels = input.size * input.size;
+    let total: usize = tests.iter().map(|t| t.forwards(pixels)).sum();
+    let mut base = 0;
+    let mut out = Vec::new();
+    for &t in tests {
+        let mut p = |done: usize, _: usize| progress(base + done, total);
+        let o = match t {
+            Test::PerturbPos | Test::PerturbNeg => {
+                let dir = if t == Test::PerturbPos {
+                    perturb::Direction::Positive
+                } else {
+                    perturb::Direction::Negative
+                };
+                Outcome::Perturbation(perturb::run(
+                    vit,
+                    &input.x01,
+                    map,
+                    &input.norm,
+                    clean_class,
+                    dir,
+                    &mut p,
+                )?)
+            }
+            Test::Deletion | Test::Insertion => {
+                let game = if t == Test::Deletion {
+                    rise::Game::Deletion
+                } else {
+                    rise::Game::Insertion
+                };
+                Outcome::Game(rise::run(vit, &input.x, map, clean_class, game, &mut p)?)
+            }
+        };
+        base += t.forwards(pixels);
+        out.push((t, o));
+    }
+    Ok(out)
+}
