@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
-use vitscope::explain::{self, ExplainOptions, Method};
+use vitscope::explain::{self, Method};
 use vitscope::faithfulness::cascade::{self, Replacement};
 use vitscope::faithfulness::similarity::{self, Similarity};
 use vitscope::faithfulness::suite::{self, Input, Outcome, Test};
@@ -103,18 +103,7 @@ fn map_of(
     method: Method,
     target: Option<usize>,
 ) -> Result<(Vec<f32>, usize)> {
-    let device = vit.weights.head.weight.val().device();
-    let s = input.size;
-    let t = burn::tensor::Tensor::from_data(
-        burn::tensor::TensorData::new(input.x.clone(), [1, 3, s, s]),
-        &device,
-    );
-    let opts = ExplainOptions {
-        target,
-        ..Default::default()
-    };
-    let e = explain::explain(vit, t, method, &opts)?;
-    Ok((e.map.values, e.target))
+    Ok(input.map(vit, method, target)?)
 }
 
 fn read_square_map(path: &Path, size: usize) -> Result<Vec<f32>> {

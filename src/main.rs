@@ -490,6 +490,22 @@ struct EvalArgs {
     /// How images reach the model size.
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
+    /// Also run the faithfulness tests (perturbation, deletion, insertion) of every map:
+    /// faithfulness.csv, mean AUCs with bootstrap intervals in the summaries, plots/*.svg.
+    #[arg(long)]
+    faithfulness: bool,
+    /// Faithfulness tests to run.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "perturb-pos,perturb-neg,deletion,insertion"
+    )]
+    faithfulness_tests: Vec<vitscope::faithfulness::suite::Test>,
+    /// Also run the sanity checks (random-logit test, deterministic cascade): sanity.csv and
+    /// mean SSIMs with bootstrap intervals in the summaries.
+    #[arg(long)]
+    sanity: bool,
 }
 
 fn parse_named(s: &str) -> Result<(String, PathBuf), String> {
@@ -592,6 +608,7 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             .collect()
     };
     let mut models = Vec::new();
+    let mut states = Vec::new();
     for (name, file) in checkpoints {
         let margs = ModelArgs {
             weights: file,
@@ -599,6 +616,16 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             heads: args.heads,
             device: args.device,
         };
+        if args.sanity {
+            let (path, opts, _) = model_source(&margs);
+            let (state, config, layout) = vitscope::model::checkpoint::load_state(&path, &opts)?;
+            states.push(vitscope::dataset::faith_eval::ModelState {
+                state,
+                config,
+                layout,
+                path,
+            });
+        }
         models.push((name, load_model(&margs)?));
     }
     std::fs::create_dir_all(&args.out)
@@ -616,7 +643,13 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let rows = eval::evaluate(&models, &items, &cfg, &bar)?;
-    let mut md = eval::write_reports(&rows, &cfg)?;
+    let (faith_md, extra) = faith_and_sanity(&args, &models, states, &items, target)?;
+    let mut md = eval::write_reports(&rows, &cfg, &extra)? + &faith_md;
+    if !faith_md.is_empty() {
+        let md_path = args.out.join("summary.md");
+        vitscope::io::write_atomic(&md_path, md.as_bytes())
+            .with_context(|| format!("{}: cannot write", md_path.display()))?;
+    }
     // A classification dataset (labels.csv beside images/) also gets each checkpoint's accuracy.
     if args.dataset.join("labels.csv").is_file() {
         let labelled = vitscope::dataset::labels::read_labels(&args.dataset)?;
@@ -636,6 +669,55 @@ fn run_eval(args: EvalArgs) -> Result<()> {
         items.len()
     );
     Ok(())
+}
+
+/// `eval --faithfulness` / `--sanity` over the annotated images; their Markdown and the
+/// summary columns.
+fn faith_and_sanity(
+    args: &EvalArgs,
+    models: &[(String, Vit)],
+    states: Vec<vitscope::dataset::faith_eval::ModelState>,
+    items: &[vitscope::dataset::eval::Item],
+    target: Option<usize>,
+) -> Result<(String, vitscope::dataset::faith_eval::Columns)> {
+    use vitscope::dataset::faith_eval;
+    if !args.faithfulness && !args.sanity {
+        return Ok((String::new(), Vec::new()));
+    }
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed}<{eta}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let faith = if args.faithfulness {
+        let mut tests = args.faithfulness_tests.clone();
+        tests.dedup();
+        faith_eval::faithfulness(
+            models,
+            items,
+            &args.methods,
+            target,
+            args.resize,
+            &tests,
+            &bar,
+        )?
+    } else {
+        Vec::new()
+    };
+    let sanity = if args.sanity {
+        faith_eval::sanity(
+            models,
+            &states,
+            items,
+            &args.methods,
+            target,
+            args.resize,
+            &bar,
+        )?
+    } else {
+        Vec::new()
+    };
+    bar.finish_and_clear();
+    Ok(faith_eval::write_reports(&faith, &sanity, &args.out)?)
 }
 
 fn parse_box(s: &str) -> Result<Rect, String> {

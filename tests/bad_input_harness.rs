@@ -321,22 +321,7 @@ fn poke_u32(b: &[u8], at: usize, v: u32) -> Vec<u8> {
 type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
 
 fn read_st(path: &Path) -> Tensors {
-    let bytes = std::fs::read(path).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Tensors = st
-        .tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            let vals = v
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (k, v.shape().to_vec(), vals)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    common::safetensors_f32(path)
 }
 
 fn st_bytes(t: &Tensors) -> Vec<u8> {

@@ -177,3 +177,106 @@ fn eval_reads_a_workbench_project() {
         10
     );
 }
+
+#[test]
+fn eval_runs_the_faithfulness_tests_and_sanity_checks_as_the_cli_does() {
+    let root = scratch("eval-faith");
+    let _ = std::fs::remove_dir_all(&root);
+    let (images, masks, out) = (root.join("images"), root.join("masks"), root.join("out"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    for (stem, mask) in [("a", "mask_kvasir.png"), ("b", "mask_cpchild.png")] {
+        std::fs::copy(reference("image.png"), images.join(format!("{stem}.png"))).unwrap();
+        std::fs::copy(reference(mask), masks.join(format!("{stem}.png"))).unwrap();
+    }
+    let model = |c: &mut Command| {
+        c.arg("--config")
+            .arg(reference("config.json"))
+            .args(["--device", "cpu"]);
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vitscope"));
+    cmd.args(["eval", "--backend", "cpu", "--methods", "attention,gradcam"])
+        .args(["--faithfulness", "--sanity", "--target", "1", "--dataset"])
+        .arg(&root)
+        .arg("--checkpoint")
+        .arg(format!(
+            "ref={}",
+            reference("weights.safetensors").display()
+        ))
+        .arg("--out")
+        .arg(&out);
+    model(&mut cmd);
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Per image: the same AUCs as `vitscope faithfulness` on that image.
+    let csv = std::fs::read_to_string(out.join("faithfulness.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "checkpoint,method,image,perturb_pos_auc,perturb_neg_auc,deletion_auc,insertion_auc"
+    );
+    assert_eq!(lines.len(), 1 + 2 * 2);
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("ref,gradcam,a,"))
+        .unwrap();
+    let got: Vec<f64> = row.split(',').skip(3).map(|v| v.parse().unwrap()).collect();
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_vitscope"));
+    cli.args([
+        "faithfulness",
+        "--method",
+        "gradcam",
+        "--target",
+        "1",
+        "--json",
+    ])
+    .arg("--weights")
+    .arg(reference("weights.safetensors"))
+    .arg("--image")
+    .arg(images.join("a.png"));
+    model(&mut cli);
+    let doc: serde_json::Value = serde_json::from_slice(&cli.output().unwrap().stdout).unwrap();
+    let want = [
+        doc["tests"]["perturb-pos"]["prob_auc"].as_f64().unwrap(),
+        doc["tests"]["perturb-neg"]["prob_auc"].as_f64().unwrap(),
+        doc["tests"]["deletion"]["auc"].as_f64().unwrap(),
+        doc["tests"]["insertion"]["auc"].as_f64().unwrap(),
+    ];
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-6, "eval {g} vs faithfulness {w}");
+    }
+    // Sanity: 7 cascade steps per (method, image), plus the random-logit test for GradCAM.
+    let sanity = std::fs::read_to_string(out.join("sanity.csv")).unwrap();
+    assert_eq!(sanity.lines().count(), 1 + 2 * 7 + 2 * (7 + 1));
+    assert!(
+        sanity
+            .lines()
+            .any(|l| l.starts_with("ref,gradcam,a,random-logit,"))
+    );
+    assert!(
+        !sanity
+            .lines()
+            .any(|l| l.starts_with("ref,attention,a,random-logit,"))
+    );
+    // Summaries: mean AUCs with their interval, SSIM per cascade step, one plot per test.
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let head = summary.lines().next().unwrap();
+    for c in [
+        "deletion_auc",
+        "deletion_auc_lo",
+        "deletion_auc_hi",
+        "ssim_embed",
+        "ssim_random_logit",
+    ] {
+        assert!(head.split(',').any(|h| h == c), "no column {c}: {head}");
+    }
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("**Faithfulness**") && md.contains("**Sanity**"),
+        "{md}"
+    );
+    for t in ["perturb-pos", "perturb-neg", "deletion", "insertion"] {
+        let svg = std::fs::read_to_string(out.join(format!("plots/{t}.svg"))).unwrap();
+        assert_eq!(svg.matches("<polyline").count(), 2, "{t}");
+    }
+}

@@ -16,18 +16,9 @@ fn faith_dir() -> PathBuf {
 }
 
 fn tensors(path: &Path) -> std::collections::HashMap<String, Vec<f32>> {
-    let bytes = std::fs::read(path).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensors()
+    common::safetensors_f32(path)
         .into_iter()
-        .map(|(k, v)| {
-            let vals = v
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (k, vals)
-        })
+        .map(|(k, _, v)| (k, v))
         .collect()
 }
 

@@ -335,7 +335,11 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Writes `per_image.csv`, `summary.csv` and `summary.md` into `cfg.out`. Returns the Markdown.
-pub fn write_reports(rows: &[Row], cfg: &EvalConfig) -> Result<String, EvalError> {
+pub fn write_reports(
+    rows: &[Row],
+    cfg: &EvalConfig,
+    extra: &super::faith_eval::Columns,
+) -> Result<String, EvalError> {
     let io = |p: &Path, e: std::io::Error| EvalError::Layout {
         path: p.to_path_buf(),
         message: e.to_string(),
@@ -372,6 +376,19 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig) -> Result<String, EvalError
     for p in tops {
         let _ = write!(csv, ",iou_rect@{p},iou_binary@{p}");
     }
+    // Faithfulness and sanity columns (`eval --faithfulness`, `--sanity`), the same for both
+    // annotation rows of a (checkpoint, method); empty where a test does not apply.
+    let mut extra_names: Vec<&String> = Vec::new();
+    for (_, cols) in extra {
+        for (n, _) in cols {
+            if !extra_names.contains(&n) {
+                extra_names.push(n);
+            }
+        }
+    }
+    for n in &extra_names {
+        let _ = write!(csv, ",{n}");
+    }
     csv.push('\n');
     let mut md = String::new();
     for (ann, title) in [
@@ -403,6 +420,19 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig) -> Result<String, EvalError
                 let bin = mean(sel.iter().map(|s| s.top[j].iou_binary));
                 let _ = write!(csv, ",{rect:.6},{bin:.6}");
                 let _ = write!(md, " {rect:.3} ({bin:.3}) |");
+            }
+            let cols = extra
+                .iter()
+                .find(|(k, _)| k.0 == *ckpt && k.1 == *method)
+                .map(|(_, c)| c.as_slice())
+                .unwrap_or(&[]);
+            for n in &extra_names {
+                match cols.iter().find(|(c, _)| c == *n) {
+                    Some((_, v)) => {
+                        let _ = write!(csv, ",{v:.6}");
+                    }
+                    None => csv.push(','),
+                }
             }
             csv.push('\n');
             md.push('\n');

@@ -2,5 +2,6 @@
 //! phantom generation and batch evaluation.
 
 pub mod eval;
+pub mod faith_eval;
 pub mod labels;
 pub mod phantom;

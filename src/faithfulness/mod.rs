@@ -91,6 +91,25 @@ pub fn normalise_into(x01: &[f32], mean: [f32; 3], std: [f32; 3], out: &mut [f32
     }
 }
 
+/// Checks a map and an input against the model: `size²` finite map values, `3·size²` input
+/// values. Returns (size, size²).
+pub(crate) fn check_inputs(
+    vit: &Vit,
+    input: &[f32],
+    map: &[f32],
+) -> Result<(usize, usize), FaithError> {
+    let size = vit.config.img_size;
+    let n = size * size;
+    if map.len() != n || input.len() != 3 * n {
+        return Err(FaithError::Input(format!(
+            "the map has {} values, the model input {size}×{size} needs {n}",
+            map.len()
+        )));
+    }
+    crate::io::guard::check_finite(map, "the map").map_err(FaithError::Input)?;
+    Ok((size, n))
+}
+
 /// Trapezoid rule, `numpy.trapezoid(y, x)` in f64.
 pub fn trapezoid(y: &[f64], x: &[f64]) -> f64 {
     y.windows(2)

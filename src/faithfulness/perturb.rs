@@ -59,15 +59,7 @@ pub fn run(
     direction: Direction,
     mut progress: impl FnMut(usize, usize) -> bool,
 ) -> Result<Curve, FaithError> {
-    let size = vit.config.img_size;
-    let n = size * size;
-    if map.len() != n || x01.len() != 3 * n {
-        return Err(FaithError::Input(format!(
-            "the map has {} values, the model input {size}×{size} needs {n}",
-            map.len()
-        )));
-    }
-    crate::io::guard::check_finite(map, "the map").map_err(FaithError::Input)?;
+    let (size, n) = super::check_inputs(vit, x01, map)?;
     let order = match direction {
         Direction::Positive => order::descending(map),
         Direction::Negative => order::ascending(map),

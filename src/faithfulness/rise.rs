@@ -115,15 +115,7 @@ pub fn run(
     game: Game,
     mut progress: impl FnMut(usize, usize) -> bool,
 ) -> Result<Curve, FaithError> {
-    let size = vit.config.img_size;
-    let n = size * size;
-    if map.len() != n || x.len() != 3 * n {
-        return Err(FaithError::Input(format!(
-            "the map has {} values, the model input {size}×{size} needs {n}",
-            map.len()
-        )));
-    }
-    crate::io::guard::check_finite(map, "the map").map_err(FaithError::Input)?;
+    let (size, n) = super::check_inputs(vit, x, map)?;
     let order = order::descending(map);
     let (start, finish) = match game {
         Game::Deletion => (x.to_vec(), vec![0f32; x.len()]),

@@ -83,6 +83,28 @@ impl Input {
         Self { size, x01, x, norm }
     }
 
+    /// The method's map at model-input size for `target` (default: the predicted class), as
+    /// `explain --out-map` writes it, and the class it explains.
+    pub fn map(
+        &self,
+        vit: &Vit,
+        method: crate::explain::Method,
+        target: Option<usize>,
+    ) -> Result<(Vec<f32>, usize), crate::explain::ExplainError> {
+        let device = vit.weights.head.weight.val().device();
+        let s = self.size;
+        let t = burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(self.x.clone(), [1, 3, s, s]),
+            &device,
+        );
+        let opts = crate::explain::ExplainOptions {
+            target,
+            ..Default::default()
+        };
+        let e = crate::explain::explain(vit, t, method, &opts)?;
+        Ok((e.map.values, e.target))
+    }
+
     /// The clean logits.
     pub fn logits(&self, vit: &Vit) -> Result<Vec<f32>, FaithError> {
         let mut out = super::forward_batched(
