@@ -21,6 +21,9 @@ pub enum Suite {
     Metrics,
     /// The workbench's map store headless: score a generated phantom project, report peak RSS.
     App,
+    /// Faithfulness tests: both perturbation tests of a ViT-B/16 map, deletion + insertion on
+    /// the bundled model.
+    Faithfulness,
     /// Both.
     All,
 }
@@ -223,6 +226,89 @@ fn model_suite(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
+    use vitscope::faithfulness::suite::{self, Input, Test};
+    use vitscope::model::preprocess::{Normalization, ResizeMode};
+    let device = device::resolve(args.device);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "faithfulness suite: device {}, {threads} threads, median of {}",
+        device::describe(&device),
+        args.iters
+    );
+    println!(
+        "{:<40} {:>9} {:>10} {:>11} {:>7}",
+        "case", "forwards", "median s", "goal s", "ratio"
+    );
+    // A smooth synthetic image and map (ties in neither).
+    let image = |size: usize| vitscope::io::image::Image {
+        width: size,
+        height: size,
+        planes: (0..3)
+            .map(|c| {
+                (0..size * size)
+                    .map(|i| {
+                        let (x, y) = ((i % size) as f32, (i / size) as f32);
+                        0.5 + 0.4 * ((x * 0.05 + c as f32).sin() * (y * 0.07).cos())
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    let map = |size: usize| -> Vec<f32> {
+        (0..size * size)
+            .map(|i| ((i % size) as f32 * 0.031).sin() + (i / size) as f32 * 1e-3 + i as f32 * 1e-9)
+            .collect()
+    };
+    let case = |name: &str, vit: &vitscope::model::Vit, tests: &[Test], goal: f64| -> Result<()> {
+        let s = vit.config.img_size;
+        let input = Input::new(&image(s), s, ResizeMode::Resize, Normalization::default());
+        let m = map(s);
+        let forwards: usize = tests.iter().map(|t| t.forwards(s * s)).sum();
+        let mut err = None;
+        let _ = suite::run(vit, &input, &m, 0, tests, |_, _| true);
+        let secs = time(args.iters, || {
+            if let Err(e) = suite::run(vit, &input, &m, 0, tests, |_, _| true) {
+                err = Some(e);
+            }
+        });
+        if let Some(e) = err {
+            return Err(e.into());
+        }
+        println!(
+            "{name:<40} {forwards:>9} {secs:>10.3} {goal:>11.3} {:>7.2}",
+            secs / goal
+        );
+        Ok(())
+    };
+    let vit_b = VitConfig::named("b", 16, 2)
+        .ok_or_else(|| anyhow::anyhow!("no ViT-B"))?
+        .init(&device);
+    // Goal: half of PyTorch's eager loop on this machine (19 forwards × 0.209 s).
+    case(
+        "ViT-B/16 perturb-pos + perturb-neg",
+        &vit_b,
+        &[Test::PerturbPos, Test::PerturbNeg],
+        0.5 * 19.0 * 0.209,
+    )?;
+    let (weights, config) = (
+        vitscope::app::demo_dir().join("model.safetensors"),
+        vitscope::app::demo_dir().join("config.json"),
+    );
+    let opts = vitscope::model::LoadOptions {
+        config_file: Some(config),
+        ..Default::default()
+    };
+    let (demo, _) = vitscope::model::load_vit(&weights, &opts, &device)?;
+    case(
+        "bundled model deletion + insertion",
+        &demo,
+        &[Test::Deletion, Test::Insertion],
+        1.0,
+    )?;
+    Ok(())
+}
+
 fn metrics_suite(args: &BenchArgs) -> Result<()> {
     println!(
         "metrics suite: PG + IoU(rect, binary) + Dice + energy at top 5/10/20/40 %, median of {}; \
@@ -287,6 +373,9 @@ fn metrics_suite(args: &BenchArgs) -> Result<()> {
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.suite == Suite::App {
         return app_suite(&args);
+    }
+    if args.suite == Suite::Faithfulness {
+        return faithfulness_suite(&args);
     }
     if matches!(args.suite, Suite::Metrics | Suite::All) {
         metrics_suite(&args)?;

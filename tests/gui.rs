@@ -792,3 +792,65 @@ fn closing_the_window_with_unsaved_work_asks_first() {
     assert!(h.state().confirm.is_none());
     assert!(!h.state().session.dirty, "discarded on the user's word");
 }
+
+#[test]
+fn the_faithfulness_view_runs_the_tests_of_the_shown_maps_as_the_cli_does() {
+    let mut h = harness(demo_session().unwrap());
+    click_label(&mut h, "deletion");
+    click_label(&mut h, "Run faithfulness tests");
+    let t = Instant::now();
+    loop {
+        h.step();
+        let wb = h.state();
+        if !wb.store.faith.running && wb.faith_curves().present().count() == 3 {
+            break;
+        }
+        assert!(wb.store.faith.error.is_none(), "{:?}", wb.store.faith.error);
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the tests did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+    let wb = h.state();
+    let image = wb.session.loaded.as_ref().unwrap().path.clone();
+    let curves = wb.faith_curves();
+    let chefer = curves[MapSlot::Chefer].clone().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
+        .args([
+            "faithfulness",
+            "--method",
+            "chefer",
+            "--device",
+            "cpu",
+            "--json",
+            "--image",
+        ])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (test, o) in chefer.iter() {
+        let field = if test.name().starts_with("perturb") {
+            "prob_auc"
+        } else {
+            "auc"
+        };
+        let want = doc["tests"][test.name()][field].as_f64().unwrap();
+        assert!(
+            (o.auc() - want).abs() < 1e-9,
+            "{test}: view {} vs CLI {want}",
+            o.auc()
+        );
+    }
+    h.remove_cursor();
+    h.run_steps(2);
+    let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
+    h.snapshot_options("faithfulness_view", &opts);
+}

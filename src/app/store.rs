@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::slots::{MapSlot, PerMap};
 use super::state::Session;
 use super::worker::{
-    BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, ExplainWorker, ImageMapScore,
-    MapKey, MapResult, MapScores, MetricsJob, MetricsWorker, ModelJob,
+    BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, ExplainWorker, FaithCurves,
+    FaithJob, ImageMapScore, MapKey, MapResult, MapScores, MetricsJob, MetricsWorker, ModelJob,
 };
 
 /// Default cache budget.
@@ -159,6 +159,22 @@ impl BatchScores {
     }
 }
 
+/// Faithfulness curves of the maps, and the job computing them.
+#[derive(Debug, Default)]
+pub struct FaithState {
+    /// Id of the latest job.
+    pub id: u64,
+    /// Whether it runs.
+    pub running: bool,
+    /// Model evaluations done and in all.
+    pub progress: (usize, usize),
+    /// Curves per map (small: a few hundred numbers each), kept for the session.
+    pub curves: HashMap<MapKey, Arc<FaithCurves>>,
+    /// Why the latest job stopped early.
+    pub error: Option<String>,
+    cancel: Arc<AtomicBool>,
+}
+
 /// Latest live scores of the current image.
 #[derive(Debug, Default)]
 pub struct LiveScores {
@@ -187,6 +203,8 @@ pub struct MapStore {
     pub metrics_generation: u64,
     /// The project batch.
     pub batch: BatchScores,
+    /// Faithfulness curves.
+    pub faith: FaithState,
     /// Errors for the user since the last poll.
     pub errors: Vec<String>,
 }
@@ -212,6 +230,7 @@ impl MapStore {
             live: LiveScores::default(),
             metrics_generation: 0,
             batch: BatchScores::default(),
+            faith: FaithState::default(),
             errors: Vec::new(),
         }
     }
@@ -309,6 +328,29 @@ impl MapStore {
         self.explain.send(ModelJob::Batch(job));
     }
 
+    /// Starts the faithfulness tests of `job.keys` not yet tested (a running job is cancelled).
+    pub fn start_faith(&mut self, mut job: FaithJob) {
+        job.keys.retain(|k| !self.faith.curves.contains_key(k));
+        if job.keys.is_empty() {
+            return;
+        }
+        self.faith.cancel.store(true, Ordering::Relaxed);
+        let cancel = Arc::new(AtomicBool::new(false));
+        job.id = self.faith.id + 1;
+        job.cancel = cancel.clone();
+        self.faith.id = job.id;
+        self.faith.running = true;
+        self.faith.progress = (0, 0);
+        self.faith.error = None;
+        self.faith.cancel = cancel;
+        self.explain.send(ModelJob::Faith(job));
+    }
+
+    /// Stops the running faithfulness job at its next batch of forwards.
+    pub fn cancel_faith(&mut self) {
+        self.faith.cancel.store(true, Ordering::Relaxed);
+    }
+
     /// Asks the running batch to stop after the image in progress.
     pub fn cancel_batch(&mut self) {
         self.batch.cancel.store(true, Ordering::Relaxed);
@@ -364,9 +406,27 @@ impl MapStore {
                     self.batch.running = false;
                     self.batch.cancelled = cancelled;
                 }
+                ExplainReply::FaithProgress { id, done, total } if id == self.faith.id => {
+                    self.faith.progress = (done, total);
+                }
+                ExplainReply::FaithDone { key, curves, .. } => {
+                    self.faith.curves.insert(key, curves);
+                }
+                ExplainReply::FaithEnded { id, error } if id == self.faith.id => {
+                    self.faith.running = false;
+                    if let Some(e) = &error
+                        && e != "cancelled"
+                        && !e.ends_with(": cancelled")
+                    {
+                        self.errors.push(format!("faithfulness: {e}"));
+                    }
+                    self.faith.error = error;
+                }
                 ExplainReply::BatchRow { .. }
                 | ExplainReply::BatchFailed { .. }
-                | ExplainReply::BatchEnded { .. } => {}
+                | ExplainReply::BatchEnded { .. }
+                | ExplainReply::FaithProgress { .. }
+                | ExplainReply::FaithEnded { .. } => {}
             }
         }
         if !self.busy() {

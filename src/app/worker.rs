@@ -12,6 +12,7 @@ use super::annotate::{Annotations, LabelBox};
 use super::slots::{MapSlot, PerMap};
 
 use crate::explain::{self, ExplainOptions, Method};
+use crate::faithfulness::suite::{self as faith, Input, Outcome, Test};
 use crate::io::image::Image;
 use crate::metrics::{self, Mask, MetricSet};
 use crate::model::device::{self, DeviceChoice};
@@ -111,12 +112,35 @@ pub struct BatchJob {
     pub cancel: Arc<AtomicBool>,
 }
 
+/// The faithfulness tests of the shown maps of one image.
+pub struct FaithJob {
+    /// Identifies the job in replies.
+    pub id: u64,
+    /// The maps tested (their keys name method, target, weights).
+    pub keys: Vec<MapKey>,
+    /// Optional config of the checkpoint.
+    pub config: Option<PathBuf>,
+    /// The image as the model sees it.
+    pub image: Arc<Image>,
+    /// Device.
+    pub device: DeviceChoice,
+    /// Tests to run on each map.
+    pub tests: Vec<Test>,
+    /// Set to stop at the next batch of forwards.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// The curves of one map.
+pub type FaithCurves = Vec<(Test, Outcome)>;
+
 /// A job of the model thread.
 pub enum ModelJob {
     /// Maps of one image.
     Maps(ExplainJob),
     /// Score a batch of images.
     Batch(BatchJob),
+    /// Faithfulness tests of one image's maps.
+    Faith(FaithJob),
 }
 
 /// One map's scores on one image: pointing game, IoU rect at the threshold, and the IoU with the
@@ -166,6 +190,31 @@ pub enum ExplainReply {
         index: usize,
         /// Why.
         error: String,
+    },
+    /// Model evaluations of a faithfulness job done so far.
+    FaithProgress {
+        /// Job.
+        id: u64,
+        /// Done.
+        done: usize,
+        /// All.
+        total: usize,
+    },
+    /// One map's faithfulness curves.
+    FaithDone {
+        /// Job.
+        id: u64,
+        /// The map.
+        key: MapKey,
+        /// Its curves.
+        curves: Arc<FaithCurves>,
+    },
+    /// A faithfulness job failed or was cancelled (`error` says which).
+    FaithEnded {
+        /// Job.
+        id: u64,
+        /// Why it stopped early, if it did.
+        error: Option<String>,
     },
     /// The batch ended (all done, or cancelled).
     BatchEnded {
@@ -236,6 +285,7 @@ impl ModelThread {
             match job {
                 ModelJob::Maps(j) => self.maps(j),
                 ModelJob::Batch(b) => next = self.batch(b, &jobs),
+                ModelJob::Faith(f) => self.faith(f),
             }
         }
     }
@@ -346,6 +396,76 @@ impl ModelThread {
         });
     }
 
+    /// Runs the faithfulness tests of each key's map (recomputed at model-input size).
+    fn faith(&mut self, job: FaithJob) {
+        let id = job.id;
+        let error = self.faith_inner(job).err();
+        self.send(ExplainReply::FaithEnded { id, error });
+    }
+
+    fn faith_inner(&mut self, job: FaithJob) -> Result<(), String> {
+        let Some(first) = job.keys.first().cloned() else {
+            return Ok(());
+        };
+        let vit = self.model(&first.weights, job.config.clone(), job.device)?;
+        let input = Input::new(
+            &job.image,
+            vit.config.img_size,
+            first.resize,
+            Normalization::default(),
+        );
+        let clean = explain::argmax(&input.logits(&vit).map_err(|e| e.to_string())?);
+        let pixels = input.size * input.size;
+        let per_map: usize = job.tests.iter().map(|t| t.forwards(pixels)).sum();
+        let total = per_map * job.keys.len();
+        for (i, key) in job.keys.iter().enumerate() {
+            let dev = vit.weights.head.weight.val().device();
+            let s = input.size;
+            let x = burn::tensor::Tensor::from_data(
+                burn::tensor::TensorData::new(input.x.clone(), [1, 3, s, s]),
+                &dev,
+            );
+            let opts = ExplainOptions {
+                target: key.target,
+                layer: key.layer,
+                head: key.head,
+            };
+            let map =
+                crate::io::guard::catch_panic(|| explain::explain(&vit, x, key.method, &opts))
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .map_err(|e| format!("{}: {e}", key.method))?;
+            let mut last = 0;
+            let curves = crate::io::guard::catch_panic(|| {
+                faith::run(
+                    &vit,
+                    &input,
+                    &map.map.values,
+                    clean,
+                    &job.tests,
+                    |done, _| {
+                        if done >= last + 16 || done == per_map {
+                            last = done;
+                            self.send(ExplainReply::FaithProgress {
+                                id: job.id,
+                                done: i * per_map + done,
+                                total,
+                            });
+                        }
+                        !job.cancel.load(Ordering::Relaxed)
+                    },
+                )
+            })
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", key.method))?;
+            self.send(ExplainReply::FaithDone {
+                id: job.id,
+                key: key.clone(),
+                curves: Arc::new(curves),
+            });
+        }
+        Ok(())
+    }
+
     /// Runs a batch; map jobs that arrive meanwhile are served between images (the user's
     /// current image never waits for the whole batch). A newer batch replaces this one and is
     /// returned to run next.
@@ -355,6 +475,7 @@ impl ModelThread {
             while let Ok(j) = jobs.try_recv() {
                 match j {
                     ModelJob::Maps(m) => self.maps(m),
+                    ModelJob::Faith(f) => self.faith(f),
                     newer @ ModelJob::Batch(_) => {
                         self.send(ExplainReply::BatchEnded {
                             id: job.id,

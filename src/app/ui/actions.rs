@@ -44,6 +44,10 @@ pub enum Action {
     ScoreAll,
     /// Stop scoring.
     CancelScoring,
+    /// Run the faithfulness tests of the current image's maps.
+    RunFaithfulness,
+    /// Stop them.
+    CancelFaithfulness,
     /// Compute the current image's failed maps again.
     RetryMaps,
     /// Restore a recovery copy.
@@ -273,6 +277,8 @@ impl Workbench {
                 self.store.start_batch(job);
             }
             Action::CancelScoring => self.store.cancel_batch(),
+            Action::RunFaithfulness => self.run_faithfulness(),
+            Action::CancelFaithfulness => self.store.cancel_faith(),
             Action::RetryMaps => {
                 if let Some(keys) = self.keys_for(self.session.current) {
                     self.store

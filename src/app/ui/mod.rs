@@ -99,6 +99,8 @@ pub struct Workbench {
     sent_key: Option<SentKey>,
     /// The k of the last batch.
     batch_top: Option<f64>,
+    /// The analysis view beside the scores: IoU against k, or faithfulness curves.
+    pub analysis: plots::Analysis,
 }
 
 impl Workbench {
@@ -187,6 +189,7 @@ impl Workbench {
             mask_px: None,
             sent_key: None,
             batch_top: None,
+            analysis: Default::default(),
         };
         wb.recovery_offer = recovery::list(&wb.recovery_dir(), wb.session.project_path.as_deref());
         wb.adopt_session();
@@ -238,6 +241,35 @@ impl Workbench {
         self.view.fit = true;
         self.uploads = canvas::Uploads::default();
         self.store.clear_live();
+        // The tests of the image left behind would hold the model thread.
+        self.store.cancel_faith();
+    }
+
+    /// The faithfulness curves of the current image's maps, per slot.
+    pub fn faith_curves(&self) -> PerMap<Option<std::sync::Arc<super::worker::FaithCurves>>> {
+        match self.keys_for(self.session.current) {
+            Some(keys) => keys.map(|k| self.store.faith.curves.get(&k).cloned()),
+            None => PerMap::none(),
+        }
+    }
+
+    /// Starts the faithfulness tests of the current image's maps (all four tests).
+    pub fn run_faithfulness(&mut self) {
+        let Some(l) = self.session.loaded.clone() else {
+            return;
+        };
+        let Some(keys) = self.keys_for(l.index) else {
+            return;
+        };
+        self.store.start_faith(super::worker::FaithJob {
+            id: 0,
+            keys: keys.values().cloned().collect(),
+            config: self.session.checkpoint().and_then(|c| c.1),
+            image: l.image.clone(),
+            device: self.session.model.device,
+            tests: crate::faithfulness::suite::Test::ALL.to_vec(),
+            cancel: Default::default(),
+        });
     }
 
     /// Keys of the three maps of image `index` under the current settings.
@@ -415,6 +447,7 @@ impl Workbench {
                         scores::scores_ui(
                             ui,
                             &self.store.live.scores,
+                            &self.faith_curves(),
                             self.threshold_percent(),
                             ms,
                         );
@@ -422,7 +455,14 @@ impl Workbench {
                     ui.separator();
                     ui.vertical(|ui| {
                         ui.set_width(420.0);
-                        plots::curve_plot_ui(ui, &self.store.live.scores);
+                        let curves = self.faith_curves();
+                        actions.extend(plots::analysis_ui(
+                            ui,
+                            &mut self.analysis,
+                            &self.store.live.scores,
+                            &curves,
+                            &self.store.faith,
+                        ));
                     });
                     ui.separator();
                     ui.vertical(|ui| {

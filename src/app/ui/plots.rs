@@ -6,8 +6,9 @@ use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
 use super::Action;
 use crate::app::slots::{MapSlot, PerMap};
-use crate::app::store::BatchScores;
-use crate::app::worker::MapScores;
+use crate::app::store::{BatchScores, FaithState};
+use crate::app::worker::{FaithCurves, MapScores};
+use crate::faithfulness::suite::Test;
 
 /// Line colours of the three maps in the plots.
 const PLOT_COLORS: PerMap<Color32> = PerMap::from_array([
@@ -15,6 +16,114 @@ const PLOT_COLORS: PerMap<Color32> = PerMap::from_array([
     Color32::from_rgb(255, 160, 60),
     Color32::from_rgb(220, 80, 200),
 ]);
+
+/// What the analysis column shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Analysis {
+    /// IoU against k.
+    #[default]
+    Iou,
+    /// The curves of one faithfulness test.
+    Faithfulness(Test),
+}
+
+/// The analysis column: a choice of view, then IoU against k or a faithfulness test's curves.
+pub fn analysis_ui(
+    ui: &mut egui::Ui,
+    view: &mut Analysis,
+    scores: &PerMap<Option<MapScores>>,
+    curves: &PerMap<Option<std::sync::Arc<FaithCurves>>>,
+    faith: &FaithState,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    ui.horizontal(|ui| {
+        ui.selectable_value(view, Analysis::Iou, "IoU vs k");
+        for t in Test::ALL {
+            ui.selectable_value(view, Analysis::Faithfulness(t), t.name())
+                .on_hover_text(test_help(t));
+        }
+    });
+    match *view {
+        Analysis::Iou => curve_plot_ui(ui, scores),
+        Analysis::Faithfulness(t) => out.extend(faith_plot_ui(ui, t, curves, faith)),
+    }
+    out
+}
+
+fn test_help(t: Test) -> &'static str {
+    match t {
+        Test::PerturbPos => {
+            "Most relevant pixels set to black first, 10 % … 90 %: a faithful map makes the prediction fall fast (low AUC)"
+        }
+        Test::PerturbNeg => {
+            "Least relevant pixels set to black first: a faithful map keeps the prediction (high AUC)"
+        }
+        Test::Deletion => {
+            "RISE deletion: most relevant pixels replaced by the mean colour, 224 per step: a faithful map makes the probability fall fast (low AUC)"
+        }
+        Test::Insertion => {
+            "RISE insertion: most relevant pixels revealed on a blurred image first: a faithful map makes the probability rise fast (high AUC)"
+        }
+    }
+}
+
+/// The probability of the clean class against the share of pixels moved, one line per map.
+fn faith_plot_ui(
+    ui: &mut egui::Ui,
+    test: Test,
+    curves: &PerMap<Option<std::sync::Arc<FaithCurves>>>,
+    faith: &FaithState,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    ui.horizontal(|ui| {
+        if faith.running {
+            ui.spinner();
+            let (done, total) = faith.progress;
+            ui.label(format!("{done} / {total} forwards"));
+            if ui.button("Cancel").clicked() {
+                out.push(Action::CancelFaithfulness);
+            }
+        } else if curves.present().count() < MapSlot::ALL.len()
+            && ui
+                .button("Run faithfulness tests")
+                .on_hover_text(
+                    "Perturbation, deletion and insertion of the shown maps (the model thread runs them)",
+                )
+                .clicked()
+        {
+            out.push(Action::RunFaithfulness);
+        }
+    });
+    let better = if test.lower_is_better() {
+        "lower"
+    } else {
+        "higher"
+    };
+    ui.label(format!(
+        "{test}: probability of the clean class ({better} AUC is more faithful)"
+    ));
+    Plot::new("faith_curve")
+        .height(ui.available_height().max(120.0))
+        .legend(Legend::default())
+        .include_x(0.0)
+        .include_x(1.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |plot| {
+            for (slot, c) in curves.present() {
+                let Some((_, o)) = c.iter().find(|(t, _)| *t == test) else {
+                    continue;
+                };
+                let (x, y) = o.curve();
+                let pts: PlotPoints = x.iter().zip(&y).map(|(x, y)| [*x, *y as f64]).collect();
+                plot.line(
+                    Line::new(format!("{} (AUC {:.3})", slot.name(), o.auc()), pts)
+                        .color(PLOT_COLORS[slot]),
+                );
+            }
+        });
+    out
+}
 
 /// IoU against k of the current image.
 pub fn curve_plot_ui(ui: &mut egui::Ui, scores: &PerMap<Option<MapScores>>) {

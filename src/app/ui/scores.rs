@@ -5,13 +5,23 @@ use eframe::egui;
 
 use crate::app::slots::{MapSlot, PerMap};
 use crate::app::transfer::fmt_score;
-use crate::app::worker::MapScores;
+use crate::app::worker::{FaithCurves, MapScores};
+use crate::faithfulness::suite::Test;
 use crate::metrics::PAPER_TOPS;
+
+/// The faithfulness AUC columns: test and header.
+const FAITH_COLUMNS: [(Test, &str); 4] = [
+    (Test::PerturbPos, "pert+"),
+    (Test::PerturbNeg, "pert−"),
+    (Test::Deletion, "del"),
+    (Test::Insertion, "ins"),
+];
 
 /// Draws the table; `p` is the slider's k (`None`: a value threshold); `ms` the job's time.
 pub fn scores_ui(
     ui: &mut egui::Ui,
     scores: &PerMap<Option<MapScores>>,
+    faith: &PerMap<Option<std::sync::Arc<FaithCurves>>>,
     p: Option<f64>,
     ms: Option<f64>,
 ) {
@@ -39,6 +49,10 @@ pub fn scores_ui(
         }
         for pp in PAPER_TOPS {
             ui.strong(format!("@{pp}"));
+        }
+        for (t, h) in FAITH_COLUMNS {
+            ui.strong(h)
+                .on_hover_text(format!("{t} AUC (Faithfulness view)"));
         }
         ui.end_row();
         for slot in MapSlot::ALL {
@@ -83,6 +97,12 @@ pub fn scores_ui(
                     .find(|t| t.top_perc == pp)
                     .map(|t| t.iou_rect);
                 ui.label(v.map(fmt_score).unwrap_or_else(|| "–".into()));
+            }
+            for (t, _) in FAITH_COLUMNS {
+                let auc = faith[slot]
+                    .as_ref()
+                    .and_then(|c| c.iter().find(|(x, _)| *x == t).map(|(_, o)| o.auc()));
+                ui.label(auc.map(fmt_score).unwrap_or_else(|| "–".into()));
             }
             ui.end_row();
         }
