@@ -854,3 +854,65 @@ fn the_faithfulness_view_runs_the_tests_of_the_shown_maps_as_the_cli_does() {
     let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
     h.snapshot_options("faithfulness_view", &opts);
 }
+
+#[test]
+fn the_sanity_view_randomises_the_model_as_the_cli_does() {
+    let mut h = harness(demo_session().unwrap());
+    click_label(&mut h, "Sanity check…");
+    h.run_steps(3);
+    click_label(&mut h, "Run");
+    let t = Instant::now();
+    loop {
+        h.step();
+        let st = &h.state().store.sanity;
+        if !st.running {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the check did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+    let wb = h.state();
+    let st = &wb.store.sanity;
+    assert!(st.error.is_none(), "{:?}", st.error);
+    let labels: Vec<&str> = st.maps.iter().map(|m| m.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "original", "class 0", "head", "norm", "blocks.3", "blocks.2", "blocks.1", "blocks.0",
+            "embed"
+        ]
+    );
+    let image = wb.session.loaded.as_ref().unwrap().path.clone();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
+        .args(["sanity", "--method", "chefer", "--device", "cpu", "--json"])
+        .args(["--cascade", "deterministic", "--image"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (m, s) in st.maps[2..].iter().zip(doc["steps"].as_array().unwrap()) {
+        assert_eq!(s["layer"], m.label.as_str());
+        let sim = m.sim.unwrap();
+        for (got, key) in [(sim.ssim, "ssim"), (sim.spearman, "spearman")] {
+            let want = s[key].as_f64().unwrap();
+            assert!(
+                (got.unwrap() - want).abs() < 1e-9,
+                "{}: {key} {got:?} vs CLI {want}",
+                m.label
+            );
+        }
+    }
+    h.remove_cursor();
+    h.run_steps(2);
+    let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
+    h.snapshot_options("sanity_view", &opts);
+}

@@ -15,6 +15,7 @@ use super::state::Session;
 use super::worker::{
     BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, ExplainWorker, FaithCurves,
     FaithJob, ImageMapScore, MapKey, MapResult, MapScores, MetricsJob, MetricsWorker, ModelJob,
+    SanityJob, SanityMap,
 };
 
 /// Default cache budget.
@@ -175,6 +176,24 @@ pub struct FaithState {
     cancel: Arc<AtomicBool>,
 }
 
+/// The sanity check of one map and the job computing it.
+#[derive(Debug, Default)]
+pub struct SanityState {
+    /// Id of the latest job.
+    pub id: u64,
+    /// The map checked.
+    pub key: Option<MapKey>,
+    /// Whether it runs.
+    pub running: bool,
+    /// Steps done and in all.
+    pub progress: (usize, usize),
+    /// The maps so far (the original first).
+    pub maps: Vec<SanityMap>,
+    /// Why the latest job stopped early.
+    pub error: Option<String>,
+    cancel: Arc<AtomicBool>,
+}
+
 /// Latest live scores of the current image.
 #[derive(Debug, Default)]
 pub struct LiveScores {
@@ -205,6 +224,8 @@ pub struct MapStore {
     pub batch: BatchScores,
     /// Faithfulness curves.
     pub faith: FaithState,
+    /// The sanity check.
+    pub sanity: SanityState,
     /// Errors for the user since the last poll.
     pub errors: Vec<String>,
 }
@@ -231,6 +252,7 @@ impl MapStore {
             metrics_generation: 0,
             batch: BatchScores::default(),
             faith: FaithState::default(),
+            sanity: SanityState::default(),
             errors: Vec::new(),
         }
     }
@@ -346,6 +368,32 @@ impl MapStore {
         self.explain.send(ModelJob::Faith(job));
     }
 
+    /// Starts the sanity check of `job.key` (a running one is cancelled; a map already checked
+    /// in full is kept).
+    pub fn start_sanity(&mut self, mut job: SanityJob) {
+        let same = self.sanity.key.as_ref() == Some(&job.key);
+        if same && (self.sanity.running || self.sanity.error.is_none()) {
+            return;
+        }
+        self.sanity.cancel.store(true, Ordering::Relaxed);
+        let cancel = Arc::new(AtomicBool::new(false));
+        job.id = self.sanity.id + 1;
+        job.cancel = cancel.clone();
+        self.sanity = SanityState {
+            id: job.id,
+            key: Some(job.key.clone()),
+            running: true,
+            cancel,
+            ..Default::default()
+        };
+        self.explain.send(ModelJob::Sanity(job));
+    }
+
+    /// Stops the running sanity check after its step in progress.
+    pub fn cancel_sanity(&mut self) {
+        self.sanity.cancel.store(true, Ordering::Relaxed);
+    }
+
     /// Stops the running faithfulness job at its next batch of forwards.
     pub fn cancel_faith(&mut self) {
         self.faith.cancel.store(true, Ordering::Relaxed);
@@ -422,11 +470,31 @@ impl MapStore {
                     }
                     self.faith.error = error;
                 }
+                ExplainReply::SanityStep {
+                    id,
+                    map,
+                    done,
+                    total,
+                } if id == self.sanity.id => {
+                    self.sanity.maps.push(map);
+                    self.sanity.progress = (done, total);
+                }
+                ExplainReply::SanityEnded { id, error } if id == self.sanity.id => {
+                    self.sanity.running = false;
+                    if let Some(e) = &error
+                        && e != "cancelled"
+                    {
+                        self.errors.push(format!("sanity check: {e}"));
+                    }
+                    self.sanity.error = error;
+                }
                 ExplainReply::BatchRow { .. }
                 | ExplainReply::BatchFailed { .. }
                 | ExplainReply::BatchEnded { .. }
                 | ExplainReply::FaithProgress { .. }
-                | ExplainReply::FaithEnded { .. } => {}
+                | ExplainReply::FaithEnded { .. }
+                | ExplainReply::SanityStep { .. }
+                | ExplainReply::SanityEnded { .. } => {}
             }
         }
         if !self.busy() {

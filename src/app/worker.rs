@@ -133,6 +133,36 @@ pub struct FaithJob {
 /// The curves of one map.
 pub type FaithCurves = Vec<(Test, Outcome)>;
 
+/// The sanity checks of one map: the deterministic randomisation cascade and, for a
+/// class-specific method, the random-logit test.
+pub struct SanityJob {
+    /// Identifies the job in replies.
+    pub id: u64,
+    /// The map checked.
+    pub key: MapKey,
+    /// Optional config of the checkpoint.
+    pub config: Option<PathBuf>,
+    /// The image as the model sees it.
+    pub image: Arc<Image>,
+    /// Device.
+    pub device: DeviceChoice,
+    /// Set to stop after the step in progress.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// One map of a sanity check, at model-input size, with its similarity to the original.
+#[derive(Debug, Clone)]
+pub struct SanityMap {
+    /// `original`, `random-logit (class K)` or the cascade layer (`head`, …, `embed`).
+    pub label: String,
+    /// Side of the map.
+    pub size: usize,
+    /// Min-max normalised values.
+    pub values: Arc<Vec<f32>>,
+    /// Similarity to the original (`None` for the original itself).
+    pub sim: Option<crate::faithfulness::similarity::Similarity>,
+}
+
 /// A job of the model thread.
 pub enum ModelJob {
     /// Maps of one image.
@@ -141,6 +171,8 @@ pub enum ModelJob {
     Batch(BatchJob),
     /// Faithfulness tests of one image's maps.
     Faith(FaithJob),
+    /// Sanity checks of one map.
+    Sanity(SanityJob),
 }
 
 /// One map's scores on one image: pointing game, IoU rect at the threshold, and the IoU with the
@@ -208,6 +240,24 @@ pub enum ExplainReply {
         key: MapKey,
         /// Its curves.
         curves: Arc<FaithCurves>,
+    },
+    /// One map of a sanity check (the original first).
+    SanityStep {
+        /// Job.
+        id: u64,
+        /// The map and its similarity.
+        map: SanityMap,
+        /// Steps done and in all.
+        done: usize,
+        /// All.
+        total: usize,
+    },
+    /// A sanity job ended (`error`: why early).
+    SanityEnded {
+        /// Job.
+        id: u64,
+        /// Why it stopped early, if it did.
+        error: Option<String>,
     },
     /// A faithfulness job failed or was cancelled (`error` says which).
     FaithEnded {
@@ -286,6 +336,7 @@ impl ModelThread {
                 ModelJob::Maps(j) => self.maps(j),
                 ModelJob::Batch(b) => next = self.batch(b, &jobs),
                 ModelJob::Faith(f) => self.faith(f),
+                ModelJob::Sanity(j) => self.sanity(j),
             }
         }
     }
@@ -396,6 +447,109 @@ impl ModelThread {
         });
     }
 
+    /// Runs the sanity checks of one map: original, random-logit (class-specific methods), then
+    /// the cascade from the head down.
+    fn sanity(&mut self, job: SanityJob) {
+        let id = job.id;
+        let error = crate::io::guard::catch_panic(|| self.sanity_inner(&job))
+            .and_then(|r| r)
+            .err();
+        self.send(ExplainReply::SanityEnded { id, error });
+    }
+
+    fn sanity_inner(&mut self, job: &SanityJob) -> Result<(), String> {
+        use crate::faithfulness::{cascade, similarity};
+        let key = &job.key;
+        let vit = self.model(&key.weights, job.config.clone(), job.device)?;
+        let input = Input::new(
+            &job.image,
+            vit.config.img_size,
+            key.resize,
+            Normalization::default(),
+        );
+        let opts = |target| ExplainOptions {
+            target,
+            layer: key.layer,
+            head: key.head,
+        };
+        let map_of = |v: &Vit,
+                      target: Option<usize>|
+         -> Result<(Vec<f32>, usize, Vec<f32>), String> {
+            let dev = v.weights.head.weight.val().device();
+            let s = input.size;
+            let x = burn::tensor::Tensor::from_data(
+                burn::tensor::TensorData::new(input.x.clone(), [1, 3, s, s]),
+                &dev,
+            );
+            let e = explain::explain(v, x, key.method, &opts(target)).map_err(|e| e.to_string())?;
+            Ok((e.map.values, e.target, e.logits))
+        };
+        let (original, target, logits) = map_of(&vit, key.target)?;
+        let steps = cascade::steps(vit.config.depth);
+        let with_logit = key.method.class_specific() && logits.len() > 1;
+        let total = 1 + with_logit as usize + steps.len();
+        let size = input.size;
+        let original = Arc::new(original);
+        let mut done = 0;
+        let mut emit = |t: &Self, label: String, values: Arc<Vec<f32>>, sim| {
+            done += 1;
+            t.send(ExplainReply::SanityStep {
+                id: job.id,
+                map: SanityMap {
+                    label,
+                    size,
+                    values,
+                    sim,
+                },
+                done,
+                total,
+            });
+        };
+        emit(self, "original".into(), original.clone(), None);
+        let compare = |m: &[f32]| similarity::compare(&original, m, size, size);
+        if with_logit {
+            let other = (0..logits.len())
+                .filter(|&c| c != target)
+                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                .unwrap_or(0);
+            let (m, _, _) = map_of(&vit, Some(other))?;
+            let sim = compare(&m)?;
+            emit(self, format!("class {other}"), Arc::new(m), Some(sim));
+        }
+        let opts_load = LoadOptions {
+            heads: None,
+            config_file: job.config.clone(),
+            classes: None,
+        };
+        let (mut state, config, layout) =
+            crate::model::checkpoint::load_state(&key.weights, &opts_load)
+                .map_err(|e| e.to_string())?;
+        let dev = vit.weights.head.weight.val().device();
+        for step in &steps {
+            if job.cancel.load(Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
+            cascade::replace(
+                &mut state,
+                step,
+                config.depth,
+                cascade::Replacement::Deterministic,
+            )?;
+            let (v, _) = crate::model::checkpoint::apply_state_dict(
+                state.clone(),
+                config.clone(),
+                layout,
+                &key.weights,
+                &dev,
+            )
+            .map_err(|e| e.to_string())?;
+            let (m, _, _) = map_of(&v, Some(target))?;
+            let sim = compare(&m)?;
+            emit(self, step.layer.clone(), Arc::new(m), Some(sim));
+        }
+        Ok(())
+    }
+
     /// Runs the faithfulness tests of each key's map (recomputed at model-input size).
     fn faith(&mut self, job: FaithJob) {
         let id = job.id;
@@ -476,6 +630,7 @@ impl ModelThread {
                 match j {
                     ModelJob::Maps(m) => self.maps(m),
                     ModelJob::Faith(f) => self.faith(f),
+                    ModelJob::Sanity(j) => self.sanity(j),
                     newer @ ModelJob::Batch(_) => {
                         self.send(ExplainReply::BatchEnded {
                             id: job.id,

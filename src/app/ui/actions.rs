@@ -48,6 +48,12 @@ pub enum Action {
     RunFaithfulness,
     /// Stop them.
     CancelFaithfulness,
+    /// Open the Sanity window.
+    ShowSanity,
+    /// Run the sanity check of one map of the current image.
+    RunSanity(crate::app::slots::MapSlot),
+    /// Stop it.
+    CancelSanity,
     /// Compute the current image's failed maps again.
     RetryMaps,
     /// Restore a recovery copy.
@@ -279,6 +285,9 @@ impl Workbench {
             Action::CancelScoring => self.store.cancel_batch(),
             Action::RunFaithfulness => self.run_faithfulness(),
             Action::CancelFaithfulness => self.store.cancel_faith(),
+            Action::ShowSanity => self.show_sanity = true,
+            Action::RunSanity(slot) => self.run_sanity(slot),
+            Action::CancelSanity => self.store.cancel_sanity(),
             Action::RetryMaps => {
                 if let Some(keys) = self.keys_for(self.session.current) {
                     self.store

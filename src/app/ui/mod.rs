@@ -15,6 +15,7 @@ mod image_list;
 mod model;
 mod overlay;
 mod plots;
+mod sanity;
 mod scores;
 mod tools;
 mod top_bar;
@@ -100,7 +101,12 @@ pub struct Workbench {
     /// The k of the last batch.
     batch_top: Option<f64>,
     /// The analysis view beside the scores: IoU against k, or faithfulness curves.
-    pub analysis: plots::Analysis,
+    analysis: plots::Analysis,
+    /// The Sanity window is open.
+    pub show_sanity: bool,
+    /// The map the Sanity window checks.
+    pub sanity_slot: crate::app::slots::MapSlot,
+    sanity_textures: sanity::SanityTextures,
 }
 
 impl Workbench {
@@ -190,6 +196,9 @@ impl Workbench {
             sent_key: None,
             batch_top: None,
             analysis: Default::default(),
+            show_sanity: false,
+            sanity_slot: crate::app::slots::MapSlot::Chefer,
+            sanity_textures: Default::default(),
         };
         wb.recovery_offer = recovery::list(&wb.recovery_dir(), wb.session.project_path.as_deref());
         wb.adopt_session();
@@ -495,6 +504,9 @@ impl Workbench {
         egui::CentralPanel::default().show(ui, |ui| self.canvas_ui(ui));
         self.schedule_metrics();
         help::help_window(&ctx, &mut self.show_help);
+        if self.show_sanity {
+            actions.extend(self.sanity_window(&ctx));
+        }
         actions.extend(dialogs::recovery_ui(&ctx, &self.recovery_offer));
         actions.extend(dialogs::confirm_ui(&ctx, self.confirm.as_ref()));
         for a in actions {

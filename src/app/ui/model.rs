@@ -118,6 +118,13 @@ impl Workbench {
                 );
             });
         }
+        if ui
+            .button("Sanity check…")
+            .on_hover_text("Randomise the model layer by layer and watch whether the map changes")
+            .clicked()
+        {
+            out.push(Action::ShowSanity);
+        }
         if !failed.is_empty() {
             ui.horizontal(|ui| {
                 ui.colored_label(egui::Color32::from_rgb(230, 90, 90), "A map failed");
