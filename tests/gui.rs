@@ -66,6 +66,25 @@ fn settle(h: &mut Harness<'static, Workbench>) {
     h.run_steps(3);
 }
 
+/// Steps the harness until `done` holds (workers run in threads), at most `secs` seconds.
+fn wait_until(
+    h: &mut Harness<'static, Workbench>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&Workbench) -> bool,
+) {
+    let t = Instant::now();
+    while !done(h.state()) {
+        h.step();
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "{what} did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+}
+
 /// Opens image `i` of the demo (by clicking it in the list) and waits for it.
 fn open_demo_image(h: &mut Harness<'static, Workbench>, name: &str) {
     h.get_by_label(name).click();
@@ -798,21 +817,10 @@ fn the_faithfulness_view_runs_the_tests_of_the_shown_maps_as_the_cli_does() {
     let mut h = harness(demo_session().unwrap());
     click_label(&mut h, "deletion");
     click_label(&mut h, "Run faithfulness tests");
-    let t = Instant::now();
-    loop {
-        h.step();
-        let wb = h.state();
-        if !wb.store.faith.running && wb.faith_curves().present().count() == 3 {
-            break;
-        }
+    wait_until(&mut h, 300, "the faithfulness tests", |wb| {
         assert!(wb.store.faith.error.is_none(), "{:?}", wb.store.faith.error);
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "the tests did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
+        !wb.store.faith.running && wb.faith_curves().present().count() == 3
+    });
     let wb = h.state();
     let image = wb.session.loaded.as_ref().unwrap().path.clone();
     let curves = wb.faith_curves();
@@ -861,20 +869,9 @@ fn the_sanity_view_randomises_the_model_as_the_cli_does() {
     click_label(&mut h, "Sanity check…");
     h.run_steps(3);
     click_label(&mut h, "Run");
-    let t = Instant::now();
-    loop {
-        h.step();
-        let st = &h.state().store.sanity;
-        if !st.running {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "the check did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
+    wait_until(&mut h, 300, "the sanity check", |wb| {
+        !wb.store.sanity.running
+    });
     let wb = h.state();
     let st = &wb.store.sanity;
     assert!(st.error.is_none(), "{:?}", st.error);

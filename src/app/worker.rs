@@ -472,18 +472,12 @@ impl ModelThread {
             layer: key.layer,
             head: key.head,
         };
-        let map_of = |v: &Vit,
-                      target: Option<usize>|
-         -> Result<(Vec<f32>, usize, Vec<f32>), String> {
-            let dev = v.weights.head.weight.val().device();
-            let s = input.size;
-            let x = burn::tensor::Tensor::from_data(
-                burn::tensor::TensorData::new(input.x.clone(), [1, 3, s, s]),
-                &dev,
-            );
-            let e = explain::explain(v, x, key.method, &opts(target)).map_err(|e| e.to_string())?;
-            Ok((e.map.values, e.target, e.logits))
-        };
+        let map_of =
+            |v: &Vit, target: Option<usize>| -> Result<(Vec<f32>, usize, Vec<f32>), String> {
+                let e = explain::explain(v, input.tensor(v), key.method, &opts(target))
+                    .map_err(|e| e.to_string())?;
+                Ok((e.map.values, e.target, e.logits))
+            };
         let (original, target, logits) = map_of(&vit, key.target)?;
         let steps = cascade::steps(vit.config.depth);
         let with_logit = key.method.class_specific() && logits.len() > 1;
@@ -573,12 +567,7 @@ impl ModelThread {
         let per_map: usize = job.tests.iter().map(|t| t.forwards(pixels)).sum();
         let total = per_map * job.keys.len();
         for (i, key) in job.keys.iter().enumerate() {
-            let dev = vit.weights.head.weight.val().device();
-            let s = input.size;
-            let x = burn::tensor::Tensor::from_data(
-                burn::tensor::TensorData::new(input.x.clone(), [1, 3, s, s]),
-                &dev,
-            );
+            let x = input.tensor(&vit);
             let opts = ExplainOptions {
                 target: key.target,
                 layer: key.layer,

@@ -91,18 +91,22 @@ impl Input {
         method: crate::explain::Method,
         target: Option<usize>,
     ) -> Result<(Vec<f32>, usize), crate::explain::ExplainError> {
-        let device = vit.weights.head.weight.val().device();
-        let s = self.size;
-        let t = burn::tensor::Tensor::from_data(
-            burn::tensor::TensorData::new(self.x.clone(), [1, 3, s, s]),
-            &device,
-        );
         let opts = crate::explain::ExplainOptions {
             target,
             ..Default::default()
         };
-        let e = crate::explain::explain(vit, t, method, &opts)?;
+        let e = crate::explain::explain(vit, self.tensor(vit), method, &opts)?;
         Ok((e.map.values, e.target))
+    }
+
+    /// The normalised input as a `[1, 3, S, S]` tensor on the model's device.
+    pub fn tensor(&self, vit: &Vit) -> burn::tensor::Tensor<4> {
+        let device = vit.weights.head.weight.val().device();
+        let s = self.size;
+        burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(self.x.clone(), [1, 3, s, s]),
+            &device,
+        )
     }
 
     /// The clean logits.
