@@ -14,7 +14,7 @@ use vitscope::faithfulness::suite::{self, Input, Outcome, Test};
 use vitscope::io::{image as vimage, npy};
 use vitscope::model::Vit;
 use vitscope::model::checkpoint::{apply_state_dict, load_state};
-use vitscope::model::preprocess::{Normalization, ResizeMode};
+use vitscope::model::preprocess::{Normalization, ResizeFilter, ResizeMode};
 
 use crate::{ModelArgs, load_model, model_source};
 
@@ -46,6 +46,10 @@ pub struct FaithArgs {
     /// How the image reaches the model size.
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
+    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
+    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
+    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
+    resize_filter: ResizeFilter,
     /// Print the results as one JSON document.
     #[arg(long)]
     json: bool,
@@ -91,6 +95,10 @@ pub struct SanityArgs {
     /// How the image reaches the model size.
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
+    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
+    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
+    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
+    resize_filter: ResizeFilter,
     /// Print the results as one JSON document.
     #[arg(long)]
     json: bool,
@@ -131,7 +139,8 @@ fn outcome_json(o: &Outcome) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
-pub fn run_faithfulness(a: FaithArgs) -> Result<()> {
+pub fn run_faithfulness(mut a: FaithArgs) -> Result<()> {
+    a.resize = a.resize.with_filter(a.resize_filter);
     let vit = load_model(&a.model)?;
     let img = vimage::read_image(&a.image)?;
     let input = Input::new(
@@ -209,7 +218,8 @@ fn write_map(dir: &Option<PathBuf>, name: &str, map: &[f32], size: usize) -> Res
     Ok(())
 }
 
-pub fn run_sanity(a: SanityArgs) -> Result<()> {
+pub fn run_sanity(mut a: SanityArgs) -> Result<()> {
+    a.resize = a.resize.with_filter(a.resize_filter);
     if let Some(files) = &a.compare {
         let (pa, pb) = (&files[0], &files[1]);
         let (ma, mb) = (npy::read_f32(pa)?, npy::read_f32(pb)?);

@@ -11,7 +11,7 @@ use vitscope::explain::{self, ExplainOptions, Explanation, Method};
 use vitscope::io::{colormap, image as vimage, mask as vmask, npy};
 use vitscope::metrics::{self, Mask, Rect};
 use vitscope::model::device::{self, DeviceChoice};
-use vitscope::model::preprocess::{self, Normalization, ResizeMode};
+use vitscope::model::preprocess::{self, Normalization, ResizeFilter, ResizeMode};
 use vitscope::model::{LoadOptions, Vit, load_vit};
 
 /// mimalloc keeps freed blocks for reuse: the model allocates and frees megabyte tensors at a
@@ -160,6 +160,10 @@ struct TrainArgs {
     seed: u64,
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
+    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
+    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
+    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
+    resize_filter: ResizeFilter,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Best checkpoint (safetensors, timm layout); the run's state goes to FILE.train/.
@@ -170,7 +174,8 @@ struct TrainArgs {
     resume: bool,
 }
 
-fn run_train(a: TrainArgs) -> Result<()> {
+fn run_train(mut a: TrainArgs) -> Result<()> {
+    a.resize = a.resize.with_filter(a.resize_filter);
     use vitscope::train::{TrainConfig, train};
     let classes = 2;
     let (dim, img, patch) = (a.dim as usize, a.img as usize, a.patch as usize);
@@ -387,6 +392,10 @@ struct ExplainArgs {
     /// How images reach the model size.
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
+    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
+    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
+    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
+    resize_filter: ResizeFilter,
     /// Normalisation mean, three comma-separated values (default ImageNet).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     mean: Option<Vec<f32>>,
@@ -490,6 +499,10 @@ struct EvalArgs {
     /// How images reach the model size.
     #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
     resize: ResizeMode,
+    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
+    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
+    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
+    resize_filter: ResizeFilter,
     /// Also run the faithfulness tests (perturbation, deletion, insertion) of every map:
     /// faithfulness.csv, mean AUCs with bootstrap intervals in the summaries, plots/*.svg.
     #[arg(long)]
@@ -585,7 +598,8 @@ fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval:
     Ok(items)
 }
 
-fn run_eval(args: EvalArgs) -> Result<()> {
+fn run_eval(mut args: EvalArgs) -> Result<()> {
+    args.resize = args.resize.with_filter(args.resize_filter);
     use vitscope::dataset::eval;
     let items = if args.dataset.extension().is_some_and(|e| e == "ron") {
         project_items(&args.dataset, &args.out)?
@@ -838,7 +852,8 @@ fn explain_one(
     Ok(e)
 }
 
-fn run_explain(args: ExplainArgs) -> Result<()> {
+fn run_explain(mut args: ExplainArgs) -> Result<()> {
+    args.resize = args.resize.with_filter(args.resize_filter);
     for (name, v) in [("--mean", &args.mean), ("--std", &args.std)] {
         if let Some(v) = v
             && v.len() != 3

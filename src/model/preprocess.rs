@@ -1,10 +1,26 @@
 //! Preprocessing from an [`Image`] to the model's input tensor, and the geometry needed to put a
 //! map back onto the original image.
 //!
-//! Steps, as torchvision does them for the paper: gray to 3 channels; `Resize((S, S))` (bilinear)
-//! or `CenterCrop(S)` (zero padding when the image is smaller); then `(v - mean) / std` per
-//! channel in f32. For an S×S image both modes are the identity and the tensor equals
-//! `ToTensor()` + `Normalize()` bit for bit.
+//! Steps, as torchvision does them for the paper on PIL images: gray to 3 channels;
+//! `Resize((S, S))` or `CenterCrop(S)`; then `(v - mean) / std` per channel in f32. For an S×S
+//! image both modes are the identity and the tensor equals `ToTensor()` + `Normalize()` bit for
+//! bit.
+//!
+//! **Resize** ([`ResizeMode::Resize`]) is PIL's bilinear resampler (`Image.resize(BILINEAR)`,
+//! what torchvision's `Resize` calls on a PIL image), see [`pil_resize_u8`]: a separable
+//! triangle filter whose support grows with the shrink factor (so it antialiases when it
+//! shrinks), coefficients normalised to sum 1 per output sample, horizontal pass first. An 8-bit
+//! image (every value an exact k/255) runs PIL's 8-bit path: coefficients in 22-bit fixed point,
+//! each pass rounded to 8 bits; the vertical pass runs first when the height shrinks by more
+//! than twice what the width shrinks (Pillow 13; older Pillow always starts horizontally, which
+//! can move a pixel by 1/255). Any other image (16-bit, DICOM windowed values) runs PIL's float
+//! path (mode `F`: the same coefficients in f64, f32 between the passes). [`ResizeMode::ResizeTensor`]
+//! is a plain float bilinear resize without antialiasing (`interpolate(mode='bilinear',
+//! align_corners=False, antialias=False)` on a tensor), for pipelines that resize tensors.
+//!
+//! **CenterCrop** uses torchvision's offsets, `int(round((W - S) / 2))` with Python's
+//! round-half-to-even; a side smaller than S is first padded with zeros, `(S - W) // 2` before
+//! and the rest after, as torchvision pads.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -17,11 +33,39 @@ use crate::io::image::Image;
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum ResizeMode {
-    /// Stretch to S×S with bilinear interpolation.
+    /// Stretch to S×S with PIL's bilinear resampler (antialiased when shrinking).
     #[default]
     Resize,
     /// Take the central S×S (zero padding if smaller).
     CenterCrop,
+    /// Stretch to S×S with a plain float bilinear resize (`--resize resize --resize-filter tensor`).
+    #[value(skip)]
+    ResizeTensor,
+}
+
+/// The resampler of `--resize resize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ResizeFilter {
+    /// PIL's bilinear resampler, as torchvision's `Resize` on PIL images (the paper's pipelines).
+    #[default]
+    Pil,
+    /// Plain float bilinear without antialiasing, as `Resize` on tensors with `antialias=False`.
+    Tensor,
+}
+
+impl ResizeMode {
+    /// The mode with `filter` applied to a resize (a centre crop has no filter).
+    pub fn with_filter(self, filter: ResizeFilter) -> Self {
+        match (self, filter) {
+            (ResizeMode::Resize | ResizeMode::ResizeTensor, ResizeFilter::Pil) => {
+                ResizeMode::Resize
+            }
+            (ResizeMode::Resize | ResizeMode::ResizeTensor, ResizeFilter::Tensor) => {
+                ResizeMode::ResizeTensor
+            }
+            (ResizeMode::CenterCrop, _) => ResizeMode::CenterCrop,
+        }
+    }
 }
 
 /// Channel statistics for normalisation.
@@ -121,17 +165,34 @@ pub fn resize_bilinear(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) 
 pub fn fit_planes(img: &Image, size: usize, mode: ResizeMode) -> Vec<Vec<f32>> {
     let rgb = img.to_rgb();
     let (w, h) = (img.width, img.height);
-    rgb.planes
-        .iter()
-        .map(|p| {
-            if w == size && h == size {
-                return p.clone();
-            }
-            match mode {
-                ResizeMode::Resize => resize_bilinear(p, w, h, size, size),
-                ResizeMode::CenterCrop => {
-                    let top = ((h as f64 - size as f64) / 2.0).round() as isize;
-                    let left = ((w as f64 - size as f64) / 2.0).round() as isize;
+    if w == size && h == size {
+        return rgb.planes;
+    }
+    match mode {
+        ResizeMode::ResizeTensor => rgb
+            .planes
+            .iter()
+            .map(|p| resize_bilinear(p, w, h, size, size))
+            .collect(),
+        ResizeMode::Resize => {
+            let (cx, cy) = (pil_coeffs(w, size), pil_coeffs(h, size));
+            let eight_bit = rgb.planes.iter().all(|p| as_u8(p).is_some());
+            rgb.planes
+                .iter()
+                .map(|p| match as_u8(p).filter(|_| eight_bit) {
+                    Some(u) => pil_pass_u8(&u, w, h, size, size, &cx, &cy)
+                        .iter()
+                        .map(|&v| v as f32 / 255.0)
+                        .collect(),
+                    None => pil_pass_f32(p, w, h, size, size, &cx, &cy),
+                })
+                .collect()
+        }
+        ResizeMode::CenterCrop => {
+            let (left, top) = (crop_offset(w, size), crop_offset(h, size));
+            rgb.planes
+                .iter()
+                .map(|p| {
                     let mut out = vec![0.0; size * size];
                     for y in 0..size {
                         let sy = y as isize + top;
@@ -146,10 +207,208 @@ pub fn fit_planes(img: &Image, size: usize, mode: ResizeMode) -> Vec<Vec<f32>> {
                         }
                     }
                     out
+                })
+                .collect()
+        }
+    }
+}
+
+/// Offset of the crop window along one axis of length `n` for a crop of `s`: torchvision's
+/// `int(round((n - s) / 2))` (half to even) when the axis is long enough, else minus the
+/// padding before it, `(s - n) // 2`.
+pub fn crop_offset(n: usize, s: usize) -> isize {
+    if s > n {
+        -(((s - n) / 2) as isize)
+    } else {
+        let d = n - s;
+        // (d / 2) rounded half to even: d odd gives k + 0.5, which goes to the even of k, k + 1.
+        let k = d / 2;
+        (if d % 2 == 1 && k % 2 == 1 { k + 1 } else { k }) as isize
+    }
+}
+
+/// The plane as 8-bit values when every value is exactly k/255 (as read from an 8-bit file).
+fn as_u8(p: &[f32]) -> Option<Vec<u8>> {
+    p.iter()
+        .map(|&v| {
+            let k = (v * 255.0).round();
+            ((0.0..=255.0).contains(&k) && k / 255.0 == v).then_some(k as u8)
+        })
+        .collect()
+}
+
+/// Fixed-point precision of PIL's 8-bit resampling.
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// PIL's `precompute_coeffs` for the bilinear filter (support 1) on one axis: per output sample
+/// the first input index and its weights, normalised to sum 1.
+pub fn pil_coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = filterscale;
+    let ss = 1.0 / filterscale;
+    (0..out_size)
+        .map(|xx| {
+            let center = (xx as f64 + 0.5) * scale;
+            // C's (int) truncates toward zero.
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let mut k: Vec<f64> = (xmin..xmax)
+                .map(|x| {
+                    let t = ((x as f64 - center + 0.5) * ss).abs();
+                    if t < 1.0 { 1.0 - t } else { 0.0 }
+                })
+                .collect();
+            let ww: f64 = k.iter().sum();
+            if ww != 0.0 {
+                for v in &mut k {
+                    *v /= ww;
                 }
+            }
+            (xmin, k)
+        })
+        .collect()
+}
+
+/// PIL's `normalize_coeffs_8bpc`: weights in 22-bit fixed point, rounded half away from zero.
+fn fixed(k: &[f64]) -> Vec<i32> {
+    let one = (1u32 << PRECISION_BITS) as f64;
+    k.iter()
+        .map(|&v| {
+            if v < 0.0 {
+                (-0.5 + v * one) as i32
+            } else {
+                (0.5 + v * one) as i32
             }
         })
         .collect()
+}
+
+/// One 8-bit output sample: the accumulator starts at one half, then shifts and clips to 0..=255.
+fn pass_u8(get: &dyn Fn(usize) -> u8, start: usize, k: &[i32]) -> u8 {
+    let mut ss: i32 = 1 << (PRECISION_BITS - 1);
+    for (i, &w) in k.iter().enumerate() {
+        ss = ss.wrapping_add(get(start + i) as i32 * w);
+    }
+    (ss >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// PIL's bilinear resize of an 8-bit plane (`Image.resize((dw, dh), BILINEAR)` on mode `L`, or
+/// each band of `RGB`): two passes in Pillow 13's order ([`vertical_first`]), each rounded to 8
+/// bits; a pass whose size is kept is skipped.
+pub fn pil_resize_u8(src: &[u8], w: usize, h: usize, dw: usize, dh: usize) -> Vec<u8> {
+    pil_pass_u8(src, w, h, dw, dh, &pil_coeffs(w, dw), &pil_coeffs(h, dh))
+}
+
+/// Pillow 13's order of the passes: vertical first when the height shrinks by more than twice
+/// what the width shrinks (in pixels), else horizontal first (older Pillow: always horizontal).
+fn vertical_first(w: usize, h: usize, dw: usize, dh: usize) -> bool {
+    let (dy, dx) = (h as i64 - dh as i64, w as i64 - dw as i64);
+    dy > 0 && dy > 2 * dx
+}
+
+/// One separable pass over a `w × h` plane: along rows (`horizontal`) or columns, to `n`
+/// samples, with `weigh(get, start, k)` combining the inputs.
+fn pass<T: Copy + Default, K>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    horizontal: bool,
+    taps: &[(usize, K)],
+    weigh: impl Fn(&dyn Fn(usize) -> T, usize, &K) -> T,
+) -> Vec<T> {
+    let n = taps.len();
+    if horizontal {
+        let mut out = vec![T::default(); n * h];
+        for y in 0..h {
+            let row = &src[y * w..(y + 1) * w];
+            for (x, (s, k)) in taps.iter().enumerate() {
+                out[y * n + x] = weigh(&|i| row[i], *s, k);
+            }
+        }
+        out
+    } else {
+        let mut out = vec![T::default(); w * n];
+        for (y, (s, k)) in taps.iter().enumerate() {
+            for x in 0..w {
+                out[y * w + x] = weigh(&|i| src[i * w + x], *s, k);
+            }
+        }
+        out
+    }
+}
+
+/// Both passes in Pillow's order; a pass whose size is kept is skipped.
+fn two_passes<T: Copy + Default, K>(
+    src: &[T],
+    (w, h, dw, dh): (usize, usize, usize, usize),
+    cx: &[(usize, K)],
+    cy: &[(usize, K)],
+    weigh: impl Fn(&dyn Fn(usize) -> T, usize, &K) -> T,
+) -> Vec<T> {
+    let horiz = |p: &[T], rows: usize| {
+        if dw != w {
+            pass(p, w, rows, true, cx, &weigh)
+        } else {
+            p.to_vec()
+        }
+    };
+    let vert = |p: &[T], cols: usize| {
+        if dh != h {
+            pass(p, cols, h, false, cy, &weigh)
+        } else {
+            p.to_vec()
+        }
+    };
+    if vertical_first(w, h, dw, dh) {
+        horiz(&vert(src, w), dh)
+    } else {
+        vert(&horiz(src, h), dw)
+    }
+}
+
+fn pil_pass_u8(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    dw: usize,
+    dh: usize,
+    cx: &[(usize, Vec<f64>)],
+    cy: &[(usize, Vec<f64>)],
+) -> Vec<u8> {
+    let fixed_taps = |c: &[(usize, Vec<f64>)]| -> Vec<(usize, Vec<i32>)> {
+        c.iter().map(|(s, k)| (*s, fixed(k))).collect()
+    };
+    two_passes(
+        src,
+        (w, h, dw, dh),
+        &fixed_taps(cx),
+        &fixed_taps(cy),
+        |get, start, k| pass_u8(get, start, k),
+    )
+}
+
+/// PIL's bilinear resize of a float plane (mode `F`): the same coefficients, sums in f64, f32
+/// between and after the passes.
+pub fn pil_resize_f32(src: &[f32], w: usize, h: usize, dw: usize, dh: usize) -> Vec<f32> {
+    pil_pass_f32(src, w, h, dw, dh, &pil_coeffs(w, dw), &pil_coeffs(h, dh))
+}
+
+fn pil_pass_f32(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    dw: usize,
+    dh: usize,
+    cx: &[(usize, Vec<f64>)],
+    cy: &[(usize, Vec<f64>)],
+) -> Vec<f32> {
+    two_passes(src, (w, h, dw, dh), cx, cy, |get, start, k| {
+        k.iter()
+            .enumerate()
+            .map(|(i, &wt)| get(start + i) as f64 * wt)
+            .sum::<f64>() as f32
+    })
 }
 
 /// Full preprocessing.
@@ -179,10 +438,9 @@ pub fn map_to_original(map: &[f32], g: &Geometry) -> Vec<f32> {
         return map.to_vec();
     }
     match g.mode {
-        ResizeMode::Resize => resize_bilinear(map, s, s, w, h),
+        ResizeMode::Resize | ResizeMode::ResizeTensor => resize_bilinear(map, s, s, w, h),
         ResizeMode::CenterCrop => {
-            let top = ((h as f64 - s as f64) / 2.0).round() as isize;
-            let left = ((w as f64 - s as f64) / 2.0).round() as isize;
+            let (left, top) = (crop_offset(w, s), crop_offset(h, s));
             let mut out = vec![0.0; w * h];
             for y in 0..s {
                 let oy = y as isize + top;
