@@ -180,11 +180,11 @@ pub fn fit_planes(img: &Image, size: usize, mode: ResizeMode) -> Vec<Vec<f32>> {
             rgb.planes
                 .iter()
                 .map(|p| match as_u8(p).filter(|_| eight_bit) {
-                    Some(u) => pil_pass_u8(&u, w, h, size, size, &cx, &cy)
+                    Some(u) => pil_pass_u8(&u, (w, h, size, size), &cx, &cy)
                         .iter()
                         .map(|&v| v as f32 / 255.0)
                         .collect(),
-                    None => pil_pass_f32(p, w, h, size, size, &cx, &cy),
+                    None => pil_pass_f32(p, (w, h, size, size), &cx, &cy),
                 })
                 .collect()
         }
@@ -236,6 +236,12 @@ fn as_u8(p: &[f32]) -> Option<Vec<u8>> {
         })
         .collect()
 }
+
+/// Per output sample of one axis: the first input index and its weights.
+type Taps = [(usize, Vec<f64>)];
+
+/// (source width, source height, output width, output height).
+type Dims = (usize, usize, usize, usize);
 
 /// Fixed-point precision of PIL's 8-bit resampling.
 const PRECISION_BITS: u32 = 32 - 8 - 2;
@@ -297,7 +303,7 @@ fn pass_u8(get: &dyn Fn(usize) -> u8, start: usize, k: &[i32]) -> u8 {
 /// each band of `RGB`): two passes in Pillow 13's order ([`vertical_first`]), each rounded to 8
 /// bits; a pass whose size is kept is skipped.
 pub fn pil_resize_u8(src: &[u8], w: usize, h: usize, dw: usize, dh: usize) -> Vec<u8> {
-    pil_pass_u8(src, w, h, dw, dh, &pil_coeffs(w, dw), &pil_coeffs(h, dh))
+    pil_pass_u8(src, (w, h, dw, dh), &pil_coeffs(w, dw), &pil_coeffs(h, dh))
 }
 
 /// Pillow 13's order of the passes: vertical first when the height shrinks by more than twice
@@ -341,7 +347,7 @@ fn pass<T: Copy + Default, K>(
 /// Both passes in Pillow's order; a pass whose size is kept is skipped.
 fn two_passes<T: Copy + Default, K>(
     src: &[T],
-    (w, h, dw, dh): (usize, usize, usize, usize),
+    (w, h, dw, dh): Dims,
     cx: &[(usize, K)],
     cy: &[(usize, K)],
     weigh: impl Fn(&dyn Fn(usize) -> T, usize, &K) -> T,
@@ -367,21 +373,12 @@ fn two_passes<T: Copy + Default, K>(
     }
 }
 
-fn pil_pass_u8(
-    src: &[u8],
-    w: usize,
-    h: usize,
-    dw: usize,
-    dh: usize,
-    cx: &[(usize, Vec<f64>)],
-    cy: &[(usize, Vec<f64>)],
-) -> Vec<u8> {
-    let fixed_taps = |c: &[(usize, Vec<f64>)]| -> Vec<(usize, Vec<i32>)> {
-        c.iter().map(|(s, k)| (*s, fixed(k))).collect()
-    };
+fn pil_pass_u8(src: &[u8], dims: Dims, cx: &Taps, cy: &Taps) -> Vec<u8> {
+    let fixed_taps =
+        |c: &Taps| -> Vec<(usize, Vec<i32>)> { c.iter().map(|(s, k)| (*s, fixed(k))).collect() };
     two_passes(
         src,
-        (w, h, dw, dh),
+        dims,
         &fixed_taps(cx),
         &fixed_taps(cy),
         |get, start, k| pass_u8(get, start, k),
@@ -391,19 +388,11 @@ fn pil_pass_u8(
 /// PIL's bilinear resize of a float plane (mode `F`): the same coefficients, sums in f64, f32
 /// between and after the passes.
 pub fn pil_resize_f32(src: &[f32], w: usize, h: usize, dw: usize, dh: usize) -> Vec<f32> {
-    pil_pass_f32(src, w, h, dw, dh, &pil_coeffs(w, dw), &pil_coeffs(h, dh))
+    pil_pass_f32(src, (w, h, dw, dh), &pil_coeffs(w, dw), &pil_coeffs(h, dh))
 }
 
-fn pil_pass_f32(
-    src: &[f32],
-    w: usize,
-    h: usize,
-    dw: usize,
-    dh: usize,
-    cx: &[(usize, Vec<f64>)],
-    cy: &[(usize, Vec<f64>)],
-) -> Vec<f32> {
-    two_passes(src, (w, h, dw, dh), cx, cy, |get, start, k| {
+fn pil_pass_f32(src: &[f32], dims: Dims, cx: &Taps, cy: &Taps) -> Vec<f32> {
+    two_passes(src, dims, cx, cy, |get, start, k| {
         k.iter()
             .enumerate()
             .map(|(i, &wt)| get(start + i) as f64 * wt)
