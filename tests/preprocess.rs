@@ -2,6 +2,8 @@
 //! and with torchvision's `CenterCrop` rule, on odd sizes, up- and downscaling, RGB, grayscale
 //! and 16-bit input. Cases written by `tests/data/preprocess/make_preprocess.py`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use vitscope::io::image::read_image;
@@ -99,4 +101,44 @@ fn the_tensor_filter_differs_from_pil_when_shrinking_and_both_keep_a_native_imag
         fit_planes(&native, 224, ResizeMode::ResizeTensor),
         native.planes
     );
+}
+
+/// The public reference model through the whole pipeline: the logits and the last block's
+/// class-token attention of each image after torchvision's `Resize([224, 224])` or
+/// `CenterCrop(224)` (`pipeline.json`, made with torch 2.15, torchvision 0.29.2 and timm
+/// 1.0.31 by `make_preprocess.py`), against vitscope's preprocessing and model.
+#[test]
+fn the_reference_model_gives_torchvisions_logits_and_attention_after_either_mode() {
+    use vitscope::explain::{self, ExplainOptions, Method};
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("pipeline.json")).unwrap()).unwrap();
+    let device = burn::tensor::Device::flex();
+    let vit = common::load_reference_model(&device);
+    let (mut worst_logit, mut worst_attn, mut n) = (0f32, 0f32, 0);
+    for (key, want) in doc.as_object().unwrap() {
+        let (mode, case) = key.split_once('/').unwrap();
+        let mode = match mode {
+            "resize" => ResizeMode::Resize,
+            _ => ResizeMode::CenterCrop,
+        };
+        let img = read_image(&data(&format!("in_{case}.png"))).unwrap();
+        let input = prepare(&img, 224, mode, &Normalization::default()).tensor(&device);
+        let e =
+            explain::explain(&vit, input, Method::Attention, &ExplainOptions::default()).unwrap();
+        let floats = |k: &str| -> Vec<f32> {
+            want[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        };
+        worst_logit = worst_logit.max(max_abs(&e.logits, &floats("logits")));
+        worst_attn = worst_attn.max(max_abs(&e.grid.values, &floats("attention_14")));
+        n += 1;
+    }
+    assert_eq!(n, 28);
+    assert!(worst_logit <= 1e-5, "logits off by {worst_logit:e}");
+    assert!(worst_attn <= 1e-5, "attention off by {worst_attn:e}");
+    println!("logits {worst_logit:e}, attention {worst_attn:e} over {n} cases");
 }

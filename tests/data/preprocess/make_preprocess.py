@@ -58,3 +58,54 @@ for name, (w, h) in SIZES.items():
     Image.fromarray(v16).save(f"in16_{name}.png")
     f = Image.fromarray((v16.astype(np.float32) / np.float32(65535)), "F")
     np.save(f"resizef_{name}.npy", np.asarray(f.resize((S, S), Image.BILINEAR), dtype=np.float32))
+
+# With torch, torchvision and timm installed (torch 2.15, torchvision 0.29.2, timm 1.0.31 here):
+# check that torchvision's own transforms give exactly these PNGs, and write the reference
+# model's logits and last-block class-token attention (mean over heads, 14x14) for the inputs
+# through `Resize([224, 224])` and through `CenterCrop(224)`: pipeline.json.
+try:
+    import json
+    import torch
+    import timm
+    from safetensors.torch import load_file
+    from torchvision import transforms as T
+except ImportError:
+    raise SystemExit("torch/torchvision/timm missing: pipeline.json not written")
+
+norm = T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+model = timm.create_model(
+    "vit_base_patch16_224", pretrained=False, num_classes=2, embed_dim=192, depth=4, num_heads=3
+).eval()
+model.load_state_dict(load_file("../../../../shared/fixtures/reference/weights.safetensors"))
+attn = {}
+
+
+def keep(module, inputs, output):
+    x = inputs[0]
+    b, n, c = x.shape
+    qkv = module.qkv(x).reshape(b, n, 3, module.num_heads, c // module.num_heads).permute(2, 0, 3, 1, 4)
+    q, k = qkv[0], qkv[1]
+    attn["last"] = ((q * module.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+
+
+model.blocks[-1].attn.register_forward_hook(keep)
+out = {}
+for name in SIZES:
+    for tag in ("rgb", "gray"):
+        src = Image.open(f"in_{tag}_{name}.png").convert("RGB")
+        for mode, tf, png in (
+            ("resize", T.Resize([S, S]), "resize"),
+            ("center-crop", T.CenterCrop(S), "crop"),
+        ):
+            x = norm(T.ToTensor()(tf(src)))
+            want = norm(T.ToTensor()(Image.open(f"{png}_{tag}_{name}.png").convert("RGB")))
+            assert torch.equal(x, want), (mode, tag, name)
+            with torch.no_grad():
+                logits = model(x[None])[0]
+            grid = attn["last"][0, :, 0, 1:].mean(0)
+            out[f"{mode}/{tag}_{name}"] = {
+                "logits": [float(v) for v in logits],
+                "attention_14": [float(v) for v in grid],
+            }
+with open("pipeline.json", "w") as f:
+    json.dump(out, f)
