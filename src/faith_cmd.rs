@@ -251,6 +251,13 @@ pub fn run_sanity(mut a: SanityArgs) -> Result<()> {
     let img = vimage::read_image(image)?;
     if let Some(other) = a.random_logit {
         let vit = load_model(&a.model)?;
+        if other >= vit.config.num_classes {
+            bail!(
+                "--random-logit {other}: the model has {} classes (0 to {})",
+                vit.config.num_classes,
+                vit.config.num_classes - 1
+            );
+        }
         let input = Input::new(
             &img,
             vit.config.img_size,
