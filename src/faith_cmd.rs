@@ -332,7 +332,7 @@ pub fn run_sanity(mut a: SanityArgs) -> Result<()> {
         let s = similarity::compare(&original, &map, input.size, input.size)
             .map_err(anyhow::Error::msg)?;
         if !a.json {
-            eprintln!(
+            println!(
                 "step {i:02} {:<10} spearman {:>8} ssim {:>8}",
                 step.layer,
                 fmt_opt(s.spearman),
