@@ -14,7 +14,7 @@ use vitscope::faithfulness::suite::{self, Input, Outcome, Test};
 use vitscope::io::{image as vimage, npy};
 use vitscope::model::Vit;
 use vitscope::model::checkpoint::{apply_state_dict, load_state};
-use vitscope::model::preprocess::{Normalization, ResizeFilter, ResizeMode};
+use vitscope::model::preprocess::{Normalization, ResizeArgs};
 
 use crate::{ModelArgs, load_model, model_source};
 
@@ -43,13 +43,8 @@ pub struct FaithArgs {
     /// Test this float32 [S, S] map (S = the model's input side) instead of computing one.
     #[arg(long)]
     map: Option<PathBuf>,
-    /// How the image reaches the model size.
-    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
-    resize: ResizeMode,
-    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
-    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
-    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
-    resize_filter: ResizeFilter,
+    #[command(flatten)]
+    resize: ResizeArgs,
     /// Print the results as one JSON document.
     #[arg(long)]
     json: bool,
@@ -92,13 +87,8 @@ pub struct SanityArgs {
     /// (random_logit_M.npy) here.
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// How the image reaches the model size.
-    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
-    resize: ResizeMode,
-    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
-    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
-    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
-    resize_filter: ResizeFilter,
+    #[command(flatten)]
+    resize: ResizeArgs,
     /// Print the results as one JSON document.
     #[arg(long)]
     json: bool,
@@ -139,14 +129,13 @@ fn outcome_json(o: &Outcome) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
-pub fn run_faithfulness(mut a: FaithArgs) -> Result<()> {
-    a.resize = a.resize.with_filter(a.resize_filter);
+pub fn run_faithfulness(a: FaithArgs) -> Result<()> {
     let vit = load_model(&a.model)?;
     let img = vimage::read_image(&a.image)?;
     let input = Input::new(
         &img,
         vit.config.img_size,
-        a.resize,
+        a.resize.mode(),
         Normalization::default(),
     );
     let logits = input.logits(&vit)?;
@@ -218,8 +207,7 @@ fn write_map(dir: &Option<PathBuf>, name: &str, map: &[f32], size: usize) -> Res
     Ok(())
 }
 
-pub fn run_sanity(mut a: SanityArgs) -> Result<()> {
-    a.resize = a.resize.with_filter(a.resize_filter);
+pub fn run_sanity(a: SanityArgs) -> Result<()> {
     if let Some(files) = &a.compare {
         let (pa, pb) = (&files[0], &files[1]);
         let (ma, mb) = (npy::read_f32(pa)?, npy::read_f32(pb)?);
@@ -261,7 +249,7 @@ pub fn run_sanity(mut a: SanityArgs) -> Result<()> {
         let input = Input::new(
             &img,
             vit.config.img_size,
-            a.resize,
+            a.resize.mode(),
             Normalization::default(),
         );
         let (map, target) = map_of(&vit, &input, a.method, a.target)?;
@@ -305,7 +293,7 @@ pub fn run_sanity(mut a: SanityArgs) -> Result<()> {
     let input = Input::new(
         &img,
         vit.config.img_size,
-        a.resize,
+        a.resize.mode(),
         Normalization::default(),
     );
     let (original, target) = map_of(&vit, &input, a.method, a.target)?;

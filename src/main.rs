@@ -11,7 +11,7 @@ use vitscope::explain::{self, ExplainOptions, Explanation, Method};
 use vitscope::io::{colormap, image as vimage, mask as vmask, npy};
 use vitscope::metrics::{self, Mask, Rect};
 use vitscope::model::device::{self, DeviceChoice};
-use vitscope::model::preprocess::{self, Normalization, ResizeFilter, ResizeMode};
+use vitscope::model::preprocess::{self, Normalization, ResizeArgs};
 use vitscope::model::{LoadOptions, Vit, load_vit};
 
 /// mimalloc keeps freed blocks for reuse: the model allocates and frees megabyte tensors at a
@@ -158,12 +158,8 @@ struct TrainArgs {
     patience: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
-    resize: ResizeMode,
-    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
-    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
-    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
-    resize_filter: ResizeFilter,
+    #[command(flatten)]
+    resize: ResizeArgs,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Best checkpoint (safetensors, timm layout); the run's state goes to FILE.train/.
@@ -174,8 +170,7 @@ struct TrainArgs {
     resume: bool,
 }
 
-fn run_train(mut a: TrainArgs) -> Result<()> {
-    a.resize = a.resize.with_filter(a.resize_filter);
+fn run_train(a: TrainArgs) -> Result<()> {
     use vitscope::train::{TrainConfig, train};
     let classes = 2;
     let (dim, img, patch) = (a.dim as usize, a.img as usize, a.patch as usize);
@@ -220,7 +215,7 @@ fn run_train(mut a: TrainArgs) -> Result<()> {
         val_split: a.val_split,
         patience: a.patience,
         seed: a.seed,
-        resize: a.resize,
+        resize: a.resize.mode(),
     };
     let device = device::resolve(a.device);
     train(&a.data, cfg, &a.out, a.resume, &device, |l| {
@@ -389,13 +384,8 @@ struct ExplainArgs {
     /// Head for `attention` (default: mean over heads).
     #[arg(long)]
     head: Option<usize>,
-    /// How images reach the model size.
-    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
-    resize: ResizeMode,
-    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
-    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
-    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
-    resize_filter: ResizeFilter,
+    #[command(flatten)]
+    resize: ResizeArgs,
     /// Normalisation mean, three comma-separated values (default ImageNet).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     mean: Option<Vec<f32>>,
@@ -496,13 +486,8 @@ struct EvalArgs {
     /// Metric backend.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     backend: DeviceChoice,
-    /// How images reach the model size.
-    #[arg(long, value_enum, default_value_t = ResizeMode::Resize)]
-    resize: ResizeMode,
-    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
-    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
-    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
-    resize_filter: ResizeFilter,
+    #[command(flatten)]
+    resize: ResizeArgs,
     /// Also run the faithfulness tests (perturbation, deletion, insertion) of every map:
     /// faithfulness.csv, mean AUCs with bootstrap intervals in the summaries, plots/*.svg.
     #[arg(long)]
@@ -598,8 +583,7 @@ fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval:
     Ok(items)
 }
 
-fn run_eval(mut args: EvalArgs) -> Result<()> {
-    args.resize = args.resize.with_filter(args.resize_filter);
+fn run_eval(args: EvalArgs) -> Result<()> {
     use vitscope::dataset::eval;
     let items = if args.dataset.extension().is_some_and(|e| e == "ron") {
         project_items(&args.dataset, &args.out)?
@@ -650,7 +634,7 @@ fn run_eval(mut args: EvalArgs) -> Result<()> {
         target,
         out: args.out.clone(),
         backend: args.backend,
-        resize: args.resize,
+        resize: args.resize.mode(),
     };
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed}<{eta}]")
@@ -668,7 +652,7 @@ fn run_eval(mut args: EvalArgs) -> Result<()> {
     if args.dataset.join("labels.csv").is_file() {
         let labelled = vitscope::dataset::labels::read_labels(&args.dataset)?;
         let bar = indicatif::ProgressBar::new(0);
-        let acc = eval::accuracy(&models, &labelled, args.resize, &bar)?;
+        let acc = eval::accuracy(&models, &labelled, args.resize.mode(), &bar)?;
         bar.finish_and_clear();
         md = eval::write_accuracy(&acc, &cfg)? + &md;
         let md_path = args.out.join("summary.md");
@@ -710,7 +694,7 @@ fn faith_and_sanity(
             items,
             &args.methods,
             target,
-            args.resize,
+            args.resize.mode(),
             &tests,
             &bar,
         )?
@@ -724,7 +708,7 @@ fn faith_and_sanity(
             items,
             &args.methods,
             target,
-            args.resize,
+            args.resize.mode(),
             &bar,
         )?
     } else {
@@ -811,7 +795,7 @@ fn explain_one(
     out: &Outputs,
 ) -> Result<Explanation> {
     let img = vimage::read_image(path)?;
-    let prepared = preprocess::prepare(&img, vit.config.img_size, args.resize, norm);
+    let prepared = preprocess::prepare(&img, vit.config.img_size, args.resize.mode(), norm);
     let device = vit.weights.head.weight.val().device();
     let input = prepared.tensor(&device);
     let opts = ExplainOptions {
@@ -852,8 +836,7 @@ fn explain_one(
     Ok(e)
 }
 
-fn run_explain(mut args: ExplainArgs) -> Result<()> {
-    args.resize = args.resize.with_filter(args.resize_filter);
+fn run_explain(args: ExplainArgs) -> Result<()> {
     for (name, v) in [("--mean", &args.mean), ("--std", &args.std)] {
         if let Some(v) = v
             && v.len() != 3

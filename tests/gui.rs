@@ -66,6 +66,22 @@ fn settle(h: &mut Harness<'static, Workbench>) {
     h.run_steps(3);
 }
 
+/// The JSON document `vitscope ARGS --image IMAGE` prints.
+fn cli_json(args: &[&str], image: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
+        .args(args)
+        .arg("--image")
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Steps the harness until `done` holds (workers run in threads), at most `secs` seconds.
 fn wait_until(
     h: &mut Harness<'static, Workbench>,
@@ -825,25 +841,17 @@ fn the_faithfulness_view_runs_the_tests_of_the_shown_maps_as_the_cli_does() {
     let image = wb.session.loaded.as_ref().unwrap().path.clone();
     let curves = wb.faith_curves();
     let chefer = curves[MapSlot::Chefer].clone().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
-        .args([
+    let doc = cli_json(
+        &[
             "faithfulness",
             "--method",
             "chefer",
             "--device",
             "cpu",
             "--json",
-            "--image",
-        ])
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &image,
     );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for (test, o) in chefer.iter() {
         let field = if test.name().starts_with("perturb") {
             "prob_auc"
@@ -884,18 +892,19 @@ fn the_sanity_view_randomises_the_model_as_the_cli_does() {
         ]
     );
     let image = wb.session.loaded.as_ref().unwrap().path.clone();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
-        .args(["sanity", "--method", "chefer", "--device", "cpu", "--json"])
-        .args(["--cascade", "deterministic", "--image"])
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let doc = cli_json(
+        &[
+            "sanity",
+            "--method",
+            "chefer",
+            "--device",
+            "cpu",
+            "--json",
+            "--cascade",
+            "deterministic",
+        ],
+        &image,
     );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for (m, s) in st.maps[2..].iter().zip(doc["steps"].as_array().unwrap()) {
         assert_eq!(s["layer"], m.label.as_str());
         let sim = m.sim.unwrap();

@@ -110,6 +110,11 @@ pub(crate) fn check_inputs(
     Ok((size, n))
 }
 
+/// The softmax probability of `class` for each row of logits.
+pub fn probabilities(logits: &[Vec<f32>], class: usize) -> Vec<f32> {
+    logits.iter().map(|l| explain::softmax(l)[class]).collect()
+}
+
 /// Trapezoid rule, `numpy.trapezoid(y, x)` in f64.
 pub fn trapezoid(y: &[f64], x: &[f64]) -> f64 {
     y.windows(2)

@@ -81,10 +81,7 @@ pub fn run(
         },
         |done| progress(done, total),
     )?;
-    let prob: Vec<f32> = logits
-        .iter()
-        .map(|l| explain::softmax(l)[clean_class])
-        .collect();
+    let prob = super::probabilities(&logits, clean_class);
     let class: Vec<usize> = logits.iter().map(|l| explain::argmax(l)).collect();
     let hits: Vec<f64> = class
         .iter()

@@ -7,7 +7,6 @@
 use serde::Serialize;
 
 use super::{FaithError, forward_batched, order};
-use crate::explain;
 use crate::model::Vit;
 
 /// Pixels moved per step.
@@ -143,10 +142,7 @@ pub fn run(
         },
         |done| progress(done, total),
     )?;
-    let prob: Vec<f32> = logits
-        .iter()
-        .map(|l| explain::softmax(l)[clean_class])
-        .collect();
+    let prob = super::probabilities(&logits, clean_class);
     Ok(Curve {
         auc: auc(&prob),
         prob,

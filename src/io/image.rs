@@ -126,8 +126,12 @@ pub fn dimensions(path: &Path) -> Result<(usize, usize), ImageError> {
     if super::dicom::is_dicom(path) {
         return super::dicom::dimensions(path);
     }
-    let bytes = super::guard::read_bounded(path, u64::MAX).map_err(|e| read_error(path, e))?;
-    let (w, h) = raster_header(path, &bytes)?;
+    // The header only: a buffered reader on the (regular) file, not the whole file.
+    let (file, _) = super::guard::open_regular(path).map_err(|e| read_error(path, e))?;
+    let reader = image::ImageReader::new(std::io::BufReader::new(file))
+        .with_guessed_format()
+        .map_err(|e| read_error(path, e.to_string()))?;
+    let (w, h) = checked_dimensions(path, reader)?;
     Ok((w as usize, h as usize))
 }
 
@@ -150,7 +154,14 @@ fn raster_reader<'a>(
 
 /// The header's dimensions, checked against the pixel limit.
 fn raster_header(path: &Path, bytes: &[u8]) -> Result<(u32, u32), ImageError> {
-    let reader = raster_reader(path, bytes)?;
+    checked_dimensions(path, raster_reader(path, bytes)?)
+}
+
+/// A reader's declared dimensions (its format recognised), checked against the pixel limit.
+fn checked_dimensions<R: std::io::BufRead + std::io::Seek>(
+    path: &Path,
+    reader: image::ImageReader<R>,
+) -> Result<(u32, u32), ImageError> {
     if reader.format().is_none() {
         return Err(read_error(
             path,

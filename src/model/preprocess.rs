@@ -53,6 +53,25 @@ pub enum ResizeFilter {
     Tensor,
 }
 
+/// The command-line options of preprocessing, shared by every command that runs the model.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ResizeArgs {
+    /// How images reach the model size.
+    #[arg(long = "resize", value_enum, default_value_t = ResizeMode::Resize)]
+    pub mode: ResizeMode,
+    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
+    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
+    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
+    pub resize_filter: ResizeFilter,
+}
+
+impl ResizeArgs {
+    /// The mode the two options name together.
+    pub fn mode(&self) -> ResizeMode {
+        self.mode.with_filter(self.resize_filter)
+    }
+}
+
 impl ResizeMode {
     /// The mode with `filter` applied to a resize (a centre crop has no filter).
     pub fn with_filter(self, filter: ResizeFilter) -> Self {
