@@ -287,7 +287,9 @@ pub fn run_sanity(a: SanityArgs) -> Result<()> {
     let (weights, opts, device) = model_source(&a.model);
     let (sd, config, layout) = load_state(&weights, &opts)?;
     let build = |sd| -> Result<Vit> {
-        Ok(apply_state_dict(sd, config.clone(), layout, &weights, &device)?.0)
+        let mut vit = apply_state_dict(sd, config.clone(), layout, &weights, &device)?.0;
+        crate::encoder_cmd::apply_direction(&mut vit, a.model.direction.as_deref())?;
+        Ok(vit)
     };
     let vit = build(sd.clone())?;
     let input = Input::new(

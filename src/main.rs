@@ -38,6 +38,7 @@ fn keep_freed_memory() {
 }
 
 mod bench;
+mod encoder_cmd;
 mod faith_cmd;
 
 #[derive(Parser)]
@@ -102,6 +103,8 @@ enum Command {
     Sanity(faith_cmd::SanityArgs),
     /// Benchmark the model and metric engines.
     Bench(bench::BenchArgs),
+    /// The final class-token and mean patch embeddings of an image.
+    Embed(encoder_cmd::EmbedArgs),
 }
 
 #[derive(Args)]
@@ -185,6 +188,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
             num_heads: a.heads as usize,
             mlp_hidden: dim * 4,
             eps: 1e-6,
+            arch: Default::default(),
         },
         name => vitscope::model::VitConfig::named(name, patch, classes)
             .with_context(|| format!("--model {name}: use ti, s, b, l or custom"))?,
@@ -363,6 +367,10 @@ pub struct ModelArgs {
     /// Compute device: auto picks a hardware GPU when present, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
+    /// For a headless encoder: a float32 .npy [dim]; the model's one output (target 0) becomes
+    /// direction · cls, the final class-token embedding.
+    #[arg(long)]
+    direction: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -384,6 +392,11 @@ struct ExplainArgs {
     /// Head for `attention` (default: mean over heads).
     #[arg(long)]
     head: Option<usize>,
+    /// Model input: native (the image's own size, a whole number of patches), H,W or S;
+    /// default the model's own size. The position embedding is resampled as the checkpoint's
+    /// family does.
+    #[arg(long, value_parser = encoder_cmd::parse_input_size)]
+    input_size: Option<encoder_cmd::InputSize>,
     #[command(flatten)]
     resize: ResizeArgs,
     /// Normalisation mean, three comma-separated values (default ImageNet).
@@ -613,6 +626,7 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             config: args.config.clone(),
             heads: args.heads,
             device: args.device,
+            direction: None,
         };
         if args.sanity {
             let (path, opts, _) = model_source(&margs);
@@ -763,8 +777,9 @@ pub fn model_source(args: &ModelArgs) -> (PathBuf, LoadOptions, burn::tensor::De
 /// Loads the model named by `args` (or the bundled one).
 pub fn load_model(args: &ModelArgs) -> Result<Vit> {
     let (weights, opts, device) = model_source(args);
-    let (vit, report) = load_vit(&weights, &opts, &device)?;
+    let (mut vit, report) = load_vit(&weights, &opts, &device)?;
     eprintln!("{}", report.summary());
+    encoder_cmd::apply_direction(&mut vit, args.direction.as_deref())?;
     Ok(vit)
 }
 
@@ -795,7 +810,8 @@ fn explain_one(
     out: &Outputs,
 ) -> Result<Explanation> {
     let img = vimage::read_image(path)?;
-    let prepared = preprocess::prepare(&img, vit.config.img_size, args.resize.mode(), norm);
+    let prepared =
+        encoder_cmd::prepare_input(vit, &img, path, args.input_size, args.resize.mode(), norm)?;
     let device = vit.weights.head.weight.val().device();
     let input = prepared.tensor(&device);
     let opts = ExplainOptions {
@@ -1081,6 +1097,7 @@ fn main() {
         Some(Command::Faithfulness(a)) => faith_cmd::run_faithfulness(a),
         Some(Command::Sanity(a)) => faith_cmd::run_sanity(a),
         Some(Command::Bench(a)) => bench::run(a),
+        Some(Command::Embed(a)) => encoder_cmd::run_embed(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

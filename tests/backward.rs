@@ -2,9 +2,10 @@
 //! model: a small random ViT, a batch of two, every block's attention gradient and the last
 //! block's `norm1` gradient. (The reference fixtures check both paths' maps separately.)
 
+use burn::module::Param;
 use burn::tensor::{Device, Distribution, Tensor};
 use vitscope::explain::to_vec;
-use vitscope::model::{GradRequest, Probes, VitConfig};
+use vitscope::model::{Arch, GradRequest, Probes, VitConfig};
 
 fn max_abs(v: &[f32]) -> f32 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
@@ -22,10 +23,8 @@ fn assert_close(name: &str, got: &[f32], want: &[f32]) {
     assert!(diff <= 1e-4 * scale, "{name}: {diff} > 1e-4 × {scale}");
 }
 
-#[test]
-fn explicit_backward_matches_autodiff() {
-    let device = Device::flex();
-    let cfg = VitConfig {
+fn config(arch: Arch) -> VitConfig {
+    VitConfig {
         img_size: 32,
         patch_size: 8,
         in_chans: 3,
@@ -35,9 +34,42 @@ fn explicit_backward_matches_autodiff() {
         num_heads: 3,
         mlp_hidden: 96,
         eps: 1e-6,
+        arch,
+    }
+}
+
+#[test]
+fn explicit_backward_matches_autodiff() {
+    explicit_matches_autodiff(config(Arch::default()), (32, 32));
+}
+
+/// DINOv2 style: two registers without a position entry, LayerScale with random factors, and
+/// an input of another size (the position embedding resampled).
+#[test]
+fn explicit_backward_matches_autodiff_with_registers_and_layer_scale() {
+    let arch = Arch {
+        reg_tokens: 2,
+        pos_prefix: 1,
+        layer_scale: true,
+        ..Arch::default()
     };
-    let vit = cfg.init(&device);
-    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    explicit_matches_autodiff(config(arch), (40, 24));
+}
+
+fn explicit_matches_autodiff(cfg: VitConfig, (h, w): (usize, usize)) {
+    let device = Device::flex();
+    let mut vit = cfg.init(&device);
+    for blk in vit.weights.blocks.iter_mut() {
+        for ls in [&mut blk.ls1, &mut blk.ls2].into_iter().flatten() {
+            ls.gamma = Param::from_tensor(Tensor::random(
+                [cfg.embed_dim],
+                Distribution::Uniform(0.2, 1.5),
+                &device,
+            ));
+        }
+    }
+    vit.weights_changed();
+    let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 1.0), &device);
     let target = 3;
 
     let probes = Probes {

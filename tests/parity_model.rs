@@ -179,7 +179,7 @@ fn gradcam_paper_with_sign_alignment() {
         assert_close(&format!("projection {i}"), a, b, 1e-3 * max_abs(b));
     }
     let flips: Vec<bool> = gradcam::AUGMENTATIONS.iter().map(|a| a.0).collect();
-    let (_, map) = gradcam::finish_cams(&aligned, &flips, 14, 224);
+    let (_, map) = gradcam::finish_cams(&aligned, &flips, (14, 14), (224, 224));
     assert_close(
         "gradcam_paper_224",
         &map.values,

@@ -19,6 +19,7 @@ fn config() -> VitConfig {
         num_heads: 2,
         mlp_hidden: 32,
         eps: 1e-6,
+        arch: Default::default(),
     }
 }
 

@@ -11,12 +11,13 @@ use super::upsample::minmax;
 use super::{ExplainError, PatchMap, check_target, to_vec};
 use crate::model::{GradRequest, Probes, Vit};
 
-fn class_rows(attn: Tensor<4>) -> Tensor<3> {
-    // [1, H, N, N] -> [1, H, N-1]: query 0, keys 1..
+/// `[B, H, N, N]` → `[B, H, patches]`: query 0 (the class token), the patch keys (after the
+/// class token and the registers).
+fn class_rows(attn: Tensor<4>, prefix: usize) -> Tensor<3> {
     let [b, h, n, _] = attn.dims();
     attn.narrow(2, 0, 1)
-        .narrow(3, 1, n - 1)
-        .reshape([b, h, n - 1])
+        .narrow(3, prefix, n - prefix)
+        .reshape([b, h, n - prefix])
 }
 
 /// The paper's attention map. Returns (logits, grid map).
@@ -47,19 +48,19 @@ pub fn attention_map(
     let block = trace
         .block(layer)
         .ok_or_else(|| ExplainError::Data(format!("block {layer} was not kept")))?;
-    let rows = class_rows(block.attn.clone()); // [1, H, P]
+    let rows = class_rows(block.attn.clone(), cfg.prefix()); // [1, H, P]
     let [_, hh, p] = rows.dims();
     let row = match head {
         Some(h) => rows.narrow(1, h, 1).reshape([p]),
         None => rows.mean_dim(1).reshape([p]),
     };
     let _ = hh;
-    let g = cfg.grid();
+    let (gh, gw) = trace.grid;
     Ok((
         to_vec(trace.logits)?,
         PatchMap {
-            height: g,
-            width: g,
+            height: gh,
+            width: gw,
             values: to_vec(row)?,
         },
     ))
@@ -89,21 +90,21 @@ pub fn cam_attn_map(
     let block = trace
         .block(last)
         .ok_or_else(|| ExplainError::Data("the last block was not kept".into()))?;
-    let attn = class_rows(block.attn.clone()); // [1, H, P]
-    let grad = class_rows(grad); // [1, H, P]
+    let attn = class_rows(block.attn.clone(), cfg.prefix()); // [1, H, P]
+    let grad = class_rows(grad, cfg.prefix()); // [1, H, P]
     let [_, h, p] = attn.dims();
     let weights = grad.mean_dim(2); // [1, H, 1]
     let cam = (attn * weights).mean_dim(1).reshape([p]).clamp_min(0.0);
     let _ = h;
     let mut values = to_vec(cam)?;
     minmax(&mut values);
-    let g = cfg.grid();
+    let (gh, gw) = trace.grid;
     Ok((
         target,
         logits,
         PatchMap {
-            height: g,
-            width: g,
+            height: gh,
+            width: gw,
             values,
         },
     ))

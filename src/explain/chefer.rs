@@ -17,7 +17,7 @@
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, check_target, to_vec};
+use super::{ExplainError, PatchMap, check_target, patch_row, to_vec};
 use crate::model::rows::{pad_rows, par_rows};
 use crate::model::{GradRequest, Probes, Vit};
 
@@ -43,6 +43,8 @@ pub struct CheferParts {
     pub attn_grads: Vec<Tensor<4>>,
     /// LRP relevance at the attention probabilities, per block `[1, H, N, N]`.
     pub attn_cams: Vec<Tensor<4>>,
+    /// Patch grid `(rows, cols)` of the input.
+    pub grid: (usize, usize),
 }
 
 /// Chefer's `safe_divide` with denominator offset `eps`: `a / (b + eps)`, with `eps` for a
@@ -198,7 +200,7 @@ pub fn chefer_parts(
     let r = linear_relprop(pooled.clone(), xw, &head_w, r); // [B, C]
     // Class-token selection (IndexSelect rule): only token 0 receives relevance.
     let r0 = pooled.clone() * safe_div(r, pooled); // [B, C]
-    let n = cfg.tokens();
+    let n = trace.normed.dims()[1];
     // Relevance enters the last block at the class token only, and stays there until that
     // block's attention spreads it: the last block's MLP, projection and attention rows run on
     // token 0 alone (the other rows of the full computation are exact zeros).
@@ -220,7 +222,9 @@ pub fn chefer_parts(
         let rows = |t: &Tensor<3>| t.clone().narrow(1, 0, nr);
         let mid = rows(&bt.mid);
         let mlp_out = rows(&bt.mlp_out);
-        let (r1, r2) = add_relprop(mid.clone(), mlp_out.clone(), rows(&bt.output), r);
+        // LayerScale (a diagonal linear layer without bias) passes relevance on unchanged: the
+        // Add rule splits it by the scaled branch, which is what the residual adds.
+        let (r1, r2) = add_relprop(mid.clone(), rows(&bt.mlp_res), rows(&bt.output), r);
         let r2 = linear_relprop3(
             rows(&bt.hidden),
             mlp_out,
@@ -239,7 +243,7 @@ pub fn chefer_parts(
         let rm = clone_relprop(mid.clone(), r1, r2);
         let input = rows(&bt.input);
         let attn_out = rows(&bt.attn_out);
-        let (r1, r2) = add_relprop(input, attn_out.clone(), mid, rm);
+        let (r1, r2) = add_relprop(input, rows(&bt.attn_res), mid, rm);
         let attn_heads = rows(&bt.attn_heads);
         let r2 = linear_relprop3(
             attn_heads.clone(),
@@ -289,6 +293,7 @@ pub fn chefer_parts(
         logits,
         attn_grads,
         attn_cams,
+        grid: trace.grid,
     })
 }
 
@@ -299,7 +304,7 @@ pub fn chefer_map(
     target: Option<usize>,
 ) -> Result<CheferResult, ExplainError> {
     let parts = chefer_parts(vit, input, target)?;
-    let n = vit.config.tokens();
+    let n = parts.attn_cams.first().map_or(0, |c| c.dims()[2]);
     let device = parts.logits.device();
     let eye = Tensor::<2>::eye(n, &device);
     // Row 0 of A_L ... A_0 with A_i = I + mean_h(clamp(grad * cam, 0)).
@@ -316,14 +321,9 @@ pub fn chefer_map(
         });
     }
     let row = row.ok_or_else(|| ExplainError::Option("model has no blocks".into()))?;
-    let g = vit.config.grid();
     Ok(CheferResult {
         target: parts.target,
         logits: to_vec(parts.logits)?,
-        grid: PatchMap {
-            height: g,
-            width: g,
-            values: to_vec(row.narrow(1, 1, n - 1))?,
-        },
+        grid: patch_row(vit, row, parts.grid)?,
     })
 }

@@ -1,5 +1,6 @@
 //! GradCAM on the last block's `norm1` output, as pytorch-grad-cam 1.5.7 executes it with the
-//! paper's `vit_reshape_transform` (tokens 1.. reshaped row-major to the grid).
+//! paper's `vit_reshape_transform` (the patch tokens, after the class token and any registers,
+//! reshaped row-major to the grid).
 //!
 //! Per input: channel weights `w_c` = mean over positions of d logit\[target\] / d activation;
 //! plain cam = `Σ_c w_c A_c`; eigen cam = projection of the column-centred matrix `w_c A_c`
@@ -135,18 +136,26 @@ fn flip_rows(map: &mut [f32], width: usize) {
 
 /// From raw grid cams (one per input, in the input's frame) to the final map, as grad-cam does
 /// it. `flips[i]` tells whether input `i` was horizontally flipped. Returns (grid, map).
-pub fn finish_cams(raw: &[Vec<f32>], flips: &[bool], grid: usize, size: usize) -> (PatchMap, Map2) {
-    let mut grid_sum = vec![0.0f32; grid * grid];
-    let mut map_sum = vec![0.0f32; size * size];
+/// `grid` and `size` are `(rows, cols)` of the patch grid and of the input.
+pub fn finish_cams(
+    raw: &[Vec<f32>],
+    flips: &[bool],
+    grid: (usize, usize),
+    size: (usize, usize),
+) -> (PatchMap, Map2) {
+    let (gh, gw) = grid;
+    let (h, w) = size;
+    let mut grid_sum = vec![0.0f32; gh * gw];
+    let mut map_sum = vec![0.0f32; h * w];
     for (cam, &flip) in raw.iter().zip(flips) {
         let mut cam = cam.clone();
         relu_scale(&mut cam);
-        let mut big = resize_bilinear(&cam, grid, grid, size, size);
+        let mut big = resize_bilinear(&cam, gw, gh, w, h);
         // aggregate_multi_layers: max(., 0), mean over one layer, scale again
         relu_scale(&mut big);
         if flip {
-            flip_rows(&mut cam, grid);
-            flip_rows(&mut big, size);
+            flip_rows(&mut cam, gw);
+            flip_rows(&mut big, w);
         }
         for (s, v) in grid_sum.iter_mut().zip(&cam) {
             *s += v;
@@ -158,22 +167,22 @@ pub fn finish_cams(raw: &[Vec<f32>], flips: &[bool], grid: usize, size: usize) -
     let k = raw.len() as f32;
     (
         PatchMap {
-            height: grid,
-            width: grid,
+            height: gh,
+            width: gw,
             values: grid_sum.iter().map(|v| v / k).collect(),
         },
         Map2 {
-            height: size,
-            width: size,
+            height: h,
+            width: w,
             values: map_sum.iter().map(|v| v / k).collect(),
         },
     )
 }
 
-fn augment(input: &[f32], size: usize, flip: bool, factor: f32) -> Vec<f32> {
+fn augment(input: &[f32], width: usize, flip: bool, factor: f32) -> Vec<f32> {
     let mut out: Vec<f32> = input.iter().map(|v| v * factor).collect();
     if flip {
-        flip_rows(&mut out, size);
+        flip_rows(&mut out, width);
     }
     out
 }
@@ -186,18 +195,17 @@ pub fn gradcam(
     paper: bool,
 ) -> Result<GradcamResult, ExplainError> {
     let cfg = &vit.config;
-    let (size, grid, c) = (cfg.img_size, cfg.grid(), cfg.embed_dim);
-    let (p, n) = (grid * grid, cfg.tokens());
+    let [_, chans, h, w] = input.dims();
+    let c = cfg.embed_dim;
     let device = input.device();
     let (batch_input, flips): (Tensor<4>, Vec<bool>) = if paper {
         let x = to_vec(input)?;
-        let chans = x.len() / (size * size);
         let mut all = Vec::with_capacity(x.len() * AUGMENTATIONS.len());
         for &(flip, factor) in &AUGMENTATIONS {
-            all.extend(augment(&x, size, flip, factor));
+            all.extend(augment(&x, w, flip, factor));
         }
         let t = Tensor::from_data(
-            TensorData::new(all, [AUGMENTATIONS.len(), chans, size, size]),
+            TensorData::new(all, [AUGMENTATIONS.len(), chans, h, w]),
             &device,
         );
         (t, AUGMENTATIONS.iter().map(|a| a.0).collect())
@@ -207,6 +215,8 @@ pub fn gradcam(
     let b = flips.len();
     let last = cfg.depth.saturating_sub(1);
     let trace = vit.forward_kept(batch_input, Probes::NONE, last..last + 1);
+    let grid = trace.grid;
+    let (p, n, prefix) = (grid.0 * grid.1, trace.normed.dims()[1], cfg.prefix());
     let logits_all = to_vec(trace.logits.clone())?;
     let classes = cfg.num_classes;
     let base = if paper { 1 } else { 0 }; // index of the unaugmented input
@@ -228,8 +238,8 @@ pub fn gradcam(
     let (act, grad) = (to_vec(act)?, to_vec(grad)?);
     let raw: Vec<Vec<f32>> = (0..b)
         .map(|i| {
-            // tokens 1.. of input i
-            let off = i * n * c + c;
+            // the patch tokens of input i (after the class token and the registers)
+            let off = i * n * c + prefix * c;
             let w = weighted_activations(&act[off..off + p * c], &grad[off..off + p * c], p, c);
             if paper {
                 eigen_projection(&w, p, c)
@@ -238,7 +248,7 @@ pub fn gradcam(
             }
         })
         .collect();
-    let (grid_map, map) = finish_cams(&raw, &flips, grid, size);
+    let (grid_map, map) = finish_cams(&raw, &flips, grid, (h, w));
     Ok(GradcamResult {
         target,
         logits,

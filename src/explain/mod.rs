@@ -10,6 +10,7 @@
 
 pub mod attention;
 pub mod chefer;
+pub mod generic;
 pub mod gradcam;
 pub mod rollout;
 pub mod upsample;
@@ -35,17 +36,20 @@ pub enum Method {
     GradcamPaper,
     /// Chefer et al. relevance propagation (transformer_attribution).
     Chefer,
+    /// Chefer et al.'s 2021 generic rule: gradients × attention, no LRP.
+    Generic,
 }
 
 impl Method {
     /// All methods, in menu order.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Attention,
         Method::Rollout,
         Method::CamAttn,
         Method::Gradcam,
         Method::GradcamPaper,
         Method::Chefer,
+        Method::Generic,
     ];
 
     /// The CLI name.
@@ -57,6 +61,7 @@ impl Method {
             Method::Gradcam => "gradcam",
             Method::GradcamPaper => "gradcam-paper",
             Method::Chefer => "chefer",
+            Method::Generic => "generic",
         }
     }
 
@@ -175,15 +180,31 @@ pub(crate) fn check_target(target: Option<usize>, logits: &[f32]) -> Result<usiz
     }
 }
 
-/// Computes one explanation for a `[1, 3, S, S]` input.
+/// The patch entries (after the class token and the registers) of a `[1, tokens]` row, as a
+/// map on the `grid`.
+pub(crate) fn patch_row(
+    vit: &Vit,
+    row: Tensor<2>,
+    grid: (usize, usize),
+) -> Result<PatchMap, ExplainError> {
+    let prefix = vit.config.prefix();
+    let (gh, gw) = grid;
+    Ok(PatchMap {
+        height: gh,
+        width: gw,
+        values: to_vec(row.narrow(1, prefix, gh * gw))?,
+    })
+}
+
+/// Computes one explanation for a `[1, 3, H, W]` input (H and W multiples of the patch).
 pub fn explain(
     vit: &Vit,
     input: Tensor<4>,
     method: Method,
     opts: &ExplainOptions,
 ) -> Result<Explanation, ExplainError> {
-    let grid_side = vit.config.grid();
     let patch = vit.config.patch_size;
+    let [_, _, in_h, in_w] = input.dims();
     let (target, logits, grid, map) = match method {
         Method::Attention => {
             let (logits, grid) = attention::attention_map(vit, input, opts.layer, opts.head)?;
@@ -207,13 +228,18 @@ pub fn explain(
             let map = upsample::bilinear_minmax(&r.grid, patch);
             (r.target, r.logits, r.grid, map)
         }
+        Method::Generic => {
+            let r = generic::generic_map(vit, input, opts.target)?;
+            let map = upsample::bilinear_minmax(&r.2, patch);
+            (r.0, r.1, r.2, map)
+        }
         Method::Gradcam | Method::GradcamPaper => {
             let paper = method == Method::GradcamPaper;
             let r = gradcam::gradcam(vit, input, opts.target, paper)?;
             (r.target, r.logits, r.grid, r.map)
         }
     };
-    debug_assert_eq!(grid.values.len(), grid_side * grid_side);
+    debug_assert_eq!(grid.values.len(), (in_h / patch) * (in_w / patch));
     let finite = |v: &[f32], what: &str| {
         crate::io::guard::check_finite(v, what).map_err(|e| {
             ExplainError::NonFinite(format!(

@@ -1,17 +1,18 @@
 //! Attention rollout as Chefer's `Baselines.generate_rollout(start_layer=0)` computes it: per
 //! block the mean over heads plus the identity, each row divided by its sum, the product from the
-//! first block to the last (`A_L ... A_1 A_0`), class-token row, keys 1... Only row 0 of the
+//! first block to the last (`A_L ... A_1 A_0`), class-token row, the patch keys (after the
+//! class token and any registers; the row sums include the registers). Only row 0 of the
 //! product is needed, so it is evaluated as a row vector times each matrix in turn.
 
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, to_vec};
+use super::{ExplainError, PatchMap, patch_row, to_vec};
 use crate::model::{Probes, Vit};
 
 /// Returns (logits, grid map, not normalised).
 pub fn rollout_map(vit: &Vit, input: Tensor<4>) -> Result<(Vec<f32>, PatchMap), ExplainError> {
     let trace = vit.forward_traced(input, Probes::NONE);
-    let n = vit.config.tokens();
+    let n = trace.normed.dims()[1];
     let device = trace.logits.device();
     let eye = Tensor::<2>::eye(n, &device);
     let aug = |attn: Tensor<4>| {
@@ -28,13 +29,5 @@ pub fn rollout_map(vit: &Vit, input: Tensor<4>) -> Result<(Vec<f32>, PatchMap), 
         });
     }
     let row = row.ok_or_else(|| ExplainError::Option("model has no blocks".into()))?;
-    let g = vit.config.grid();
-    Ok((
-        to_vec(trace.logits)?,
-        PatchMap {
-            height: g,
-            width: g,
-            values: to_vec(row.narrow(1, 1, n - 1))?,
-        },
-    ))
+    Ok((to_vec(trace.logits)?, patch_row(vit, row, trace.grid)?))
 }

@@ -9,7 +9,8 @@
 //! backward is not the exact-erf derivative). The tests check both against the reference
 //! fixtures and against each other.
 //!
-//! Per block, from the gradient `g` at its output (pre-norm residual block):
+//! Per block, from the gradient `g` at its output (pre-norm residual block; with LayerScale
+//! each branch's gradient is first multiplied by its `γ`):
 //! - MLP: `g_h = g · W_fc2ᵀ`, `g_f = g_h ⊙ GELU′(fc1)`, `g_mid = g + LN₂′(g_f · W_fc1ᵀ)`;
 //! - attention: `g_o = g_mid · W_projᵀ` split into heads, `∂A = g_o · Vᵀ` (the attention
 //!   gradient), `∂V = Aᵀ · g_o`, softmax `∂S = A ⊙ (∂A − Σ_k ∂A ⊙ A)`, `∂Q = ∂S · K · s`,
@@ -23,7 +24,7 @@ use burn::nn::LayerNorm;
 use burn::tensor::{Device, Tensor};
 
 use super::rows::{pad_rows, par_rows};
-use super::vit::{Trace, Vit};
+use super::vit::{Trace, Vit, scaled};
 
 /// What [`Vit::logit_gradients`] should return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,14 +156,14 @@ impl Vit {
             let (g2, fc1, mid) = (g.reshape([b * nr, d]), rows(&bt.fc1), rows(&bt.mid));
             let g_mid = par_rows(b * nr, &device, |s, l| {
                 let g = g2.clone().narrow(0, s, l);
-                let g_hidden = g.clone().matmul(wt.fc2.clone());
+                let g_hidden = scaled(&blk.ls2, g.clone()).matmul(wt.fc2.clone());
                 let g_fc1 = g_hidden * gelu_derivative(fc1.clone().narrow(0, s, l));
                 let g_norm2 = g_fc1.matmul(wt.fc1.clone());
                 g + layer_norm_backward(&blk.norm2, cfg.eps, mid.clone().narrow(0, s, l), g_norm2)
             });
             // Attention branch.
             let g_heads = par_rows(b * nr, &device, |s, l| {
-                g_mid.clone().narrow(0, s, l).matmul(wt.proj.clone())
+                scaled(&blk.ls1, g_mid.clone().narrow(0, s, l)).matmul(wt.proj.clone())
             })
             .reshape([b, nr, h, dh])
             .swap_dims(1, 2); // [B, H, nr, Dh]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::Device;
 
-use super::vit::{Vit, VitConfig};
+use super::vit::{Arch, Family, Resample, Vit, VitConfig};
 
 /// Errors raised while reading or applying a checkpoint. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,10 @@ pub enum CheckpointLayout {
     Backbone,
     /// MAE release (`model` key, `fc_norm.*` taken as the final norm).
     Mae,
+    /// Hugging Face `Dinov2Model` (RAD-DINO, DINOv2): renamed, q/k/v fused.
+    HfDinov2,
+    /// Hugging Face `ViTModel` (Phikon): renamed, q/k/v fused.
+    HfVit,
 }
 
 /// What loading did.
@@ -290,7 +294,23 @@ fn read_pytorch(path: &Path, file_len: u64) -> Result<StateDict, CheckpointError
 /// Strips wrapper prefixes (`model.`, `state_dict.`, `module.`, `backbone.`, `teacher.`, ...)
 /// shared by every key, maps MAE's `fc_norm.*` to `norm.*` when there is no `norm.*`, and tells
 /// which layout the file had.
-pub fn normalise_layout(mut sd: StateDict) -> (StateDict, CheckpointLayout, Vec<String>) {
+pub fn normalise_layout(
+    sd: StateDict,
+    path: &Path,
+) -> Result<(StateDict, CheckpointLayout, Vec<String>), CheckpointError> {
+    if super::hf::is_hf(&sd) {
+        let (sd, family, notes) = super::hf::to_timm(sd).map_err(|e| format_err(path, e))?;
+        let layout = match family {
+            Family::HfVit => CheckpointLayout::HfVit,
+            _ => CheckpointLayout::HfDinov2,
+        };
+        return Ok((sd, layout, notes));
+    }
+    Ok(normalise_timm(sd))
+}
+
+/// [`normalise_layout`] of a timm-named state dict.
+fn normalise_timm(mut sd: StateDict) -> (StateDict, CheckpointLayout, Vec<String>) {
     let mut notes = Vec::new();
     let mut mae = false;
     // Peel wrappers until `cls_token` is at the top level.
@@ -343,14 +363,52 @@ pub fn normalise_layout(mut sd: StateDict) -> (StateDict, CheckpointLayout, Vec<
     (sd, layout, notes)
 }
 
+/// The facts a `config.json` may add to the tensor shapes: the fixtures' and timm's flat fields,
+/// timm's `model_args`, and Hugging Face's `save_pretrained` fields.
 #[derive(serde::Deserialize, Default)]
 struct ConfigFile {
-    #[serde(alias = "heads")]
+    #[serde(alias = "heads", alias = "num_attention_heads")]
     num_heads: Option<usize>,
     #[serde(alias = "classes")]
     num_classes: Option<usize>,
+    #[serde(alias = "layer_norm_eps", alias = "eps")]
+    norm_eps: Option<f64>,
+    #[serde(alias = "num_register_tokens")]
+    reg_tokens: Option<usize>,
+    no_embed_class: Option<bool>,
+    class_token: Option<bool>,
+    global_pool: Option<String>,
+    fc_norm: Option<bool>,
+    #[serde(alias = "image_size")]
+    img_size: Option<serde_json::Value>,
+    patch_size: Option<serde_json::Value>,
+    hidden_act: Option<String>,
+    act: Option<String>,
+    use_swiglu_ffn: Option<bool>,
+    model_type: Option<String>,
     #[serde(default)]
     model: Option<Box<ConfigFile>>,
+    #[serde(default)]
+    model_args: Option<Box<ConfigFile>>,
+}
+
+impl ConfigFile {
+    /// A field of the file, else of its `model_args`.
+    fn pick<T: Clone>(&self, f: impl Fn(&ConfigFile) -> Option<T>) -> Option<T> {
+        f(self).or_else(|| self.model_args.as_deref().and_then(&f))
+    }
+
+    /// A side length given as a number or a `[h, w]` list (square sizes only).
+    fn side(v: &Option<serde_json::Value>) -> Option<usize> {
+        match v.as_ref()? {
+            serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize),
+            serde_json::Value::Array(a) => match &a[..] {
+                [h, w] if h == w => h.as_u64().map(|n| n as usize),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile, CheckpointError> {
@@ -362,6 +420,155 @@ fn read_config_file(path: &Path) -> Result<ConfigFile, CheckpointError> {
         Some(inner) if cfg.num_heads.is_none() => *inner,
         _ => cfg,
     })
+}
+
+/// `Some(g)` when `n` is the square `g²` (`g > 0`).
+fn square_side(n: usize) -> Option<usize> {
+    let g = (n as f64).sqrt().round() as usize;
+    (g > 0 && g * g == n).then_some(g)
+}
+
+/// The architecture facts beyond plain shapes: registers, which prefix tokens have a position
+/// entry, LayerScale, the resampling rule; also the native grid. `pos_len` is `pos_embed`'s
+/// length.
+fn infer_arch(
+    sd: &StateDict,
+    layout: CheckpointLayout,
+    file_cfg: &ConfigFile,
+    pos_len: usize,
+    patch: usize,
+    path: &Path,
+    cfg_path: &Path,
+) -> Result<(Arch, usize), CheckpointError> {
+    let reg_tokens = match sd.get("reg_token") {
+        Some(t) => match t.shape[..] {
+            [1, r, _] => r,
+            _ => {
+                return Err(format_err(
+                    path,
+                    format!(
+                        "reg_token has shape {:?}, expected [1, registers, dim]",
+                        t.shape
+                    ),
+                ));
+            }
+        },
+        None => 0,
+    };
+    if let Some(r) = file_cfg.pick(|c| c.reg_tokens)
+        && r != reg_tokens
+    {
+        return Err(format_err(
+            cfg_path,
+            format!("{r} register tokens, but the checkpoint has {reg_tokens}"),
+        ));
+    }
+    if file_cfg.pick(|c| c.class_token) == Some(false) {
+        return Err(format_err(
+            cfg_path,
+            "models without a class token (class_token: false) are not supported",
+        ));
+    }
+    let pool = file_cfg.pick(|c| c.global_pool.clone());
+    if pool
+        .as_deref()
+        .is_some_and(|p| p != "token" && !p.is_empty())
+        || file_cfg.pick(|c| c.fc_norm) == Some(true)
+    {
+        return Err(format_err(
+            cfg_path,
+            format!(
+                "global_pool {:?} / fc_norm: only class-token heads ('token') are supported",
+                pool.unwrap_or_default()
+            ),
+        ));
+    }
+    let act = file_cfg.pick(|c| c.hidden_act.clone().or(c.act.clone()));
+    if let Some(a) = act
+        && !matches!(a.as_str(), "gelu" | "gelu_erf" | "gelu_python")
+    {
+        return Err(format_err(
+            cfg_path,
+            format!("activation '{a}': only the exact (erf) GELU is supported"),
+        ));
+    }
+    if file_cfg.pick(|c| c.use_swiglu_ffn) == Some(true) {
+        return Err(format_err(
+            cfg_path,
+            "use_swiglu_ffn: SwiGLU MLPs are not supported",
+        ));
+    }
+    let layer_scale = sd.contains_key("blocks.0.ls1.gamma");
+    let hf = matches!(layout, CheckpointLayout::HfDinov2 | CheckpointLayout::HfVit);
+    let registers_model = file_cfg
+        .model_type
+        .as_deref()
+        .is_some_and(|t| t == "dinov2_with_registers")
+        || (hf && reg_tokens > 0);
+    let native = match (
+        file_cfg.pick(|c| ConfigFile::side(&c.img_size)),
+        file_cfg.pick(|c| ConfigFile::side(&c.patch_size)),
+    ) {
+        (Some(img), Some(p)) if p == patch && img % p == 0 => Some(img / p),
+        _ => None,
+    };
+    let prefix = 1 + reg_tokens;
+    let pos_prefix = if hf {
+        1
+    } else {
+        match file_cfg.pick(|c| c.no_embed_class) {
+            Some(true) => 0,
+            Some(false) => prefix,
+            None => {
+                // From the length: grid² plus the prefix entries (timm's original layout), or
+                // grid² alone (`no_embed_class`), checked against the config's grid if it has one.
+                let fits = |pp: usize| {
+                    pos_len
+                        .checked_sub(pp)
+                        .and_then(square_side)
+                        .is_some_and(|g| native.is_none_or(|n| n == g))
+                };
+                if fits(prefix) {
+                    prefix
+                } else if fits(0) {
+                    0
+                } else if fits(1) {
+                    1
+                } else {
+                    prefix
+                }
+            }
+        }
+    };
+    let grid = pos_len.checked_sub(pos_prefix).and_then(square_side);
+    let Some(grid) = grid.filter(|&g| native.is_none_or(|n| n == g)) else {
+        return Err(format_err(
+            path,
+            format!(
+                "pos_embed has {pos_len} entries: not {pos_prefix} prefix entries plus a square grid{}",
+                native.map(|n| format!(" of {n}×{n}")).unwrap_or_default()
+            ),
+        ));
+    };
+    let family = match layout {
+        CheckpointLayout::HfDinov2 => Family::HfDinov2,
+        CheckpointLayout::HfVit => Family::HfVit,
+        _ => Family::Timm,
+    };
+    let resample = if hf && !registers_model {
+        Resample::Bicubic
+    } else {
+        Resample::BicubicAntialias
+    };
+    let arch = Arch {
+        family,
+        reg_tokens,
+        pos_prefix,
+        layer_scale,
+        resample,
+        headless: !sd.contains_key("head.weight"),
+    };
+    Ok((arch, grid))
 }
 
 fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize], CheckpointError> {
@@ -376,6 +583,7 @@ fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize]
 /// Infers the architecture from tensor shapes (heads from options or head_dim 64).
 pub fn infer_config(
     sd: &StateDict,
+    layout: CheckpointLayout,
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<VitConfig, CheckpointError> {
@@ -394,16 +602,17 @@ pub fn infer_config(
         return Err(format_err(path, "non-square patches are not supported"));
     }
     let pos = shape_of(sd, "pos_embed", path)?;
-    let tokens = if pos.len() == 3 { pos[1] } else { 0 };
-    let grid = ((tokens.saturating_sub(1)) as f64).sqrt().round() as usize;
-    if tokens < 2 || grid * grid + 1 != tokens {
-        return Err(format_err(
-            path,
-            format!(
-                "pos_embed shape {pos:?} is not [1, 1 + g*g, dim] (class token plus a square grid)"
-            ),
-        ));
-    }
+    let pos_len = match pos[..] {
+        [1, n, d] if d == embed_dim => n,
+        _ => {
+            return Err(format_err(
+                path,
+                format!("pos_embed shape {pos:?} is not [1, tokens, {embed_dim}]"),
+            ));
+        }
+    };
+    let cfg_path = opts.config_file.as_deref().unwrap_or(path);
+    let (arch, grid) = infer_arch(sd, layout, &file_cfg, pos_len, patch_size, path, cfg_path)?;
     // Blocks are numbered 0..depth without gaps: a missing block is an error, not a shallower model.
     let depth = sd
         .keys()
@@ -477,8 +686,18 @@ pub fn infer_config(
         depth,
         num_heads,
         mlp_hidden,
-        eps: 1e-6,
+        eps: file_cfg.pick(|c| c.norm_eps).unwrap_or(match arch.family {
+            Family::HfVit => 1e-12,
+            _ => 1e-6,
+        }),
+        arch,
     };
+    if !(cfg.eps.is_finite() && cfg.eps > 0.0 && cfg.eps < 1.0) {
+        return Err(format_err(
+            cfg_path,
+            format!("LayerNorm eps {} is not in (0, 1)", cfg.eps),
+        ));
+    }
     cfg.validate().map_err(|e| format_err(path, e))?;
     Ok(cfg)
 }
@@ -488,7 +707,10 @@ pub fn expected_shapes(cfg: &VitConfig) -> BTreeMap<String, Vec<usize>> {
     let d = cfg.embed_dim;
     let mut m = BTreeMap::new();
     m.insert("cls_token".into(), vec![1, 1, d]);
-    m.insert("pos_embed".into(), vec![1, cfg.tokens(), d]);
+    if cfg.arch.reg_tokens > 0 {
+        m.insert("reg_token".into(), vec![1, cfg.arch.reg_tokens, d]);
+    }
+    m.insert("pos_embed".into(), vec![1, cfg.pos_len(), d]);
     m.insert(
         "patch_embed.proj.weight".into(),
         vec![d, cfg.in_chans, cfg.patch_size, cfg.patch_size],
@@ -508,6 +730,10 @@ pub fn expected_shapes(cfg: &VitConfig) -> BTreeMap<String, Vec<usize>> {
         m.insert(format!("{b}.mlp.fc1.bias"), vec![cfg.mlp_hidden]);
         m.insert(format!("{b}.mlp.fc2.weight"), vec![d, cfg.mlp_hidden]);
         m.insert(format!("{b}.mlp.fc2.bias"), vec![d]);
+        if cfg.arch.layer_scale {
+            m.insert(format!("{b}.ls1.gamma"), vec![d]);
+            m.insert(format!("{b}.ls2.gamma"), vec![d]);
+        }
     }
     m.insert("norm.weight".into(), vec![d]);
     m.insert("norm.bias".into(), vec![d]);
@@ -523,8 +749,8 @@ pub fn load_state(
     opts: &LoadOptions,
 ) -> Result<(StateDict, VitConfig, CheckpointLayout), CheckpointError> {
     let sd = read_state_dict(path)?;
-    let (sd, layout, _) = normalise_layout(sd);
-    let config = infer_config(&sd, path, opts)?;
+    let (sd, layout, _) = normalise_layout(sd, path)?;
+    let config = infer_config(&sd, layout, path, opts)?;
     Ok((sd, config, layout))
 }
 
@@ -535,8 +761,8 @@ pub fn load_vit(
     device: &Device,
 ) -> Result<(Vit, LoadReport), CheckpointError> {
     let sd = read_state_dict(path)?;
-    let (sd, layout, mut notes) = normalise_layout(sd);
-    let config = infer_config(&sd, path, opts)?;
+    let (sd, layout, mut notes) = normalise_layout(sd, path)?;
+    let config = infer_config(&sd, layout, path, opts)?;
     apply_state_dict(sd, config, layout, path, device).map(|(vit, mut report)| {
         notes.append(&mut report.notes);
         report.notes = notes;

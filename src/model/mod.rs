@@ -4,11 +4,16 @@
 pub mod backward;
 pub mod checkpoint;
 pub mod device;
+pub mod hf;
 pub mod lanes;
+pub mod pos_embed;
 pub mod preprocess;
 pub mod rows;
 pub mod vit;
 
 pub use backward::{GradRequest, LogitGradients};
 pub use checkpoint::{LoadOptions, LoadReport, load_vit};
-pub use vit::{AbsoluteLinears, BlockLinears, Probes, Trace, TransposedLinears, Vit, VitConfig};
+pub use vit::{
+    AbsoluteLinears, Arch, BlockLinears, Family, Probes, Resample, Trace, TransposedLinears, Vit,
+    VitConfig,
+};

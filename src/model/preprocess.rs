@@ -129,10 +129,20 @@ pub struct Geometry {
     pub orig_width: usize,
     /// Original height.
     pub orig_height: usize,
-    /// Model input side.
+    /// Model input side (square inputs).
     pub size: usize,
     /// Mode used.
     pub mode: ResizeMode,
+    /// Model input `(height, width)` when it is not `size`×`size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hw: Option<(usize, usize)>,
+}
+
+impl Geometry {
+    /// Model input `(height, width)`.
+    pub fn input_hw(&self) -> (usize, usize) {
+        self.hw.unwrap_or((self.size, self.size))
+    }
 }
 
 /// A preprocessed image: CHW f32 values ready for the model, plus its geometry.
@@ -145,10 +155,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// As a `[1, 3, S, S]` tensor.
+    /// As a `[1, 3, H, W]` tensor.
     pub fn tensor(&self, device: &Device) -> Tensor<4> {
-        let s = self.geometry.size;
-        Tensor::from_data(TensorData::new(self.chw.clone(), [1, 3, s, s]), device)
+        let (h, w) = self.geometry.input_hw();
+        Tensor::from_data(TensorData::new(self.chw.clone(), [1, 3, h, w]), device)
     }
 }
 
@@ -182,46 +192,51 @@ pub fn resize_bilinear(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) 
 
 /// Brings `img` to `size`×`size` RGB planes in [0, 1] by `mode`.
 pub fn fit_planes(img: &Image, size: usize, mode: ResizeMode) -> Vec<Vec<f32>> {
+    fit_planes_hw(img, (size, size), mode)
+}
+
+/// Brings `img` to `(height, width)` RGB planes in [0, 1] by `mode`.
+pub fn fit_planes_hw(img: &Image, (dh, dw): (usize, usize), mode: ResizeMode) -> Vec<Vec<f32>> {
     let rgb = img.to_rgb();
     let (w, h) = (img.width, img.height);
-    if w == size && h == size {
+    if w == dw && h == dh {
         return rgb.planes;
     }
     match mode {
         ResizeMode::ResizeTensor => rgb
             .planes
             .iter()
-            .map(|p| resize_bilinear(p, w, h, size, size))
+            .map(|p| resize_bilinear(p, w, h, dw, dh))
             .collect(),
         ResizeMode::Resize => {
-            let (cx, cy) = (pil_coeffs(w, size), pil_coeffs(h, size));
+            let (cx, cy) = (pil_coeffs(w, dw), pil_coeffs(h, dh));
             let eight_bit = rgb.planes.iter().all(|p| as_u8(p).is_some());
             rgb.planes
                 .iter()
                 .map(|p| match as_u8(p).filter(|_| eight_bit) {
-                    Some(u) => pil_pass_u8(&u, (w, h, size, size), &cx, &cy)
+                    Some(u) => pil_pass_u8(&u, (w, h, dw, dh), &cx, &cy)
                         .iter()
                         .map(|&v| v as f32 / 255.0)
                         .collect(),
-                    None => pil_pass_f32(p, (w, h, size, size), &cx, &cy),
+                    None => pil_pass_f32(p, (w, h, dw, dh), &cx, &cy),
                 })
                 .collect()
         }
         ResizeMode::CenterCrop => {
-            let (left, top) = (crop_offset(w, size), crop_offset(h, size));
+            let (left, top) = (crop_offset(w, dw), crop_offset(h, dh));
             rgb.planes
                 .iter()
                 .map(|p| {
-                    let mut out = vec![0.0; size * size];
-                    for y in 0..size {
+                    let mut out = vec![0.0; dw * dh];
+                    for y in 0..dh {
                         let sy = y as isize + top;
                         if sy < 0 || sy >= h as isize {
                             continue;
                         }
-                        for x in 0..size {
+                        for x in 0..dw {
                             let sx = x as isize + left;
                             if sx >= 0 && sx < w as isize {
-                                out[y * size + x] = p[sy as usize * w + sx as usize];
+                                out[y * dw + x] = p[sy as usize * w + sx as usize];
                             }
                         }
                     }
@@ -419,10 +434,20 @@ fn pil_pass_f32(src: &[f32], dims: Dims, cx: &Taps, cy: &Taps) -> Vec<f32> {
     })
 }
 
-/// Full preprocessing.
+/// Full preprocessing to a `size`×`size` input.
 pub fn prepare(img: &Image, size: usize, mode: ResizeMode, norm: &Normalization) -> Prepared {
-    let planes = fit_planes(img, size, mode);
-    let mut chw = Vec::with_capacity(3 * size * size);
+    prepare_hw(img, (size, size), mode, norm)
+}
+
+/// Full preprocessing to a `(height, width)` input.
+pub fn prepare_hw(
+    img: &Image,
+    hw: (usize, usize),
+    mode: ResizeMode,
+    norm: &Normalization,
+) -> Prepared {
+    let planes = fit_planes_hw(img, hw, mode);
+    let mut chw = Vec::with_capacity(3 * hw.0 * hw.1);
     for (c, p) in planes.iter().enumerate() {
         let (m, s) = (norm.mean[c], norm.std[c]);
         chw.extend(p.iter().map(|&v| (v - m) / s));
@@ -432,8 +457,9 @@ pub fn prepare(img: &Image, size: usize, mode: ResizeMode, norm: &Normalization)
         geometry: Geometry {
             orig_width: img.width,
             orig_height: img.height,
-            size,
+            size: hw.0.max(hw.1),
             mode,
+            hw: (hw.0 != hw.1).then_some(hw),
         },
     }
 }
@@ -441,24 +467,25 @@ pub fn prepare(img: &Image, size: usize, mode: ResizeMode, norm: &Normalization)
 /// Puts a map at model-input resolution back onto the original image grid: bilinear stretch for
 /// `Resize`; placement at the crop offset for `CenterCrop` (pixels outside the crop get 0).
 pub fn map_to_original(map: &[f32], g: &Geometry) -> Vec<f32> {
-    let (w, h, s) = (g.orig_width, g.orig_height, g.size);
-    if w == s && h == s {
+    let (w, h) = (g.orig_width, g.orig_height);
+    let (sh, sw) = g.input_hw();
+    if w == sw && h == sh {
         return map.to_vec();
     }
     match g.mode {
-        ResizeMode::Resize | ResizeMode::ResizeTensor => resize_bilinear(map, s, s, w, h),
+        ResizeMode::Resize | ResizeMode::ResizeTensor => resize_bilinear(map, sw, sh, w, h),
         ResizeMode::CenterCrop => {
-            let (left, top) = (crop_offset(w, s), crop_offset(h, s));
+            let (left, top) = (crop_offset(w, sw), crop_offset(h, sh));
             let mut out = vec![0.0; w * h];
-            for y in 0..s {
+            for y in 0..sh {
                 let oy = y as isize + top;
                 if oy < 0 || oy >= h as isize {
                     continue;
                 }
-                for x in 0..s {
+                for x in 0..sw {
                     let ox = x as isize + left;
                     if ox >= 0 && ox < w as isize {
-                        out[oy as usize * w + ox as usize] = map[y * s + x];
+                        out[oy as usize * w + ox as usize] = map[y * sw + x];
                     }
                 }
             }

@@ -14,7 +14,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -40,8 +40,75 @@ pub struct VitConfig {
     pub num_heads: usize,
     /// Hidden width of each MLP.
     pub mlp_hidden: usize,
-    /// LayerNorm epsilon (timm: 1e-6).
+    /// LayerNorm epsilon (timm: 1e-6; Hugging Face ViT: 1e-12).
     pub eps: f64,
+    /// Prefix tokens, LayerScale and the position-embedding rules (timm's original ViT by
+    /// default).
+    #[serde(default)]
+    pub arch: Arch,
+}
+
+/// The checkpoint family a model was read from: it fixes the key names and, with them, how the
+/// position embedding is resampled at other input sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// timm `VisionTransformer` (also the DINO and MAE releases, UNI, the DINOv2 timm models).
+    #[default]
+    Timm,
+    /// Hugging Face `Dinov2Model` / `Dinov2WithRegistersModel` (RAD-DINO, the DINOv2 releases).
+    HfDinov2,
+    /// Hugging Face `ViTModel` (Phikon).
+    HfVit,
+}
+
+/// How the patch part of the position embedding is resampled to another grid (PyTorch's
+/// `interpolate(mode='bicubic', align_corners=False)` on the `[D, g0, g0]` image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resample {
+    /// `antialias=True` (timm's `resample_abs_pos_embed`, HF `Dinov2WithRegisters`): Keys
+    /// cubic with a = -0.5, support widened when shrinking, weights renormalised at the border.
+    #[default]
+    BicubicAntialias,
+    /// `antialias=False` (HF `Dinov2Model` and `ViTModel`): Keys cubic with a = -0.75, four taps,
+    /// border replicated.
+    Bicubic,
+}
+
+/// What sets a foundation ViT apart from timm's original layout: register tokens, which prefix
+/// tokens carry a position embedding, LayerScale, the resampling rule and whether the model
+/// came without a classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Arch {
+    /// Checkpoint family.
+    pub family: Family,
+    /// Register tokens after the class token (DINOv2 registers models).
+    pub reg_tokens: usize,
+    /// How many leading prefix tokens (class first, then registers) have an entry in
+    /// `pos_embed`: 1 + registers for timm's original layout, 0 for timm's `no_embed_class`,
+    /// 1 for Hugging Face (the registers get none).
+    pub pos_prefix: usize,
+    /// `x + γ ⊙ f(x)` residual branches (`lsK.gamma`, HF `layer_scaleK.lambda1`).
+    pub layer_scale: bool,
+    /// Position-embedding resampling at other input sizes.
+    pub resample: Resample,
+    /// The file had no classifier: the head is a direction (`--direction`) or a new one.
+    pub headless: bool,
+}
+
+impl Default for Arch {
+    fn default() -> Self {
+        Arch {
+            family: Family::Timm,
+            reg_tokens: 0,
+            pos_prefix: 1,
+            layer_scale: false,
+            resample: Resample::BicubicAntialias,
+            headless: false,
+        }
+    }
 }
 
 /// Bytes a model's f32 parameters, and separately its attention maps, may take: 4 GiB.
@@ -53,9 +120,44 @@ impl VitConfig {
         self.img_size / self.patch_size
     }
 
-    /// Tokens including the class token.
+    /// Tokens at the native input size, prefix (class and registers) included.
     pub fn tokens(&self) -> usize {
-        self.grid() * self.grid() + 1
+        self.grid() * self.grid() + self.prefix()
+    }
+
+    /// Prefix tokens before the patches: the class token and the registers.
+    pub fn prefix(&self) -> usize {
+        1 + self.arch.reg_tokens
+    }
+
+    /// Entries of `pos_embed`: the prefix tokens that have one, then the native grid.
+    pub fn pos_len(&self) -> usize {
+        self.grid() * self.grid() + self.arch.pos_prefix
+    }
+
+    /// The patch grid `(rows, cols)` of an `h`×`w` input, or why the model cannot take it.
+    pub fn grid_for(&self, h: usize, w: usize) -> Result<(usize, usize), String> {
+        let p = self.patch_size;
+        if h < p || w < p || !h.is_multiple_of(p) || !w.is_multiple_of(p) {
+            return Err(format!(
+                "{h}×{w} px is not a whole number of {p}-pixel patches in each direction"
+            ));
+        }
+        let (gh, gw) = (h / p, w / p);
+        if gh > 256 || gw > 256 {
+            return Err(format!("a {gh}×{gw} patch grid is more than 256×256"));
+        }
+        let t = (gh * gw + self.prefix()) as u64;
+        let attention = (self.depth as u64 * self.num_heads as u64).saturating_mul(t * t * 4);
+        if attention > MODEL_BUDGET {
+            return Err(format!(
+                "{} blocks × {} heads of {t}×{t} attention at {h}×{w} px need more than the {} GiB a model may take",
+                self.depth,
+                self.num_heads,
+                MODEL_BUDGET >> 30
+            ));
+        }
+        Ok((gh, gw))
     }
 
     /// Width of one head.
@@ -79,7 +181,12 @@ impl VitConfig {
             .checked_mul(3)?
             .checked_mul(p.checked_mul(p)?)?
             .checked_add(d)?
-            .checked_add((self.tokens() as u64 + 1).checked_mul(d)?)?;
+            .checked_add((self.pos_len() as u64 + self.prefix() as u64).checked_mul(d)?)?;
+        let per_block = if self.arch.layer_scale {
+            per_block.checked_add(2 * d)?
+        } else {
+            per_block
+        };
         per_block
             .checked_mul(self.depth as u64)?
             .checked_add(embed)?
@@ -124,6 +231,19 @@ impl VitConfig {
             return Err(format!(
                 "{} heads do not divide the width {}",
                 self.num_heads, self.embed_dim
+            ));
+        }
+        if self.arch.reg_tokens > 64 {
+            return Err(format!(
+                "{} register tokens is more than 64",
+                self.arch.reg_tokens
+            ));
+        }
+        if self.arch.pos_prefix > self.prefix() {
+            return Err(format!(
+                "{} position entries for {} prefix tokens",
+                self.arch.pos_prefix,
+                self.prefix()
             ));
         }
         if self.num_classes > 100_000 {
@@ -179,6 +299,7 @@ impl VitConfig {
             num_heads,
             mlp_hidden: embed_dim * 4,
             eps: 1e-6,
+            arch: Arch::default(),
         })
     }
 
@@ -210,6 +331,8 @@ impl VitConfig {
                     fc1: linear(d, self.mlp_hidden),
                     fc2: linear(self.mlp_hidden, d),
                 },
+                ls1: self.arch.layer_scale.then(|| LayerScale::ones(d, device)),
+                ls2: self.arch.layer_scale.then(|| LayerScale::ones(d, device)),
             })
             .collect();
         let normal = |shape: Vec<usize>, std: f64| {
@@ -226,7 +349,9 @@ impl VitConfig {
                     .init(device),
             },
             cls_token: normal(vec![1, 1, d], 1e-6),
-            pos_embed: normal(vec![1, self.tokens(), d], 0.02),
+            reg_token: (self.arch.reg_tokens > 0)
+                .then(|| normal(vec![1, self.arch.reg_tokens, d], 1e-6)),
+            pos_embed: normal(vec![1, self.pos_len(), d], 0.02),
             blocks,
             norm: ln(),
             head: linear(d, self.num_classes),
@@ -260,6 +385,34 @@ pub struct Mlp {
     pub fc2: Linear,
 }
 
+/// LayerScale: a per-channel factor on a residual branch (timm `lsK.gamma`).
+#[derive(Module, Debug)]
+pub struct LayerScale {
+    /// `[embed_dim]`.
+    pub gamma: Param<Tensor<1>>,
+}
+
+impl LayerScale {
+    fn ones(d: usize, device: &Device) -> Self {
+        LayerScale {
+            gamma: Param::from_tensor(Tensor::ones([d], device)),
+        }
+    }
+
+    /// `γ ⊙ y` over the last dimension.
+    pub fn apply<const D: usize>(&self, y: Tensor<D>) -> Tensor<D> {
+        y * self.gamma.val().unsqueeze()
+    }
+}
+
+/// `γ ⊙ y` when the branch has a LayerScale, else `y`.
+pub fn scaled<const D: usize>(ls: &Option<LayerScale>, y: Tensor<D>) -> Tensor<D> {
+    match ls {
+        Some(ls) => ls.apply(y),
+        None => y,
+    }
+}
+
 /// Pre-norm transformer block.
 #[derive(Module, Debug)]
 pub struct Block {
@@ -271,6 +424,10 @@ pub struct Block {
     pub norm2: LayerNorm,
     /// MLP.
     pub mlp: Mlp,
+    /// LayerScale of the attention branch.
+    pub ls1: Option<LayerScale>,
+    /// LayerScale of the MLP branch.
+    pub ls2: Option<LayerScale>,
 }
 
 /// All parameters, named as timm names them.
@@ -280,7 +437,9 @@ pub struct VitWeights {
     pub patch_embed: PatchEmbed,
     /// `[1, 1, embed_dim]`.
     pub cls_token: Param<Tensor<3>>,
-    /// `[1, tokens, embed_dim]`.
+    /// `[1, registers, embed_dim]` (registers models only).
+    pub reg_token: Option<Param<Tensor<3>>>,
+    /// `[1, pos_prefix + grid², embed_dim]` at the native grid.
     pub pos_embed: Param<Tensor<3>>,
     /// Transformer blocks.
     pub blocks: Vec<Block>,
@@ -367,7 +526,10 @@ pub struct BlockTrace {
     pub attn_heads: Tensor<3>,
     /// Output of `attn.proj` `[B, N, C]`.
     pub attn_out: Tensor<3>,
-    /// `input + attn_out` `[B, N, C]`.
+    /// What the attention branch adds to the residual: `attn_out`, times `ls1.gamma` with
+    /// LayerScale `[B, N, C]`.
+    pub attn_res: Tensor<3>,
+    /// `input + attn_res` `[B, N, C]`.
     pub mid: Tensor<3>,
     /// `norm2(mid)` `[B, N, C]`.
     pub norm2: Tensor<3>,
@@ -377,7 +539,9 @@ pub struct BlockTrace {
     pub hidden: Tensor<3>,
     /// Output of `mlp.fc2` `[B, N, C]`.
     pub mlp_out: Tensor<3>,
-    /// Block output `mid + mlp_out` `[B, N, C]`.
+    /// What the MLP branch adds: `mlp_out`, times `ls2.gamma` with LayerScale `[B, N, C]`.
+    pub mlp_res: Tensor<3>,
+    /// Block output `mid + mlp_res` `[B, N, C]`.
     pub output: Tensor<3>,
 }
 
@@ -427,6 +591,10 @@ pub struct Trace {
     pub first_block: usize,
     /// Activations of the kept blocks, `first_block..first_block + blocks.len()`.
     pub blocks: Vec<BlockTrace>,
+    /// Patch grid `(rows, cols)` of the input.
+    pub grid: (usize, usize),
+    /// Final-norm output of every token `[B, N, C]`.
+    pub normed: Tensor<3>,
     /// Final-norm output of the class token, the head's input `[B, C]`.
     pub pooled: Tensor<2>,
     /// Logits `[B, classes]`.
@@ -544,6 +712,45 @@ impl Vit {
         }
     }
 
+    /// Replaces the head by a one-output linear map with weight `direction` and no bias, so the
+    /// model's one output, the target every map explains, is `s = direction · cls` (the final
+    /// class-token embedding). For headless encoders.
+    pub fn set_direction(&mut self, direction: &[f32]) -> Result<(), String> {
+        let d = self.config.embed_dim;
+        if direction.len() != d {
+            return Err(format!(
+                "the direction has {} values, the model's embedding {d}",
+                direction.len()
+            ));
+        }
+        crate::io::guard::check_finite(direction, "the direction")?;
+        let device = self.weights.head.weight.val().device();
+        let mut head = LinearConfig::new(d, 1).with_bias(false).init(&device);
+        head.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(direction.to_vec(), [d, 1]),
+            &device,
+        ));
+        self.weights.head = head;
+        self.config.num_classes = 1;
+        Ok(())
+    }
+
+    /// The final class-token embedding and the mean of the patch tokens (registers excluded)
+    /// after the final norm, for one `[1, 3, H, W]` input: `(cls, patch_mean)`.
+    pub fn embeddings(&self, input: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
+        let depth = self.config.depth;
+        let trace = self.forward_kept(input, Probes::NONE, depth..depth);
+        let [_, n, d] = trace.normed.dims();
+        let prefix = self.config.prefix();
+        let cls = trace.normed.clone().narrow(1, 0, 1).reshape([d]);
+        let mean = trace
+            .normed
+            .narrow(1, prefix, n - prefix)
+            .mean_dim(1)
+            .reshape([d]);
+        (cls, mean)
+    }
+
     /// Drops copies derived from the weights; call after replacing or changing
     /// [`Vit::weights`].
     pub fn weights_changed(&mut self) {
@@ -580,21 +787,67 @@ impl Vit {
         })
     }
 
-    /// Patch embedding, class token and position embedding.
+    /// Patch embedding, prefix tokens and position embedding; also the patch grid.
+    ///
+    /// Tokens are `[class, registers.., patches]` (patches row-major); the position embedding
+    /// is added to the prefix tokens that have an entry and to every patch, resampled when the
+    /// grid is not the native one ([`Vit::position`]).
     ///
     /// # Shapes
-    /// - input: `[B, in_chans, img, img]`
+    /// - input: `[B, in_chans, H, W]`
     /// - output: `[B, tokens, embed_dim]`
-    fn embed(&self, input: Tensor<4>) -> Tensor<3> {
+    fn embed(&self, input: Tensor<4>) -> (Tensor<3>, (usize, usize)) {
         let w = &self.weights;
         let [b, _, _, _] = input.dims();
         let d = self.config.embed_dim;
         let x = w.patch_embed.proj.forward(input); // [B, C, gh, gw]
         let [_, _, gh, gw] = x.dims();
         let x = x.reshape([b, d, gh * gw]).swap_dims(1, 2); // [B, P, C]
-        let cls = w.cls_token.val().expand([b, 1, d]);
-        let x = Tensor::cat(vec![cls, x], 1);
-        x + w.pos_embed.val()
+        let mut parts = vec![w.cls_token.val().expand([b, 1, d])];
+        if let Some(reg) = &w.reg_token {
+            let r = reg.val().dims()[1];
+            parts.push(reg.val().expand([b, r, d]));
+        }
+        parts.push(x);
+        (Tensor::cat(parts, 1) + self.position(gh, gw), (gh, gw))
+    }
+
+    /// The position embedding added to the token sequence of a `gh`×`gw` grid `[1, tokens, D]`:
+    /// the stored entries of the prefix tokens that have one, zeros for the others, and the
+    /// patch entries, resampled by the family's rule ([`super::pos_embed`]) when the grid is not
+    /// the native one.
+    pub fn position(&self, gh: usize, gw: usize) -> Tensor<3> {
+        let cfg = &self.config;
+        let pe = self.weights.pos_embed.val();
+        let (pp, prefix, g0, d) = (cfg.arch.pos_prefix, cfg.prefix(), cfg.grid(), cfg.embed_dim);
+        let native = (gh, gw) == (g0, g0);
+        if native && pp == prefix {
+            return pe;
+        }
+        let device = pe.device();
+        let patches = if native {
+            pe.clone().narrow(1, pp, g0 * g0)
+        } else {
+            let stored = pe
+                .clone()
+                .narrow(1, pp, g0 * g0)
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
+            let values =
+                super::pos_embed::resample(&stored, d, (g0, g0), (gh, gw), cfg.arch.resample);
+            Tensor::from_data(TensorData::new(values, [1, gh * gw, d]), &device)
+        };
+        let mut parts = Vec::with_capacity(3);
+        if pp > 0 {
+            parts.push(pe.narrow(1, 0, pp));
+        }
+        if prefix > pp {
+            parts.push(Tensor::zeros([1, prefix - pp, d], &device));
+        }
+        parts.push(patches);
+        Tensor::cat(parts, 1)
     }
 
     /// Logits only. Keeps no activations, so each block runs lean: with no gradient flowing
@@ -634,7 +887,7 @@ impl Vit {
         let mut attn_probes = Vec::new();
         let mut last_norm1_probe = None;
 
-        let mut x = self.embed(input);
+        let (mut x, grid) = self.embed(input);
         let mut blocks = Vec::with_capacity(last - first);
         for (i, blk) in self.weights.blocks.iter().enumerate() {
             if !(first..last).contains(&i) {
@@ -658,7 +911,7 @@ impl Vit {
         }
         let [b, _, d] = x.dims();
         let normed = self.weights.norm.forward(x);
-        let pooled = normed.narrow(1, 0, 1).reshape([b, d]);
+        let pooled = normed.clone().narrow(1, 0, 1).reshape([b, d]);
         let logits = self.weights.head.forward(pooled.clone());
         let probes = probes.any().then_some(GradProbes {
             attn: attn_probes,
@@ -667,6 +920,8 @@ impl Vit {
         Trace {
             first_block: first,
             blocks,
+            grid,
+            normed,
             pooled,
             logits,
             probes,
@@ -697,9 +952,10 @@ impl Vit {
             let (q, k, v) = self.split_qkv(qkv.reshape([b, n, 3 * d]));
             let scale = (self.config.head_dim() as f64).powf(-0.5);
             let heads = softmax((q * scale).matmul(k.swap_dims(2, 3)), 3).matmul(v);
-            let x = x + blk.attn.proj.forward(heads.swap_dims(1, 2).reshape([m, d]));
+            let attn = blk.attn.proj.forward(heads.swap_dims(1, 2).reshape([m, d]));
+            let x = x + scaled(&blk.ls1, attn);
             let hidden = gelu_exact(blk.mlp.fc1.forward(blk.norm2.forward(x.clone())));
-            return (x + blk.mlp.fc2.forward(hidden)).reshape([b, n, d]);
+            return (x + scaled(&blk.ls2, blk.mlp.fc2.forward(hidden))).reshape([b, n, d]);
         }
         // Inference: each CPU thread takes a group of heads (its columns of q, k and v, the
         // attention, its rows of the output projection) and then a share of the MLP's
@@ -713,14 +969,21 @@ impl Vit {
             let heads = attention_inference(qkv(0), qkv(1), qkv(2), [b, n, hn, dh]);
             heads.matmul(blk.attn.proj.weight.val().narrow(0, h0 * dh, hn * dh))
         });
-        let x = with_bias(&blk.attn.proj, x + attn);
+        let x = match &blk.ls1 {
+            None => with_bias(&blk.attn.proj, x + attn),
+            Some(ls) => x + ls.apply(with_bias(&blk.attn.proj, attn)),
+        };
         let xn = blk.norm2.forward(x.clone());
         let hidden = blk.mlp.fc1.weight.dims()[1];
         let mlp = par_sum(hidden, &device, |c0, cn| {
             gelu_inference(linear_cols(&blk.mlp.fc1, xn.clone(), c0, cn))
                 .matmul(blk.mlp.fc2.weight.val().narrow(0, c0, cn))
         });
-        with_bias(&blk.mlp.fc2, x + mlp).reshape([b, n, d])
+        match &blk.ls2 {
+            None => with_bias(&blk.mlp.fc2, x + mlp),
+            Some(ls) => x + ls.apply(with_bias(&blk.mlp.fc2, mlp)),
+        }
+        .reshape([b, n, d])
     }
 
     /// One block, keeping every activation, with optional gradient probes added to the
@@ -769,13 +1032,17 @@ impl Vit {
             .reshape([m, d]);
         let back = |x: Tensor<2>, heads: Tensor<2>| {
             let attn_out = blk.attn.proj.forward(heads);
-            let mid = x + attn_out.clone();
+            let attn_res = scaled(&blk.ls1, attn_out.clone());
+            let mid = x + attn_res.clone();
             let norm2 = blk.norm2.forward(mid.clone());
             let fc1 = blk.mlp.fc1.forward(norm2.clone());
             let hidden = gelu_exact(fc1.clone());
             let mlp_out = blk.mlp.fc2.forward(hidden.clone());
-            let output = mid.clone() + mlp_out.clone();
-            [attn_out, mid, norm2, fc1, hidden, mlp_out, output]
+            let mlp_res = scaled(&blk.ls2, mlp_out.clone());
+            let output = mid.clone() + mlp_res.clone();
+            [
+                attn_out, attn_res, mid, norm2, fc1, hidden, mlp_out, mlp_res, output,
+            ]
         };
         let x = input.clone().reshape([m, d]);
         let parts = if whole {
@@ -788,7 +1055,17 @@ impl Vit {
                 )
             })
         };
-        let [attn_out, mid, norm2, fc1, hidden, mlp_out, output] = parts.map(|t| {
+        let [
+            attn_out,
+            attn_res,
+            mid,
+            norm2,
+            fc1,
+            hidden,
+            mlp_out,
+            mlp_res,
+            output,
+        ] = parts.map(|t| {
             let [_, c] = t.dims();
             t.reshape([b, n, c])
         });
@@ -803,11 +1080,13 @@ impl Vit {
             attn,
             attn_heads,
             attn_out,
+            attn_res,
             mid,
             norm2,
             fc1,
             hidden,
             mlp_out,
+            mlp_res,
             output,
         }
     }
