@@ -10,4 +10,5 @@ pub mod faithfulness;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod probe;
 pub mod train;

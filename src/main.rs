@@ -135,8 +135,9 @@ struct TrainArgs {
     img: u32,
     #[arg(long, value_enum, default_value = "adam")]
     optimizer: vitscope::train::OptimizerKind,
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
-    lr: f64,
+    /// Peak learning rate (default 1e-3; 1e-2 with --probe).
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.9)]
     momentum: f64,
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
@@ -149,8 +150,9 @@ struct TrainArgs {
     /// Clip the gradient's global norm (0: off).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     clip_grad: f64,
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    epochs: u32,
+    /// Epochs (default 10; 100 with --probe).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    epochs: Option<u32>,
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     batch: u32,
     /// Share held out for validation (stratified).
@@ -171,10 +173,49 @@ struct TrainArgs {
     /// Continue the run in FILE.train/ (settings come from there).
     #[arg(long)]
     resume: bool,
+    /// Linear probe: keep the --init encoder frozen, compute each image's class-token
+    /// features once, fit only a new linear head on them (softmax regression, Adam).
+    #[arg(long)]
+    probe: bool,
+    /// JSON config of the --init checkpoint (timm config.json, Hugging Face config.json).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn run_probe(a: &TrainArgs) -> Result<()> {
+    if a.init == "random" {
+        bail!("--probe needs --init FILE: the encoder whose features the head is fitted on");
+    }
+    if a.resume {
+        bail!("--probe runs in one go: --resume does not apply");
+    }
+    let device = device::resolve(a.device);
+    let opts = LoadOptions {
+        heads: None,
+        config_file: a.config.clone(),
+        classes: None,
+    };
+    let (vit, report) = load_vit(Path::new(&a.init), &opts, &device)?;
+    eprintln!("{}", report.summary());
+    let cfg = vitscope::probe::ProbeConfig {
+        lr: a.lr.unwrap_or(1e-2),
+        epochs: a.epochs.unwrap_or(100) as usize,
+        batch: a.batch as usize,
+        weight_decay: a.weight_decay,
+        val_split: a.val_split,
+        patience: a.patience,
+        seed: a.seed,
+        resize: a.resize.mode(),
+    };
+    vitscope::probe::probe(&a.data, vit, cfg, &a.out, |l| eprintln!("{l}"))?;
+    Ok(())
 }
 
 fn run_train(a: TrainArgs) -> Result<()> {
     use vitscope::train::{TrainConfig, train};
+    if a.probe {
+        return run_probe(&a);
+    }
     let classes = 2;
     let (dim, img, patch) = (a.dim as usize, a.img as usize, a.patch as usize);
     let mut model = match a.model.as_str() {
@@ -208,13 +249,13 @@ fn run_train(a: TrainArgs) -> Result<()> {
         model,
         init: (a.init != "random").then(|| PathBuf::from(&a.init)),
         optimizer: a.optimizer,
-        lr: a.lr,
+        lr: a.lr.unwrap_or(1e-3),
         momentum: a.momentum,
         weight_decay: a.weight_decay,
         scheduler: a.scheduler,
         warmup: a.warmup,
         clip_grad: a.clip_grad,
-        epochs: a.epochs as usize,
+        epochs: a.epochs.unwrap_or(10) as usize,
         batch: a.batch as usize,
         val_split: a.val_split,
         patience: a.patience,
@@ -517,6 +558,11 @@ struct EvalArgs {
     /// mean SSIMs with bootstrap intervals in the summaries.
     #[arg(long)]
     sanity: bool,
+    /// Layer × head sweep: score the class-token attention of these blocks (all, or indices
+    /// like 0,5,11), every head and their mean: layers.csv, layers_summary.csv, a per-block
+    /// table and plots/layers_*.svg (score against depth per checkpoint).
+    #[arg(long, value_parser = vitscope::dataset::layers::parse_layers)]
+    layers: Option<vitscope::dataset::layers::LayerSelection>,
 }
 
 fn parse_named(s: &str) -> Result<(String, PathBuf), String> {
@@ -655,7 +701,14 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let rows = eval::evaluate(&models, &items, &cfg, &bar)?;
-    let (faith_md, extra) = faith_and_sanity(&args, &models, states, &items, target)?;
+    let (mut faith_md, extra) = faith_and_sanity(&args, &models, states, &items, target)?;
+    if let Some(layers) = &args.layers {
+        use vitscope::dataset::layers;
+        let bar = indicatif::ProgressBar::new(0);
+        let rows = layers::sweep(&models, &items, layers.0.as_deref(), &cfg, &bar)?;
+        bar.finish_and_clear();
+        faith_md += &layers::write_reports(&rows, &cfg)?;
+    }
     let mut md = eval::write_reports(&rows, &cfg, &extra)? + &faith_md;
     if !faith_md.is_empty() {
         let md_path = args.out.join("summary.md");

@@ -287,13 +287,20 @@ pub fn save_model(vit: &Vit, path: &Path) -> Result<(), TrainError> {
         .get_bytes()
         .map_err(|e| data_err(path, format!("cannot serialise the model: {e}")))?;
     crate::io::write_atomic(path, &bytes).map_err(|e| data_err(path, e.to_string()))?;
+    let c = &vit.config;
     let cfg = serde_json::json!({
-        "num_heads": vit.config.num_heads,
-        "num_classes": vit.config.num_classes,
-        "img_size": vit.config.img_size,
-        "patch_size": vit.config.patch_size,
-        "embed_dim": vit.config.embed_dim,
-        "depth": vit.config.depth,
+        "num_heads": c.num_heads,
+        "num_classes": c.num_classes,
+        "img_size": c.img_size,
+        "patch_size": c.patch_size,
+        "embed_dim": c.embed_dim,
+        "depth": c.depth,
+        "norm_eps": c.eps,
+        "reg_tokens": c.arch.reg_tokens,
+        "no_embed_class": c.arch.pos_prefix == 0,
+        // Family, position entries and resampling rule: timm names alone cannot tell a
+        // converted Hugging Face model's rules.
+        "vitscope_arch": c.arch,
     });
     let cfg_path = path.with_extension("json");
     crate::io::write_atomic(

@@ -30,13 +30,21 @@ const CASES: [Case; 3] = [
     Case {
         name: "timm_reg4",
         weights: "weights.safetensors",
-        inputs: &[("h126_w126", 126, 126), ("h168_w140", 168, 140), ("h70_w84", 70, 84)],
+        inputs: &[
+            ("h126_w126", 126, 126),
+            ("h168_w140", 168, 140),
+            ("h70_w84", 70, 84),
+        ],
         headless: false,
     },
     Case {
         name: "hf_dinov2",
         weights: "model.safetensors",
-        inputs: &[("h126_w126", 126, 126), ("h168_w140", 168, 140), ("h70_w84", 70, 84)],
+        inputs: &[
+            ("h126_w126", 126, 126),
+            ("h168_w140", 168, 140),
+            ("h70_w84", 70, 84),
+        ],
         headless: true,
     },
     Case {
@@ -88,7 +96,11 @@ impl Case {
             report.missing
         );
         if self.headless {
-            assert!(vit.config.arch.headless, "{}: no head in the file", self.name);
+            assert!(
+                vit.config.arch.headless,
+                "{}: no head in the file",
+                self.name
+            );
             let dir = vitscope::io::npy::read_f32(&dir.join("direction.npy")).expect("direction");
             assert_close(
                 "direction.npy = expected direction",
@@ -375,7 +387,10 @@ fn command_line_embed_and_explain() {
         if case.headless {
             assert_eq!(j["logits"].as_array().unwrap().len(), 1, "logits = [s]");
         }
-        assert_eq!(j["target"], serde_json::json!(target.parse::<u64>().unwrap()));
+        assert_eq!(
+            j["target"],
+            serde_json::json!(target.parse::<u64>().unwrap())
+        );
         let grid = vitscope::io::npy::read_f32(&npy).unwrap();
         let (_, want) = case.expected(&format!("{tag}/generic_grid")).unwrap();
         assert_rel(

@@ -4,4 +4,5 @@
 pub mod eval;
 pub mod faith_eval;
 pub mod labels;
+pub mod layers;
 pub mod phantom;

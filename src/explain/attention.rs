@@ -109,3 +109,32 @@ pub fn cam_attn_map(
         },
     ))
 }
+
+/// Class-token attention over the patch tokens of every block and head, from one forward
+/// pass: `grids[block][head]`, with the mean over heads as the last entry of each block (the
+/// `attention` map of that block). Returns (logits, grids).
+pub fn layer_head_maps(
+    vit: &Vit,
+    input: Tensor<4>,
+) -> Result<(Vec<f32>, Vec<Vec<PatchMap>>), ExplainError> {
+    let cfg = &vit.config;
+    let trace = vit.forward_traced(input, Probes::NONE);
+    let (gh, gw) = trace.grid;
+    let mut grids = Vec::with_capacity(trace.blocks.len());
+    for block in &trace.blocks {
+        let rows = class_rows(block.attn.clone(), cfg.prefix()); // [1, H, P]
+        let [_, h, p] = rows.dims();
+        let mean = rows.clone().mean_dim(1).reshape([1, p]);
+        let all = to_vec(Tensor::cat(vec![rows.reshape([h, p]), mean], 0))?;
+        grids.push(
+            all.chunks(p)
+                .map(|v| PatchMap {
+                    height: gh,
+                    width: gw,
+                    values: v.to_vec(),
+                })
+                .collect(),
+        );
+    }
+    Ok((to_vec(trace.logits)?, grids))
+}

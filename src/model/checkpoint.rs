@@ -386,6 +386,8 @@ struct ConfigFile {
     act: Option<String>,
     use_swiglu_ffn: Option<bool>,
     model_type: Option<String>,
+    /// The exact architecture, as vitscope writes it beside a checkpoint it saves.
+    vitscope_arch: Option<Arch>,
     #[serde(default)]
     model: Option<Box<ConfigFile>>,
     #[serde(default)]
@@ -513,6 +515,26 @@ fn infer_arch(
         _ => None,
     };
     let prefix = 1 + reg_tokens;
+    let headless = !sd.contains_key("head.weight");
+    if let Some(saved) = &file_cfg.vitscope_arch {
+        let arch = Arch {
+            headless,
+            layer_scale,
+            reg_tokens,
+            ..saved.clone()
+        };
+        let grid = pos_len.checked_sub(arch.pos_prefix).and_then(square_side);
+        return match grid {
+            Some(g) if arch.pos_prefix <= prefix => Ok((arch, g)),
+            _ => Err(format_err(
+                cfg_path,
+                format!(
+                    "vitscope_arch: {} position prefix entries do not fit pos_embed's {pos_len}",
+                    arch.pos_prefix
+                ),
+            )),
+        };
+    }
     let pos_prefix = if hf {
         1
     } else {
@@ -528,11 +550,14 @@ fn infer_arch(
                         .and_then(square_side)
                         .is_some_and(|g| native.is_none_or(|n| n == g))
                 };
+                // Without registers or LayerScale (a plain timm ViT) the class entry is
+                // required: a grid-only `pos_embed` there is a damaged file, not a layout.
+                let dinov2_style = reg_tokens > 0 || layer_scale;
                 if fits(prefix) {
                     prefix
-                } else if fits(0) {
+                } else if dinov2_style && fits(0) {
                     0
-                } else if fits(1) {
+                } else if reg_tokens > 0 && fits(1) {
                     1
                 } else {
                     prefix
@@ -566,7 +591,7 @@ fn infer_arch(
         pos_prefix,
         layer_scale,
         resample,
-        headless: !sd.contains_key("head.weight"),
+        headless,
     };
     Ok((arch, grid))
 }
@@ -675,7 +700,12 @@ pub fn infer_config(
                 ));
             }
         },
-        None => opts.classes.or(file_cfg.num_classes).unwrap_or(2),
+        // timm writes num_classes 0 for a headless encoder: a new head of 2 classes then.
+        None => opts
+            .classes
+            .or(file_cfg.pick(|c| c.num_classes))
+            .filter(|&c| c > 0)
+            .unwrap_or(2),
     };
     let cfg = VitConfig {
         img_size: grid * patch_size,
