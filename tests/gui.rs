@@ -66,12 +66,10 @@ fn settle(h: &mut Harness<'static, Workbench>) {
     h.run_steps(3);
 }
 
-/// The JSON document `vitscope ARGS --image IMAGE` prints.
-fn cli_json(args: &[&str], image: &Path) -> serde_json::Value {
+/// Runs `vitscope ARGS`, which must succeed; returns its stdout.
+fn vitscope_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"))
         .args(args)
-        .arg("--image")
-        .arg(image)
         .output()
         .unwrap();
     assert!(
@@ -79,7 +77,15 @@ fn cli_json(args: &[&str], image: &Path) -> serde_json::Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+/// The JSON document `vitscope ARGS --image IMAGE` prints.
+fn cli_json(args: &[&str], image: &Path) -> serde_json::Value {
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.push("--image".as_ref());
+    all.push(image.as_os_str());
+    serde_json::from_slice(&vitscope_ok(&all)).unwrap()
 }
 
 /// Steps the harness until `done` holds (workers run in threads), at most `secs` seconds.
@@ -921,4 +927,159 @@ fn the_sanity_view_randomises_the_model_as_the_cli_does() {
     h.run_steps(2);
     let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(200);
     h.snapshot_options("sanity_view", &opts);
+}
+
+/// A project of the demo images with three checkpoints: the bundled model, a linear probe on
+/// it (same backbone, new head) and the foundation fixture's DINOv2-style timm model
+/// (registers, LayerScale; its own 126-pixel input).
+fn study_project() -> PathBuf {
+    let dir = tempdir("study");
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for f in ["polyp_00000.png", "polyp_00002.png"] {
+            std::fs::copy(demo.join(sub).join(f), dir.join(sub).join(f)).unwrap();
+        }
+    }
+    let data = dir.join("phantom");
+    let run = |args: &[&std::ffi::OsStr]| {
+        vitscope_ok(args);
+    };
+    run(&[
+        "phantom".as_ref(),
+        "--n".as_ref(),
+        "20".as_ref(),
+        "--out".as_ref(),
+        data.as_os_str(),
+    ]);
+    let probe = dir.join("probe.safetensors");
+    run(&[
+        "train".as_ref(),
+        "--probe".as_ref(),
+        "--init".as_ref(),
+        demo.join("model.safetensors").as_os_str(),
+        "--config".as_ref(),
+        demo.join("config.json").as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        probe.as_os_str(),
+    ]);
+    let reg4 = common::reference_dir().join("../foundation/timm_reg4");
+    let project = format!(
+        r#"(
+    version: 1,
+    classes: [(name: "lesion", color: (255, 64, 160))],
+    checkpoints: [
+        (name: "bundled", weights: "{}", config: Some("{}")),
+        (name: "probe", weights: "probe.safetensors", config: Some("probe.json")),
+        (name: "timm-reg4", weights: "{}", config: Some("{}")),
+    ],
+    images: [
+        (path: "images/polyp_00000.png", mask: Some("masks/polyp_00000.png")),
+        (path: "images/polyp_00002.png", mask: Some("masks/polyp_00002.png")),
+    ],
+)"#,
+        demo.join("model.safetensors").display(),
+        demo.join("config.json").display(),
+        reg4.join("weights.safetensors").display(),
+        reg4.join("config.json").display(),
+    );
+    let p = dir.join("study.ron");
+    std::fs::write(&p, project).unwrap();
+    p
+}
+
+#[test]
+fn the_study_grid_and_the_layer_explorer_score_every_map() {
+    let session = Session::open_project(&study_project()).unwrap();
+    let mut h = harness(session);
+    click_label(&mut h, "Study…");
+    h.run_steps(3);
+    wait_until(&mut h, 300, "the maps of every checkpoint", |wb| {
+        let i = wb.session.current;
+        (0..3).all(|c| {
+            wb.session
+                .map_keys_with(i, c)
+                .is_some_and(|k| k.values().all(|k| wb.store.get(k).is_some()))
+        })
+    });
+    h.run_steps(3);
+    // The current checkpoint's cells score exactly as the live scores table does.
+    let wb = h.state();
+    let p = match wb.session.project.view.threshold {
+        Threshold::TopPercent(p) => p,
+        t => panic!("threshold {t:?}"),
+    };
+    let j = vitscope::app::ui::CURVE_TOPS
+        .iter()
+        .position(|&t| t == p)
+        .unwrap();
+    let keys = wb.session.map_keys(wb.session.current).unwrap();
+    for s in MapSlot::ALL {
+        let map = wb.store.get(&keys[s]).unwrap();
+        let (hit, iou) = wb.grid_score(&map.values).flatten().expect("a cell score");
+        let live = &wb.scores()[s].as_ref().expect("live scores").truth;
+        assert_eq!(hit, live.pointing_game, "{s:?}");
+        assert!((iou - live.top[j].iou_rect).abs() < 1e-9, "{s:?}: {iou}");
+    }
+    // Every checkpoint's cells are scored; the probe shares the bundled backbone, so its raw
+    // attention is the bundled model's.
+    for c in 0..3 {
+        let k = wb.session.map_keys_with(wb.session.current, c).unwrap();
+        for s in MapSlot::ALL {
+            let m = wb.store.get(&k[s]).unwrap();
+            assert!(wb.grid_score(&m.values).flatten().is_some(), "{c} {s:?}");
+        }
+    }
+    let probe = wb.session.map_keys_with(wb.session.current, 1).unwrap();
+    assert_eq!(
+        *wb.store.get(&probe[MapSlot::Attention]).unwrap().values,
+        *wb.store.get(&keys[MapSlot::Attention]).unwrap().values
+    );
+    h.remove_cursor();
+    h.run_steps(2);
+    let opts = SnapshotOptions::new().threshold(2.0).max_failed_pixels(300);
+    h.snapshot_options("study_grid", &opts);
+
+    // Layers × heads of the current image and checkpoint.
+    click_label(&mut h, "Layers × heads");
+    wait_until(&mut h, 300, "the layer sweep", |wb| {
+        wb.store.layers.maps.is_some() && wb.layer_scores().is_some()
+    });
+    let wb = h.state();
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/config.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (depth, heads) = (
+        cfg["depth"].as_u64().unwrap() as usize,
+        cfg["num_heads"].as_u64().unwrap() as usize,
+    );
+    let scores = wb.layer_scores().unwrap();
+    assert_eq!(scores.len(), depth);
+    assert!(scores.iter().all(|r| r.len() == heads + 1));
+    // The last block's mean over heads is the attention pane's map: the same score.
+    let last = scores[depth - 1][heads].expect("scored");
+    let live = &wb.scores()[MapSlot::Attention].as_ref().unwrap().truth;
+    assert_eq!(last.0, live.pointing_game);
+    assert!((last.1 - live.top[j].iou_rect).abs() < 1e-9, "{last:?}");
+    h.remove_cursor();
+    h.run_steps(2);
+    h.snapshot_options("study_layers", &opts);
+
+    // "open" on a cell shows that checkpoint's map as the single view.
+    click_label(&mut h, "Checkpoints × methods");
+    h.run_steps(3);
+    let open: Vec<_> = h.get_all_by_label("open").collect();
+    assert_eq!(open.len(), 9, "one open button per cell");
+    open[3 + 2].click();
+    h.run_steps(3);
+    let wb = h.state();
+    assert_eq!(wb.session.model.checkpoint, 1);
+    assert_eq!(wb.session.project.view.layout, Layout::Single);
+    assert_eq!(wb.session.project.view.overlay, MapSlot::Chefer.index());
 }

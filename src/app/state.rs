@@ -559,7 +559,13 @@ impl Session {
 
     /// Keys of the three maps of image `index` under the current model settings.
     pub fn map_keys(&self, index: usize) -> Option<PerMap<MapKey>> {
-        let (weights, _) = self.checkpoint()?;
+        self.map_keys_with(index, self.model.checkpoint)
+    }
+
+    /// Keys of the three maps of image `index` with the project's checkpoint `checkpoint` and
+    /// the other current model settings.
+    pub fn map_keys_with(&self, index: usize, checkpoint: usize) -> Option<PerMap<MapKey>> {
+        let (weights, _) = self.checkpoint_at(checkpoint)?;
         let entry = self.project.images.get(index)?;
         let image = self.resolve(&entry.path);
         let m = &self.model;
@@ -576,9 +582,23 @@ impl Session {
         }))
     }
 
+    /// Display names of the project's checkpoints.
+    pub fn checkpoint_names(&self) -> Vec<String> {
+        self.project
+            .checkpoints
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// The checkpoint in use.
     pub fn checkpoint(&self) -> Option<(PathBuf, Option<PathBuf>)> {
-        let c = self.project.checkpoints.get(self.model.checkpoint)?;
+        self.checkpoint_at(self.model.checkpoint)
+    }
+
+    /// The project's checkpoint `i`: (weights, config), resolved.
+    pub fn checkpoint_at(&self, i: usize) -> Option<(PathBuf, Option<PathBuf>)> {
+        let c = self.project.checkpoints.get(i)?;
         Some((
             self.resolve(&c.weights),
             c.config.as_ref().map(|p| self.resolve(p)),

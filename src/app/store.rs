@@ -14,9 +14,10 @@ use super::slots::{MapSlot, PerMap};
 use super::state::Session;
 use super::worker::{
     BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, ExplainWorker, FaithCurves,
-    FaithJob, ImageMapScore, MapKey, MapResult, MapScores, MetricsJob, MetricsWorker, ModelJob,
-    SanityJob, SanityMap,
+    FaithJob, ImageMapScore, LayerMaps, LayersJob, MapKey, MapResult, MapScores, MetricsJob,
+    MetricsWorker, ModelJob, SanityJob, SanityMap,
 };
+use crate::model::preprocess::ResizeMode;
 
 /// Default cache budget.
 pub const DEFAULT_CACHE_MB: u64 = 1024;
@@ -194,6 +195,21 @@ pub struct SanityState {
     cancel: Arc<AtomicBool>,
 }
 
+/// The layer × head sweep of one image and checkpoint.
+#[derive(Debug, Default)]
+pub struct LayersState {
+    /// Id of the latest job.
+    pub id: u64,
+    /// What the latest job sweeps: (image, frame, weights, resize).
+    pub key: Option<(std::path::PathBuf, u32, std::path::PathBuf, ResizeMode)>,
+    /// Whether it runs.
+    pub running: bool,
+    /// The result.
+    pub maps: Option<Arc<LayerMaps>>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
 /// Latest live scores of the current image.
 #[derive(Debug, Default)]
 pub struct LiveScores {
@@ -226,6 +242,8 @@ pub struct MapStore {
     pub faith: FaithState,
     /// The sanity check.
     pub sanity: SanityState,
+    /// The layer × head sweep.
+    pub layers: LayersState,
     /// Errors for the user since the last poll.
     pub errors: Vec<String>,
 }
@@ -253,6 +271,7 @@ impl MapStore {
             batch: BatchScores::default(),
             faith: FaithState::default(),
             sanity: SanityState::default(),
+            layers: LayersState::default(),
             errors: Vec::new(),
         }
     }
@@ -319,6 +338,25 @@ impl MapStore {
         }
         self.pending.extend(job.keys.iter().cloned());
         self.explain.send(ModelJob::Maps(job));
+    }
+
+    /// Starts the layer × head sweep of `job`'s image and checkpoint, unless it is the one shown
+    /// or running.
+    pub fn start_layers(&mut self, mut job: LayersJob, frame: u32, image: &std::path::Path) {
+        let key = (image.to_path_buf(), frame, job.weights.clone(), job.resize);
+        if self.layers.key.as_ref() == Some(&key) && self.layers.error.is_none() {
+            return;
+        }
+        self.layers.id += 1;
+        job.id = self.layers.id;
+        self.layers = LayersState {
+            id: job.id,
+            key: Some(key),
+            running: true,
+            maps: None,
+            error: None,
+        };
+        self.explain.send(ModelJob::Layers(job));
     }
 
     /// Sends a metrics job with the next generation; returns it.
@@ -479,6 +517,16 @@ impl MapStore {
                     self.sanity.maps.push(map);
                     self.sanity.progress = (done, total);
                 }
+                ExplainReply::Layers { id, maps } if id == self.layers.id => {
+                    self.layers.running = false;
+                    match maps {
+                        Ok(m) => self.layers.maps = Some(m),
+                        Err(e) => {
+                            self.errors.push(format!("layer sweep: {e}"));
+                            self.layers.error = Some(e);
+                        }
+                    }
+                }
                 ExplainReply::SanityEnded { id, error } if id == self.sanity.id => {
                     self.sanity.running = false;
                     if let Some(e) = &error
@@ -494,6 +542,7 @@ impl MapStore {
                 | ExplainReply::FaithProgress { .. }
                 | ExplainReply::FaithEnded { .. }
                 | ExplainReply::SanityStep { .. }
+                | ExplainReply::Layers { .. }
                 | ExplainReply::SanityEnded { .. } => {}
             }
         }

@@ -163,8 +163,37 @@ pub struct SanityMap {
     pub sim: Option<crate::faithfulness::similarity::Similarity>,
 }
 
+/// The layer × head sweep of one image: the class-token attention of every block and head.
+pub struct LayersJob {
+    /// Identifies the job in replies.
+    pub id: u64,
+    /// Checkpoint weights.
+    pub weights: PathBuf,
+    /// Optional config of the checkpoint.
+    pub config: Option<PathBuf>,
+    /// The image as the model sees it.
+    pub image: Arc<Image>,
+    /// Resize or centre crop.
+    pub resize: ResizeMode,
+    /// Device.
+    pub device: DeviceChoice,
+}
+
+/// The sweep's grids: `grids[block][head]`, the mean over heads last in each block.
+#[derive(Debug, Clone)]
+pub struct LayerMaps {
+    /// Patch grids.
+    pub grids: Vec<Vec<explain::PatchMap>>,
+    /// Patch side in pixels.
+    pub patch: usize,
+    /// Where the model input sits in the image.
+    pub geometry: preprocess::Geometry,
+}
+
 /// A job of the model thread.
 pub enum ModelJob {
+    /// The layer × head sweep of one image.
+    Layers(LayersJob),
     /// Maps of one image.
     Maps(ExplainJob),
     /// Score a batch of images.
@@ -266,6 +295,13 @@ pub enum ExplainReply {
         /// Why it stopped early, if it did.
         error: Option<String>,
     },
+    /// The layer × head sweep of a [`LayersJob`] (or why it failed).
+    Layers {
+        /// Job.
+        id: u64,
+        /// The grids.
+        maps: Result<Arc<LayerMaps>, String>,
+    },
     /// The batch ended (all done, or cancelled).
     BatchEnded {
         /// Batch.
@@ -334,6 +370,7 @@ impl ModelThread {
             };
             match job {
                 ModelJob::Maps(j) => self.maps(j),
+                ModelJob::Layers(j) => self.layers(j),
                 ModelJob::Batch(b) => next = self.batch(b, &jobs),
                 ModelJob::Faith(f) => self.faith(f),
                 ModelJob::Sanity(j) => self.sanity(j),
@@ -445,6 +482,32 @@ impl ModelThread {
                 Err(e) => ExplainReply::Failed(key, e),
             })
         });
+    }
+
+    fn layers(&mut self, job: LayersJob) {
+        let maps = self
+            .model(&job.weights, job.config.clone(), job.device)
+            .and_then(|vit| {
+                let prepared = preprocess::prepare(
+                    &job.image,
+                    vit.config.img_size,
+                    job.resize,
+                    &Normalization::default(),
+                );
+                let dev = vit.weights.head.weight.val().device();
+                crate::io::guard::catch_panic(|| {
+                    explain::attention::layer_head_maps(&vit, prepared.tensor(&dev))
+                })
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map(|(_, grids)| {
+                    Arc::new(LayerMaps {
+                        grids,
+                        patch: vit.config.patch_size,
+                        geometry: prepared.geometry,
+                    })
+                })
+            });
+        self.send(ExplainReply::Layers { id: job.id, maps });
     }
 
     /// Runs the sanity checks of one map: original, random-logit (class-specific methods), then
@@ -618,6 +681,7 @@ impl ModelThread {
             while let Ok(j) = jobs.try_recv() {
                 match j {
                     ModelJob::Maps(m) => self.maps(m),
+                    ModelJob::Layers(j) => self.layers(j),
                     ModelJob::Faith(f) => self.faith(f),
                     ModelJob::Sanity(j) => self.sanity(j),
                     newer @ ModelJob::Batch(_) => {

@@ -50,6 +50,8 @@ pub enum Action {
     CancelFaithfulness,
     /// Open the Sanity window.
     ShowSanity,
+    /// Open the Study window.
+    ShowStudy,
     /// Run the sanity check of one map of the current image.
     RunSanity(crate::app::slots::MapSlot),
     /// Stop it.
@@ -286,6 +288,7 @@ impl Workbench {
             Action::RunFaithfulness => self.run_faithfulness(),
             Action::CancelFaithfulness => self.store.cancel_faith(),
             Action::ShowSanity => self.show_sanity = true,
+            Action::ShowStudy => self.show_study = true,
             Action::RunSanity(slot) => self.run_sanity(slot),
             Action::CancelSanity => self.store.cancel_sanity(),
             Action::RetryMaps => {

@@ -17,6 +17,7 @@ mod overlay;
 mod plots;
 mod sanity;
 mod scores;
+mod study;
 mod tools;
 mod top_bar;
 
@@ -28,6 +29,7 @@ use eframe::egui_wgpu;
 
 pub use actions::{Action, Answer, Pending};
 pub use canvas::ViewTransform;
+pub use study::{CellScore, StudyTab, StudyView};
 
 use super::canvas_tool::CanvasTool;
 use super::commands::{KeyName, UiCommand};
@@ -107,6 +109,10 @@ pub struct Workbench {
     /// The map the Sanity window checks.
     pub sanity_slot: crate::app::slots::MapSlot,
     sanity_textures: sanity::SanityTextures,
+    /// The Study window (checkpoints × methods grid, layers × heads explorer) is open.
+    pub show_study: bool,
+    /// Its state.
+    pub study: study::StudyView,
 }
 
 impl Workbench {
@@ -199,6 +205,8 @@ impl Workbench {
             show_sanity: false,
             sanity_slot: crate::app::slots::MapSlot::Chefer,
             sanity_textures: Default::default(),
+            show_study: false,
+            study: Default::default(),
         };
         wb.recovery_offer = recovery::list(&wb.recovery_dir(), wb.session.project_path.as_deref());
         wb.adopt_session();
@@ -506,6 +514,9 @@ impl Workbench {
         help::help_window(&ctx, &mut self.show_help);
         if self.show_sanity {
             actions.extend(self.sanity_window(&ctx));
+        }
+        if self.show_study {
+            self.study_window(&ctx);
         }
         actions.extend(dialogs::recovery_ui(&ctx, &self.recovery_offer));
         actions.extend(dialogs::confirm_ui(&ctx, self.confirm.as_ref()));

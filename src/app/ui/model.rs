@@ -25,13 +25,7 @@ fn optional_index(ui: &mut egui::Ui, v: &mut Option<usize>, default: &str, prefi
 impl Workbench {
     pub(super) fn model_ui(&mut self, ui: &mut egui::Ui) -> Vec<Action> {
         let mut out = Vec::new();
-        let names: Vec<String> = self
-            .session
-            .project
-            .checkpoints
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let names = self.session.checkpoint_names();
         let logits = self
             .current_maps()
             .present()
@@ -124,6 +118,15 @@ impl Workbench {
             .clicked()
         {
             out.push(Action::ShowSanity);
+        }
+        if ui
+            .button("Study…")
+            .on_hover_text(
+                "Every checkpoint × method side by side, and the attention of every block and head",
+            )
+            .clicked()
+        {
+            out.push(Action::ShowStudy);
         }
         if !failed.is_empty() {
             ui.horizontal(|ui| {
