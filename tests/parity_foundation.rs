@@ -78,12 +78,16 @@ impl Case {
     /// The model as a user loads it: the file, its config.json, and the direction of a
     /// headless encoder.
     fn model(&self) -> Vit {
+        self.model_on(&Device::flex())
+    }
+
+    fn model_on(&self, device: &Device) -> Vit {
         let dir = self.dir();
         let opts = LoadOptions {
             config_file: Some(dir.join("config.json")),
             ..Default::default()
         };
-        let (mut vit, report) = load_vit(&dir.join(self.weights), &opts, &Device::flex())
+        let (mut vit, report) = load_vit(&dir.join(self.weights), &opts, device)
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
         // A headless encoder has no head in the file; nothing else may be missing.
         assert!(
@@ -114,10 +118,14 @@ impl Case {
     }
 
     fn input(&self, tag: &str, h: usize, w: usize) -> burn::tensor::Tensor<4> {
+        self.input_on(tag, h, w, &Device::flex())
+    }
+
+    fn input_on(&self, tag: &str, h: usize, w: usize, device: &Device) -> burn::tensor::Tensor<4> {
         let img = read_image(&self.dir().join(format!("image_{tag}.png"))).expect("image");
         assert_eq!((img.height, img.width), (h, w), "{tag}: stored size");
         let p = prepare_hw(&img, (h, w), ResizeMode::Resize, &Normalization::default());
-        p.tensor(&Device::flex())
+        p.tensor(device)
     }
 }
 
@@ -293,6 +301,50 @@ fn chefer_relevance_runs_on_every_layout() {
             assert_eq!(e.grid.values.len(), gh * gw);
             let (lo, hi) = explain::upsample::min_max(&e.grid.values);
             assert!(hi > lo, "{} {tag}: a constant Chefer map", case.name);
+        }
+    }
+}
+
+/// The same models on the wgpu backend (lavapipe in CI), at a resampled input of every case:
+/// outputs, and the gradient-based generic map and GradCAM.
+#[test]
+fn wgpu_runs_every_layout() {
+    let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    for case in &CASES {
+        let vit = case.model_on(&device);
+        let target = if case.headless { 0 } else { 1 };
+        let &(tag, h, w) = case.inputs.last().unwrap();
+        let name = format!("{} {tag} (wgpu)", case.name);
+        let out = to_vec(vit.forward(case.input_on(tag, h, w, &device))).unwrap();
+        let key = if case.headless { "score" } else { "logits" };
+        assert_rel(
+            &format!("{name} {key}"),
+            &out,
+            &case.want(&format!("{tag}/{key}")),
+            1e-4,
+        );
+        for (method, grid_key, map_key) in [
+            (Method::Generic, Some("generic_grid"), "generic_map"),
+            (Method::Gradcam, None, "gradcam_map"),
+            (Method::Attention, Some("attention_grid"), "attention_map"),
+        ] {
+            let opts = ExplainOptions {
+                target: Some(target),
+                ..Default::default()
+            };
+            let e = explain::explain(&vit, case.input_on(tag, h, w, &device), method, &opts)
+                .unwrap_or_else(|err| panic!("{name} {method}: {err}"));
+            if let Some(k) = grid_key {
+                let want = case.want(&format!("{tag}/{k}"));
+                assert_rel(
+                    &format!("{name} {method} grid"),
+                    &e.grid.values,
+                    &want,
+                    1e-4,
+                );
+            }
+            let want = case.want(&format!("{tag}/{map_key}"));
+            assert_close(&format!("{name} {method} map"), &e.map.values, &want, 1e-4);
         }
     }
 }
