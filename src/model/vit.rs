@@ -656,31 +656,39 @@ fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// elsewhere the backend's fused op, whose default scale is the same.
 ///
 /// # Shapes
-/// - q, k, v: `[B * N, H * Dh]` (`shape` = `[B, N, H, Dh]`) → `[B * N, H * Dh]`
-fn attention_inference(q: Tensor<2>, k: Tensor<2>, v: Tensor<2>, shape: [usize; 4]) -> Tensor<2> {
+/// - q: `[B * nq, H * Dh]`, k, v: `[B * N, H * Dh]` (`shape` = `[B, N, H, Dh]`) →
+///   `[B * nq, H * Dh]` (`nq` query rows per image: `N`, or 1 for the class token alone)
+fn attention_inference(
+    q: Tensor<2>,
+    k: Tensor<2>,
+    v: Tensor<2>,
+    shape: [usize; 4],
+    nq: usize,
+) -> Tensor<2> {
     let [b, n, h, dh] = shape;
     if q.device() != Device::flex() {
-        let heads = |t: Tensor<2>| t.reshape([b, n, h, dh]).swap_dims(1, 2);
+        let heads = |t: Tensor<2>, rows: usize| t.reshape([b, rows, h, dh]).swap_dims(1, 2);
         return burn::tensor::module::attention(
-            heads(q),
-            heads(k),
-            heads(v),
+            heads(q, nq),
+            heads(k, n),
+            heads(v, n),
             None,
             None,
             Default::default(),
         )
         .swap_dims(1, 2)
-        .reshape([b * n, h * dh]);
+        .reshape([b * nq, h * dh]);
     }
     let scale = (dh as f32).powf(-0.5);
-    let part =
-        |t: &Tensor<2>, i: usize, j: usize| t.clone().narrow(0, i * n, n).narrow(1, j * dh, dh);
+    let part = |t: &Tensor<2>, rows: usize, i: usize, j: usize| {
+        t.clone().narrow(0, i * rows, rows).narrow(1, j * dh, dh)
+    };
     let images = (0..b)
         .map(|i| {
             let heads = (0..h)
                 .map(|j| {
-                    let scores = part(&q, i, j).matmul(part(&k, i, j).transpose());
-                    super::lanes::softmax_rows(scores, scale).matmul(part(&v, i, j))
+                    let scores = part(&q, nq, i, j).matmul(part(&k, n, i, j).transpose());
+                    super::lanes::softmax_rows(scores, scale).matmul(part(&v, n, i, j))
                 })
                 .collect();
             Tensor::cat(heads, 1)
@@ -858,8 +866,16 @@ impl Vit {
     /// - input: `[B, in_chans, img, img]`
     /// - output: `[B, num_classes]`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
-        let depth = self.config.depth;
-        self.forward_kept(input, Probes::NONE, depth..depth).logits
+        let (mut x, _) = self.embed(input);
+        let depth = self.weights.blocks.len();
+        for (i, blk) in self.weights.blocks.iter().enumerate() {
+            // Only the class token's output reaches the head: the last block's queries,
+            // projection and MLP run on it alone (its keys and values on every token).
+            x = self.block_lean(blk, x, i + 1 == depth);
+        }
+        let [b, _, d] = x.dims();
+        let pooled = self.weights.norm.forward(x.narrow(1, 0, 1)).reshape([b, d]);
+        self.weights.head.forward(pooled)
     }
 
     /// Forward pass that records the activations of every block and, on request, adds gradient
@@ -891,7 +907,7 @@ impl Vit {
         let mut blocks = Vec::with_capacity(last - first);
         for (i, blk) in self.weights.blocks.iter().enumerate() {
             if !(first..last).contains(&i) {
-                x = self.block_lean(blk, x);
+                x = self.block_lean(blk, x, false);
                 continue;
             }
             let attn_probe = probes.attn_from.is_some_and(|from| i >= from).then(|| {
@@ -937,11 +953,12 @@ impl Vit {
         (part(0), part(1), part(2))
     }
 
-    /// One block, keeping nothing.
+    /// One block, keeping nothing; with `cls_only` (inference) only the class token's output
+    /// is computed (its query against every key and value).
     ///
     /// # Shapes
-    /// - x: `[B, N, C]` → `[B, N, C]`
-    fn block_lean(&self, blk: &Block, x: Tensor<3>) -> Tensor<3> {
+    /// - x: `[B, N, C]` → `[B, N, C]` (`[B, 1, C]` with `cls_only`)
+    fn block_lean(&self, blk: &Block, x: Tensor<3>, cls_only: bool) -> Tensor<3> {
         let [b, n, d] = x.dims();
         let m = b * n;
         let x = x.reshape([m, d]);
@@ -964,9 +981,17 @@ impl Vit {
         let device = x.device();
         let (h, dh) = (self.config.num_heads, self.config.head_dim());
         let xn = blk.norm1.forward(x.clone());
+        let nq = if cls_only { 1 } else { n };
+        let first_rows = |t: Tensor<2>| t.reshape([b, n, d]).narrow(1, 0, 1).reshape([b, d]);
+        let (x, xq) = if cls_only {
+            (first_rows(x), first_rows(xn.clone()))
+        } else {
+            (x, xn.clone())
+        };
         let attn = par_sum(h, &device, |h0, hn| {
-            let qkv = |j: usize| linear_cols(&blk.attn.qkv, xn.clone(), j * d + h0 * dh, hn * dh);
-            let heads = attention_inference(qkv(0), qkv(1), qkv(2), [b, n, hn, dh]);
+            let kv = |j: usize| linear_cols(&blk.attn.qkv, xn.clone(), j * d + h0 * dh, hn * dh);
+            let q = linear_cols(&blk.attn.qkv, xq.clone(), h0 * dh, hn * dh);
+            let heads = attention_inference(q, kv(1), kv(2), [b, n, hn, dh], nq);
             heads.matmul(blk.attn.proj.weight.val().narrow(0, h0 * dh, hn * dh))
         });
         let x = match &blk.ls1 {
@@ -983,7 +1008,7 @@ impl Vit {
             None => with_bias(&blk.mlp.fc2, x + mlp),
             Some(ls) => x + ls.apply(with_bias(&blk.mlp.fc2, mlp)),
         }
-        .reshape([b, n, d])
+        .reshape([b, nq, d])
     }
 
     /// One block, keeping every activation, with optional gradient probes added to the
