@@ -7,6 +7,7 @@ pub mod app;
 pub mod dataset;
 pub mod explain;
 pub mod faithfulness;
+pub mod interop;
 pub mod io;
 pub mod metrics;
 pub mod model;

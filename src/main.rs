@@ -40,6 +40,7 @@ fn keep_freed_memory() {
 mod bench;
 mod encoder_cmd;
 mod faith_cmd;
+mod hospital_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -105,6 +106,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The final class-token and mean patch embeddings of an image.
     Embed(encoder_cmd::EmbedArgs),
+    /// Write a project's annotations as DICOM SEG, NIfTI, PNG masks, COCO or CSV.
+    Export(hospital_cmd::ExportArgs),
+    /// Read masks (DICOM SEG, NIfTI, PNG, COCO) into a project's images and save it.
+    Import(hospital_cmd::ImportArgs),
+    /// A PACS over DICOMweb: search studies, fetch one into a project, store files.
+    Pacs(hospital_cmd::PacsArgs),
 }
 
 #[derive(Args)]
@@ -1151,6 +1158,9 @@ fn main() {
         Some(Command::Sanity(a)) => faith_cmd::run_sanity(a),
         Some(Command::Bench(a)) => bench::run(a),
         Some(Command::Embed(a)) => encoder_cmd::run_embed(a),
+        Some(Command::Export(a)) => hospital_cmd::run_export(a),
+        Some(Command::Import(a)) => hospital_cmd::run_import(a),
+        Some(Command::Pacs(a)) => hospital_cmd::run_pacs(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

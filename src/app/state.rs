@@ -483,7 +483,11 @@ impl Session {
     /// Writes the project and its masks to `path` (masks first, then the RON file, each
     /// atomically). Paths in the file are made relative to its folder where possible.
     pub fn save_to(&mut self, path: &Path, autosave: bool) -> Result<(), ProjectError> {
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         let mut out = self.project.clone();
         for (i, entry) in out.images.iter_mut().enumerate() {
             entry.path = relative_to(&dir, &self.resolve(&entry.path));
