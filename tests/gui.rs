@@ -933,7 +933,10 @@ fn the_sanity_view_randomises_the_model_as_the_cli_does() {
 /// it (same backbone, new head) and the foundation fixture's DINOv2-style timm model
 /// (registers, LayerScale; its own 126-pixel input).
 fn study_project() -> PathBuf {
-    let dir = tempdir("study");
+    // A fixed folder (not per process): its path shows in the status line of the snapshots.
+    let dir = std::env::temp_dir().join("vitscope-gui-study");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
     for sub in ["images", "masks"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -1082,4 +1085,105 @@ fn the_study_grid_and_the_layer_explorer_score_every_map() {
     assert_eq!(wb.session.model.checkpoint, 1);
     assert_eq!(wb.session.project.view.layout, Layout::Single);
     assert_eq!(wb.session.project.view.overlay, MapSlot::Chefer.index());
+}
+
+/// A loopback HTTP server answering by path prefix, for as many requests as come.
+fn fake_dicomweb(routes: Vec<(String, String, Vec<u8>)>) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/dicom-web", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = vec![0u8; 16384];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (ct, body) = routes
+                .iter()
+                .filter(|(p, _, _)| path.starts_with(p.as_str()))
+                .max_by_key(|(p, _, _)| p.len())
+                .map(|(_, c, b)| (c.clone(), b.clone()))
+                .unwrap_or_else(|| ("text/plain".into(), b"nope".to_vec()));
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    url
+}
+
+#[test]
+fn the_pacs_browser_fetches_a_study_and_the_window_presets_apply() {
+    let ct = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/dicom/CT_small.dcm");
+    let study = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322";
+    let qido = format!(
+        r#"[{{"0020000D":{{"vr":"UI","Value":["{study}"]}},"00100020":{{"vr":"LO","Value":["1CT1"]}},"00080020":{{"vr":"DA","Value":["20040119"]}}}}]"#
+    );
+    let series =
+        r#"[{"0020000E":{"vr":"UI","Value":["1.2.3"]},"00080060":{"vr":"CS","Value":["CT"]}}]"#;
+    let mut multipart = b"--b0\r\nContent-Type: application/dicom\r\n\r\n".to_vec();
+    multipart.extend(std::fs::read(&ct).unwrap());
+    multipart.extend(b"\r\n--b0--\r\n");
+    let url = fake_dicomweb(vec![
+        (
+            "/dicom-web/studies?".into(),
+            "application/dicom+json".into(),
+            qido.into_bytes(),
+        ),
+        (
+            format!("/dicom-web/studies/{study}/series"),
+            "application/dicom+json".into(),
+            series.as_bytes().to_vec(),
+        ),
+        (
+            format!("/dicom-web/studies/{study}"),
+            "multipart/related; type=\"application/dicom\"; boundary=b0".into(),
+            multipart,
+        ),
+    ]);
+    let data = tempdir("pacs-data");
+    let mut h = harness_with(demo_session().unwrap(), Some(data.clone()), None);
+    let before = h.state().session.project.images.len();
+    click_label(&mut h, "File");
+    h.run_steps(2);
+    click_label(&mut h, "PACS…");
+    h.run_steps(3);
+    h.state_mut().pacs.url = url;
+    click_label(&mut h, "Search");
+    wait_until(&mut h, 30, "the search", |wb| !wb.pacs.busy());
+    assert_eq!(h.state().pacs.studies.len(), 1, "{}", h.state().pacs.status);
+    assert_eq!(h.state().pacs.studies[0].patient_id, "1CT1");
+    click_label(&mut h, "Fetch");
+    wait_until(&mut h, 30, "the fetch", |wb| !wb.pacs.busy());
+    let wb = h.state();
+    assert_eq!(
+        wb.session.project.images.len(),
+        before + 1,
+        "{}",
+        wb.pacs.status
+    );
+    let added = wb.session.resolve(&wb.session.project.images[before].path);
+    assert!(added.starts_with(data.join("pacs")), "{}", added.display());
+    // Open it; the CT presets set the window by key.
+    let i = before;
+    h.state_mut().open_index(i);
+    settle(&mut h);
+    h.key_press(egui::Key::Num3);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().session.project.images[i].window,
+        Some((-600.0, 1500.0))
+    );
+    h.key_press(egui::Key::Num2);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().session.project.images[i].window,
+        Some((40.0, 80.0))
+    );
+    // The tools panel measures in millimetres (CT_small: 0.661468 mm pixels).
+    h.get_by_label_contains("Pixel spacing 0.661 × 0.661 mm");
 }

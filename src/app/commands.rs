@@ -164,6 +164,9 @@ pub enum UiCommand {
     OneToOne,
     /// Show or hide the help.
     Help,
+    /// DICOM window: a CT preset (0..6, [`crate::io::dicom::CT_PRESETS`]) or, at 6, the file's
+    /// own window.
+    Window(u8),
 }
 
 use KeyName as K;
@@ -178,7 +181,7 @@ macro_rules! keys {
 
 impl UiCommand {
     /// Every command, in help order.
-    pub const ALL: [UiCommand; 27] = [
+    pub const ALL: [UiCommand; 34] = [
         UiCommand::Tool(Tool::Select),
         UiCommand::Tool(Tool::Box),
         UiCommand::Tool(Tool::Brush),
@@ -206,6 +209,13 @@ impl UiCommand {
         UiCommand::ZoomOut,
         UiCommand::Fit,
         UiCommand::OneToOne,
+        UiCommand::Window(0),
+        UiCommand::Window(1),
+        UiCommand::Window(2),
+        UiCommand::Window(3),
+        UiCommand::Window(4),
+        UiCommand::Window(5),
+        UiCommand::Window(6),
     ];
 
     /// Label of its button or menu entry.
@@ -234,6 +244,9 @@ impl UiCommand {
             UiCommand::Fit => "Fit",
             UiCommand::OneToOne => "1:1",
             UiCommand::Help => "Help",
+            UiCommand::Window(i) => crate::io::dicom::CT_PRESETS
+                .get(i as usize)
+                .map_or("file window", |p| p.0),
         }
     }
 
@@ -266,6 +279,13 @@ impl UiCommand {
             UiCommand::Fit => keys!(key(K::Digit(0))),
             UiCommand::OneToOne => keys!(key(K::Digit(1))),
             UiCommand::Help => keys!(key(K::F1)),
+            UiCommand::Window(0) => keys!(key(K::Digit(2))),
+            UiCommand::Window(1) => keys!(key(K::Digit(3))),
+            UiCommand::Window(2) => keys!(key(K::Digit(4))),
+            UiCommand::Window(3) => keys!(key(K::Digit(5))),
+            UiCommand::Window(4) => keys!(key(K::Digit(6))),
+            UiCommand::Window(5) => keys!(key(K::Digit(7))),
+            UiCommand::Window(_) => keys!(key(K::Digit(8))),
         }
     }
 
@@ -304,6 +324,13 @@ impl UiCommand {
             UiCommand::Fit => "Fit the image to the panes",
             UiCommand::OneToOne => "One image pixel per screen point",
             UiCommand::Help => "Show or hide this help",
+            UiCommand::Window(0) => "DICOM window: brain (C 40, W 80)",
+            UiCommand::Window(1) => "DICOM window: lung (C -600, W 1500)",
+            UiCommand::Window(2) => "DICOM window: mediastinum (C 50, W 350)",
+            UiCommand::Window(3) => "DICOM window: bone (C 400, W 1800)",
+            UiCommand::Window(4) => "DICOM window: abdomen (C 40, W 400)",
+            UiCommand::Window(5) => "DICOM window: liver (C 60, W 160)",
+            UiCommand::Window(_) => "DICOM window: the file's own (else the frame's range)",
         }
     }
 
@@ -344,10 +371,14 @@ impl UiCommand {
 }
 
 /// Help lines for input that is not a command (pointer gestures), shown after the commands.
-pub const POINTER_HELP: [(&str, &str); 4] = [
+pub const POINTER_HELP: [(&str, &str); 5] = [
     ("wheel", "zoom about the cursor"),
     ("middle-drag, drag (Select)", "pan"),
     ("right-drag", "DICOM window / level"),
+    (
+        "Shift + drag",
+        "measure a length (mm with the file's pixel spacing)",
+    ),
     ("double-click (Polygon)", "close and fill the polygon"),
 ];
 

@@ -586,6 +586,21 @@ impl Session {
         }))
     }
 
+    /// Adds an image to the project (e.g. fetched from a PACS); returns its index.
+    pub fn add_image(&mut self, path: PathBuf) -> usize {
+        self.project.images.push(ImageEntry {
+            path,
+            status: Default::default(),
+            boxes: Vec::new(),
+            mask: None,
+            window: None,
+            frame: 0,
+        });
+        self.states.push(None);
+        self.dirty = true;
+        self.project.images.len() - 1
+    }
+
     /// Display names of the project's checkpoints.
     pub fn checkpoint_names(&self) -> Vec<String> {
         self.project

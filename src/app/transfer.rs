@@ -25,14 +25,20 @@ pub enum ExportKind {
     Coco,
     /// The metrics CSV (live scores of the current image, then the batch rows).
     MetricsCsv,
+    /// DICOM SEG objects, one per annotated image (and Secondary Captures of PNG/JPEG images).
+    Seg,
+    /// NIfTI label masks, one per annotated image.
+    Nifti,
 }
 
 impl ExportKind {
     /// All, in menu order.
-    pub const ALL: [ExportKind; 3] = [
+    pub const ALL: [ExportKind; 5] = [
         ExportKind::PngMasks,
         ExportKind::Coco,
         ExportKind::MetricsCsv,
+        ExportKind::Seg,
+        ExportKind::Nifti,
     ];
 
     /// Menu label.
@@ -41,12 +47,17 @@ impl ExportKind {
             ExportKind::PngMasks => "Export PNG masks (paper layout)",
             ExportKind::Coco => "Export COCO JSON",
             ExportKind::MetricsCsv => "Export metrics CSV",
+            ExportKind::Seg => "Export DICOM SEG",
+            ExportKind::Nifti => "Export NIfTI masks",
         }
     }
 
     /// Whether the target is a folder.
     pub fn is_folder(self) -> bool {
-        self == ExportKind::PngMasks
+        matches!(
+            self,
+            ExportKind::PngMasks | ExportKind::Seg | ExportKind::Nifti
+        )
     }
 }
 
@@ -58,17 +69,28 @@ pub enum ImportKind {
     PngMask,
     /// The current image's annotations from a COCO file.
     Coco,
+    /// A DICOM SEG of the current image (segments become classes by label).
+    Seg,
+    /// A NIfTI label mask of the current image.
+    Nifti,
 }
 
 impl ImportKind {
     /// All, in menu order.
-    pub const ALL: [ImportKind; 2] = [ImportKind::PngMask, ImportKind::Coco];
+    pub const ALL: [ImportKind; 4] = [
+        ImportKind::PngMask,
+        ImportKind::Coco,
+        ImportKind::Seg,
+        ImportKind::Nifti,
+    ];
 
     /// Menu label.
     pub fn label(self) -> &'static str {
         match self {
             ImportKind::PngMask => "Import PNG mask",
             ImportKind::Coco => "Import COCO",
+            ImportKind::Seg => "Import DICOM SEG",
+            ImportKind::Nifti => "Import NIfTI mask",
         }
     }
 }
@@ -154,6 +176,16 @@ pub fn export(
     csv: impl FnOnce(&Session) -> Vec<String>,
 ) -> Result<String, String> {
     let r = match kind {
+        ExportKind::Seg | ExportKind::Nifti => {
+            let format = if kind == ExportKind::Seg {
+                crate::interop::Format::Seg
+            } else {
+                crate::interop::Format::Nifti
+            };
+            return crate::interop::export_session(session, format, path)
+                .map(|f| format!("exported {} file(s) to {}", f.len(), path.display()))
+                .map_err(|e| e.to_string());
+        }
         ExportKind::MetricsCsv => {
             let rows = csv(session);
             export::write_csv(path, CSV_HEADER, &rows).map(|_| format!("{} rows", rows.len()))
@@ -218,6 +250,40 @@ pub fn import(session: &mut Session, kind: ImportKind, path: &Path) -> Result<St
         }
         ImportKind::Coco => {
             export::import_coco(path, &file_name(&l.path), w, h).map_err(|e| e.to_string())?
+        }
+        ImportKind::Seg | ImportKind::Nifti => {
+            let mut classes = session.project.classes.clone();
+            let mask = if kind == ImportKind::Seg {
+                let r = crate::interop::seg::read_seg(path).map_err(|e| e.to_string())?;
+                if let Ok(src) = crate::interop::seg::source_from_dicom(&l.path)
+                    && src.sop_instance != r.source_sop_instance
+                {
+                    return Err(format!(
+                        "{}: the SEG segments image {}, not {} ({})",
+                        path.display(),
+                        r.source_sop_instance,
+                        l.path.display(),
+                        src.sop_instance
+                    ));
+                }
+                crate::interop::mask_from_seg(&r, &mut classes).map_err(|e| e.to_string())?
+            } else {
+                let m = crate::interop::nifti::read_mask(path).map_err(|e| e.to_string())?;
+                crate::interop::mask_from_nifti(m, &mut classes).map_err(|e| e.to_string())?
+            };
+            if (mask.width, mask.height) != (w, h) {
+                return Err(format!(
+                    "{}: a {}×{} mask, but the image is {w}×{h}",
+                    path.display(),
+                    mask.width,
+                    mask.height
+                ));
+            }
+            session.project.classes = classes;
+            ImportedAnnotations {
+                boxes: Vec::new(),
+                mask: Some(mask),
+            }
         }
     };
     let Some(ann) = session.ann().cloned() else {

@@ -134,7 +134,21 @@ pub fn export_project(
     format: Format,
     out: &Path,
 ) -> Result<Vec<PathBuf>, InteropError> {
-    let session = open(project)?;
+    let mut session = open(project)?;
+    export_session(&mut session, format, out)
+}
+
+/// Writes every annotated image of a session (loading the annotations of images not visited
+/// yet) to `out` in `format`; returns the files written.
+pub fn export_session(
+    session: &mut Session,
+    format: Format,
+    out: &Path,
+) -> Result<Vec<PathBuf>, InteropError> {
+    for i in 0..session.project.images.len() {
+        session.load_annotations(i).map_err(InteropError)?;
+    }
+    let session = &*session;
     std::fs::create_dir_all(out).map_err(|e| InteropError(format!("{}: {e}", out.display())))?;
     let anns: Vec<(usize, String, crate::app::annotate::Annotations)> = session
         .states
@@ -182,7 +196,7 @@ pub fn export_project(
         Format::Csv => {
             let mut rows = Vec::new();
             for (i, n, a) in &annotated {
-                let spacing = pixel_spacing(&session, *i);
+                let spacing = pixel_spacing(session, *i);
                 for b in &a.boxes {
                     let (name, _) = class_name(classes, b.class.max(1));
                     let (w, h) = (b.x1.saturating_sub(b.x0), b.y1.saturating_sub(b.y0));
@@ -234,7 +248,7 @@ pub fn export_project(
                         }
                     }
                 }
-                let g = nifti_geometry(&session, *i);
+                let g = nifti_geometry(session, *i);
                 let p = out.join(format!("{}.nii.gz", stem(Path::new(n))));
                 nifti::write_mask(
                     &p,
@@ -251,11 +265,11 @@ pub fn export_project(
         Format::Seg => {
             for (i, n, a) in &annotated {
                 let s = stem(Path::new(n));
-                let source = if is_dicom_entry(&session, *i) {
+                let source = if is_dicom_entry(session, *i) {
                     seg::source_from_dicom(&session.resolve(&session.project.images[*i].path))
                         .map_err(fail)?
                 } else {
-                    let (w, h, rgb) = rgb8(&session, *i)?;
+                    let (w, h, rgb) = rgb8(session, *i)?;
                     let p = out.join(format!("{s}.sc.dcm"));
                     let uids = capture_uids(&rgb, w, h);
                     let src =
@@ -363,6 +377,42 @@ fn class_for(
     Ok(classes.len() as u8)
 }
 
+/// A SEG's segments as one label mask: each segment's pixels get the class of its label (a new
+/// class for a new label, coloured as the SEG recommends); later segments win where they overlap.
+pub fn mask_from_seg(
+    r: &seg::SegRead,
+    classes: &mut Vec<LabelClass>,
+) -> Result<LabelMask, InteropError> {
+    let mut mask = LabelMask::new(r.cols, r.rows);
+    for (label, lab, m) in &r.segments {
+        let colour = lab.map(lab_to_rgb).unwrap_or([255, 64, 160]);
+        let c = class_for(classes, label, colour)?;
+        for (o, &v) in mask.data.iter_mut().zip(m) {
+            if v {
+                *o = c;
+            }
+        }
+    }
+    Ok(mask)
+}
+
+/// A NIfTI label mask as a project mask, adding classes `label K` for ids beyond the project's.
+pub fn mask_from_nifti(
+    m: nifti::NiftiMask,
+    classes: &mut Vec<LabelClass>,
+) -> Result<LabelMask, InteropError> {
+    let top = m.labels.iter().copied().max().unwrap_or(0);
+    while (classes.len() as u8) < top {
+        let name = format!("label {}", classes.len() + 1);
+        class_for(classes, &name, [255, 64, 160])?;
+    }
+    Ok(LabelMask {
+        width: m.width,
+        height: m.height,
+        data: m.labels,
+    })
+}
+
 /// Files to import: `from` itself, or the files of the folder `from` in `format`.
 fn sources(from: &Path, format: Format) -> Result<Vec<PathBuf>, InteropError> {
     if !from.is_dir() {
@@ -445,17 +495,7 @@ pub fn import_into_project(
                         session.project.images[i].path.display()
                     )));
                 }
-                let mut mask = LabelMask::new(w, h);
-                for (label, lab, m) in &r.segments {
-                    let colour = lab.map(lab_to_rgb).unwrap_or([255, 64, 160]);
-                    let c = class_for(&mut classes, label, colour)?;
-                    for (o, &v) in mask.data.iter_mut().zip(m) {
-                        if v {
-                            *o = c;
-                        }
-                    }
-                }
-                changed.push((i, mask, Vec::new()));
+                changed.push((i, mask_from_seg(&r, &mut classes)?, Vec::new()));
             }
             Format::Nifti => {
                 let s = stem(f);
@@ -476,20 +516,7 @@ pub fn import_into_project(
                         m.height
                     )));
                 }
-                let top = m.labels.iter().copied().max().unwrap_or(0);
-                while (classes.len() as u8) < top {
-                    let name = format!("label {}", classes.len() + 1);
-                    class_for(&mut classes, &name, [255, 64, 160])?;
-                }
-                changed.push((
-                    i,
-                    LabelMask {
-                        width: w,
-                        height: h,
-                        data: m.labels,
-                    },
-                    Vec::new(),
-                ));
+                changed.push((i, mask_from_nifti(m, &mut classes)?, Vec::new()));
             }
             Format::Png => {
                 let s = stem(f);

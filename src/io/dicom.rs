@@ -31,7 +31,45 @@ pub struct DicomImage {
     pub frames: u32,
     /// Transfer syntax UID.
     pub transfer_syntax: String,
+    /// The file's VOI LUT Function (0028,1056).
+    pub voi_function: VoiFunction,
+    /// Pixel Spacing (else Imager Pixel Spacing): (row, column) in mm.
+    pub pixel_spacing: Option<[f64; 2]>,
 }
+
+/// The VOI LUT Function that maps modality values through the window (PS3.3 C.11.2.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VoiFunction {
+    /// `LINEAR` (the default): `(v - (c - 0.5)) / (w - 1) + 0.5`, clamped.
+    #[default]
+    Linear,
+    /// `LINEAR_EXACT`: `(v - c) / w + 0.5`, clamped.
+    LinearExact,
+    /// `SIGMOID`: `1 / (1 + exp(-4 (v - c) / w))`.
+    Sigmoid,
+}
+
+impl VoiFunction {
+    /// Output in [0, 1] of modality value `v` through window (centre `c`, width `w`).
+    pub fn apply(self, v: f64, c: f64, w: f64) -> f64 {
+        match self {
+            VoiFunction::Linear => ((v - (c - 0.5)) / (w - 1.0).max(1e-9) + 0.5).clamp(0.0, 1.0),
+            VoiFunction::LinearExact => ((v - c) / w.max(1e-9) + 0.5).clamp(0.0, 1.0),
+            VoiFunction::Sigmoid => 1.0 / (1.0 + (-4.0 * (v - c) / w.max(1e-9)).exp()),
+        }
+    }
+}
+
+/// CT window presets (name, centre, width) in Hounsfield units, as radiology workstations
+/// commonly set them.
+pub const CT_PRESETS: [(&str, f64, f64); 6] = [
+    ("brain", 40.0, 80.0),
+    ("lung", -600.0, 1500.0),
+    ("mediastinum", 50.0, 350.0),
+    ("bone", 400.0, 1800.0),
+    ("abdomen", 40.0, 400.0),
+    ("liver", 60.0, 160.0),
+];
 
 /// Whether a file looks like DICOM (extension or the `DICM` magic at offset 128).
 pub fn is_dicom(path: &Path) -> bool {
@@ -350,6 +388,21 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         )));
     }
     super::guard::check_finite(&modality, "the decoded frame").map_err(err)?;
+    let voi_function = match text(&obj, tags::VOILUT_FUNCTION).as_deref().map(str::trim) {
+        Some("LINEAR_EXACT") => VoiFunction::LinearExact,
+        Some("SIGMOID") => VoiFunction::Sigmoid,
+        _ => VoiFunction::Linear,
+    };
+    let spacing = |tag| {
+        obj.element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_multi_float64().ok())
+            .filter(|v| v.len() >= 2 && v[..2].iter().all(|x| x.is_finite() && *x > 0.0))
+            .map(|v| [v[0], v[1]])
+    };
+    let pixel_spacing =
+        spacing(tags::PIXEL_SPACING).or_else(|| spacing(tags::IMAGER_PIXEL_SPACING));
     Ok(DicomImage {
         rows,
         cols,
@@ -359,6 +412,8 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         window,
         frames: g.frames as u32,
         transfer_syntax: ts,
+        voi_function,
+        pixel_spacing,
     })
 }
 
@@ -399,7 +454,7 @@ impl DicomImage {
                 .modality
                 .iter()
                 .map(|&v| {
-                    let y = ((v as f64 - (c - 0.5)) / (w - 1.0).max(1e-9) + 0.5).clamp(0.0, 1.0);
+                    let y = self.voi_function.apply(v as f64, c, w);
                     (if self.monochrome1 { 1.0 - y } else { y }) as f32
                 })
                 .collect();

@@ -52,6 +52,8 @@ pub enum Action {
     ShowSanity,
     /// Open the Study window.
     ShowStudy,
+    /// Open the PACS browser.
+    ShowPacs,
     /// Run the sanity check of one map of the current image.
     RunSanity(crate::app::slots::MapSlot),
     /// Stop it.
@@ -289,6 +291,7 @@ impl Workbench {
             Action::CancelFaithfulness => self.store.cancel_faith(),
             Action::ShowSanity => self.show_sanity = true,
             Action::ShowStudy => self.show_study = true,
+            Action::ShowPacs => self.show_pacs = true,
             Action::RunSanity(slot) => self.run_sanity(slot),
             Action::CancelSanity => self.store.cancel_sanity(),
             Action::RetryMaps => {
@@ -374,6 +377,21 @@ impl Workbench {
                 self.view.scale = 1.0
             }
             UiCommand::Help => self.show_help = !self.show_help,
+            UiCommand::Window(i) => {
+                let file = s
+                    .loaded
+                    .as_ref()
+                    .and_then(|l| l.dicom.as_ref())
+                    .map(|d| d.effective_window(None));
+                let w = crate::io::dicom::CT_PRESETS
+                    .get(i as usize)
+                    .map(|p| (p.1, p.2))
+                    .or(file);
+                if let Some(w) = w {
+                    s.set_window(w);
+                    self.uploads.image = None;
+                }
+            }
         }
     }
 

@@ -340,6 +340,26 @@ impl Workbench {
                 Stroke::new(1.5, Color32::LIGHT_GREEN),
             ));
         }
+        if let Some([a, b]) = self.ruler {
+            let (pa, pb) = (self.view.to_screen(pane, a), self.view.to_screen(pane, b));
+            painter.line_segment([pa, pb], Stroke::new(2.0, Color32::from_rgb(255, 220, 60)));
+            for q in [pa, pb] {
+                painter.circle_filled(q, 3.0, Color32::from_rgb(255, 220, 60));
+            }
+            let spacing = self
+                .session
+                .loaded
+                .as_ref()
+                .and_then(|l| l.dicom.as_ref())
+                .and_then(|d| d.pixel_spacing);
+            painter.text(
+                pb + Vec2::new(8.0, -8.0),
+                egui::Align2::LEFT_BOTTOM,
+                ruler_text(a, b, spacing),
+                egui::FontId::proportional(13.0),
+                Color32::from_rgb(255, 220, 60),
+            );
+        }
         if matches!(self.session.tool, Tool::Brush | Tool::Eraser)
             && let Some(p) = painter.ctx().pointer_latest_pos()
             && pane.contains(p)
@@ -376,6 +396,12 @@ impl Workbench {
             let Some(p) = origin.map(|o| self.view.image_at(pane, o)) else {
                 return;
             };
+            // Shift + drag measures a length (with any tool).
+            if pointer.primary_down() && ui.input(|i| i.modifiers.shift) {
+                self.ruler = Some([p, p]);
+                self.ruling = true;
+                return;
+            }
             let button = if pointer.middle_down() {
                 Button::Middle
             } else if pointer.secondary_down() {
@@ -384,6 +410,15 @@ impl Workbench {
                 Button::Primary
             };
             self.tool.begin(&mut self.session, p, button, tol);
+        }
+        if self.ruling {
+            if let (Some(p), Some(r)) = (pos, self.ruler.as_mut()) {
+                r[1] = p;
+            }
+            if resp.drag_stopped() || !pointer.primary_down() {
+                self.ruling = false;
+            }
+            return;
         }
         if resp.dragged()
             && let Some(p) = pos
@@ -411,5 +446,19 @@ impl Workbench {
         if resp.double_clicked() && self.session.tool == Tool::Polygon {
             self.tool.close_polygon(&mut self.session);
         }
+    }
+}
+
+/// The ruler's length from `a` to `b` (image pixels), in millimetres when the spacing
+/// (row, column) is known.
+pub fn ruler_text(a: (f32, f32), b: (f32, f32), spacing: Option<[f64; 2]>) -> String {
+    let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+    let px = (dx * dx + dy * dy).sqrt();
+    match spacing {
+        Some([dr, dc]) => format!(
+            "{:.1} mm ({px:.1} px)",
+            ((dx * dc).powi(2) + (dy * dr).powi(2)).sqrt()
+        ),
+        None => format!("{px:.1} px"),
     }
 }

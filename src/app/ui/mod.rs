@@ -14,6 +14,7 @@ mod help;
 mod image_list;
 mod model;
 mod overlay;
+mod pacs;
 mod plots;
 mod sanity;
 mod scores;
@@ -113,6 +114,13 @@ pub struct Workbench {
     pub show_study: bool,
     /// Its state.
     pub study: study::StudyView,
+    /// The PACS window is open.
+    pub show_pacs: bool,
+    /// Its state.
+    pub pacs: pacs::PacsBrowser,
+    /// The length measured last (Shift + drag), in image coordinates.
+    pub ruler: Option<[(f32, f32); 2]>,
+    ruling: bool,
 }
 
 impl Workbench {
@@ -207,6 +215,10 @@ impl Workbench {
             sanity_textures: Default::default(),
             show_study: false,
             study: Default::default(),
+            ruler: None,
+            ruling: false,
+            show_pacs: false,
+            pacs: Default::default(),
         };
         wb.recovery_offer = recovery::list(&wb.recovery_dir(), wb.session.project_path.as_deref());
         wb.adopt_session();
@@ -243,6 +255,11 @@ impl Workbench {
         self.autosave = AutosaveClock::new(Duration::from_secs(recovery::AUTOSAVE_SECS));
         self.sent_key = None;
         self.open(0);
+    }
+
+    /// Opens image `index` of the project (as a click in the image list does).
+    pub fn open_index(&mut self, index: usize) {
+        self.open(index);
     }
 
     fn open(&mut self, index: usize) {
@@ -517,6 +534,9 @@ impl Workbench {
         }
         if self.show_study {
             self.study_window(&ctx);
+        }
+        if self.show_pacs {
+            self.pacs_window(&ctx);
         }
         actions.extend(dialogs::recovery_ui(&ctx, &self.recovery_offer));
         actions.extend(dialogs::confirm_ui(&ctx, self.confirm.as_ref()));

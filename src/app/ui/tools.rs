@@ -115,6 +115,67 @@ impl Workbench {
             command_button(ui, UiCommand::Redo, r > 0, &mut out);
             ui.label(format!("{boxes} boxes, {px} mask px"));
         });
+        let dicom = s.loaded.as_ref().and_then(|l| l.dicom.clone());
+        if let Some(d) = dicom {
+            ui.separator();
+            let window = s
+                .loaded
+                .as_ref()
+                .and_then(|l| s.project.images.get(l.index))
+                .and_then(|e| e.window);
+            let (c, w) = d.effective_window(window);
+            ui.label(format!(
+                "DICOM window C {c:.0} W {w:.0} ({:?} VOI)",
+                d.voi_function
+            ));
+            ui.horizontal_wrapped(|ui| {
+                for i in 0..=crate::io::dicom::CT_PRESETS.len() as u8 {
+                    let c = UiCommand::Window(i);
+                    if ui
+                        .small_button(c.label_with_shortcut())
+                        .on_hover_text(c.tooltip())
+                        .clicked()
+                    {
+                        out.push(Action::Command(c));
+                    }
+                }
+            });
+            match d.pixel_spacing {
+                Some([dr, dc]) => {
+                    ui.label(format!(
+                        "Pixel spacing {dr:.3} × {dc:.3} mm; mask area {:.1} mm²",
+                        px as f64 * dr * dc
+                    ));
+                    let sel = s
+                        .selected_box
+                        .and_then(|i| s.ann().and_then(|a| a.boxes.get(i)).copied());
+                    if let Some(b) = sel {
+                        let (bw, bh) = (b.x1.saturating_sub(b.x0), b.y1.saturating_sub(b.y0));
+                        ui.label(format!(
+                            "Box {bw} × {bh} px = {:.1} × {:.1} mm",
+                            bw as f64 * dc,
+                            bh as f64 * dr
+                        ));
+                    }
+                    if let Some((x, y)) = self.hover {
+                        ui.label(format!(
+                            "Cursor ({x}, {y}) px = ({:.1}, {:.1}) mm",
+                            x as f64 * dc,
+                            y as f64 * dr
+                        ));
+                    }
+                    if let Some([a, b]) = self.ruler {
+                        ui.label(format!(
+                            "Ruler (Shift + drag) {}",
+                            super::canvas::ruler_text(a, b, Some([dr, dc]))
+                        ));
+                    }
+                }
+                None => {
+                    ui.label("No pixel spacing in the file: sizes in pixels only");
+                }
+            }
+        }
         out
     }
 }

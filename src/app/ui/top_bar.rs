@@ -49,6 +49,14 @@ pub fn top_bar_ui(
                     out.push(Action::Import(k));
                 }
             }
+            ui.separator();
+            if ui
+                .button("PACS…")
+                .on_hover_text("Search a PACS over DICOMweb and fetch a study into the project")
+                .clicked()
+            {
+                out.push(Action::ShowPacs);
+            }
         });
         ui.label("Path:");
         ui.add(

@@ -1,0 +1,219 @@
+//! The PACS browser: search a DICOMweb server's studies (QIDO-RS), fetch one (WADO-RS) into the
+//! session's cache folder and add its images to the project. The network runs in a thread of
+//! its own; the UI polls its replies and never waits. Credentials come from the environment
+//! only (`VITSCOPE_PACS_TOKEN`, or `VITSCOPE_PACS_USER` / `VITSCOPE_PACS_PASSWORD`).
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use eframe::egui;
+
+use super::Workbench;
+use crate::interop::dicomweb::{Auth, Client, Study};
+
+/// A reply of the network thread.
+enum Reply {
+    Found(Result<Vec<Study>, String>),
+    Fetched(Result<Vec<PathBuf>, String>),
+}
+
+/// State of the PACS window.
+pub struct PacsBrowser {
+    /// DICOMweb root.
+    pub url: String,
+    /// Patient ID filter.
+    pub patient_id: String,
+    /// Modality filter.
+    pub modality: String,
+    /// Studies of the last search.
+    pub studies: Vec<Study>,
+    /// What the last request said (errors included).
+    pub status: String,
+    busy: Option<Receiver<Reply>>,
+}
+
+impl Default for PacsBrowser {
+    fn default() -> Self {
+        PacsBrowser {
+            url: std::env::var("VITSCOPE_PACS_URL").unwrap_or_default(),
+            patient_id: String::new(),
+            modality: String::new(),
+            studies: Vec::new(),
+            status: String::new(),
+            busy: None,
+        }
+    }
+}
+
+impl PacsBrowser {
+    /// Whether a request is in flight.
+    pub fn busy(&self) -> bool {
+        self.busy.is_some()
+    }
+
+    fn client(&self) -> Result<Client, String> {
+        Client::new(self.url.trim(), Auth::from_env(), Duration::from_secs(30)).map_err(|e| e.0)
+    }
+
+    /// Starts a search.
+    pub fn search(&mut self, wake: impl Fn() + Send + 'static) {
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => {
+                self.status = e;
+                return;
+            }
+        };
+        let (tx, rx) = channel();
+        let (pid, modality) = (
+            self.patient_id.trim().to_string(),
+            self.modality.trim().to_string(),
+        );
+        std::thread::spawn(move || {
+            fn opt(s: &str) -> Option<&str> {
+                (!s.is_empty()).then_some(s)
+            }
+            let r = client.search(opt(&pid), opt(&modality)).map_err(|e| e.0);
+            let _ = tx.send(Reply::Found(r));
+            wake();
+        });
+        self.status = "searching…".into();
+        self.busy = Some(rx);
+    }
+
+    /// Starts fetching a study into `dir`.
+    pub fn fetch(&mut self, study: &str, dir: PathBuf, wake: impl Fn() + Send + 'static) {
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => {
+                self.status = e;
+                return;
+            }
+        };
+        let (tx, rx) = channel();
+        let study = study.to_string();
+        std::thread::spawn(move || {
+            let r = client.fetch_study(&study, &dir).map_err(|e| e.0);
+            let _ = tx.send(Reply::Fetched(r));
+            wake();
+        });
+        self.status = "fetching…".into();
+        self.busy = Some(rx);
+    }
+}
+
+impl Workbench {
+    /// Where fetched studies go: `NAME_pacs/` beside the project file, else the data folder.
+    fn pacs_cache(&self) -> PathBuf {
+        match &self.session.project_path {
+            Some(p) => {
+                let stem = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "project".into());
+                p.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join(format!("{stem}_pacs"))
+            }
+            None => self.data_dir.join("pacs"),
+        }
+    }
+
+    /// The PACS window (when open).
+    pub(super) fn pacs_window(&mut self, ctx: &egui::Context) {
+        // Replies first.
+        if let Some(rx) = &self.pacs.busy
+            && let Ok(reply) = rx.try_recv()
+        {
+            self.pacs.busy = None;
+            match reply {
+                Reply::Found(Ok(s)) => {
+                    self.pacs.status = format!("{} stud(ies)", s.len());
+                    self.pacs.studies = s;
+                }
+                Reply::Fetched(Ok(files)) => {
+                    let mut added = 0;
+                    for f in files {
+                        let image = crate::interop::seg::source_from_dicom(&f)
+                            .is_ok_and(|s| s.sop_class != crate::interop::seg::SEG_SOP_CLASS);
+                        if image && crate::io::image::read_image(&f).is_ok() {
+                            self.session.add_image(f);
+                            added += 1;
+                        }
+                    }
+                    self.pacs.status = format!("added {added} image(s) to the project");
+                }
+                Reply::Found(Err(e)) | Reply::Fetched(Err(e)) => {
+                    self.session.note(e.clone());
+                    self.pacs.status = e;
+                }
+            }
+        }
+        let mut open = self.show_pacs;
+        let mut fetch = None;
+        let mut search = false;
+        egui::Window::new("PACS")
+            .open(&mut open)
+            .default_width(640.0)
+            .show(ctx, |ui| {
+                let p = &mut self.pacs;
+                egui::Grid::new("pacs_form").num_columns(2).show(ui, |ui| {
+                    ui.label("DICOMweb URL");
+                    ui.add(egui::TextEdit::singleline(&mut p.url).desired_width(380.0))
+                        .on_hover_text("e.g. http://127.0.0.1:8042/dicom-web; credentials from VITSCOPE_PACS_USER / VITSCOPE_PACS_PASSWORD or VITSCOPE_PACS_TOKEN");
+                    ui.end_row();
+                    ui.label("Patient ID");
+                    ui.text_edit_singleline(&mut p.patient_id);
+                    ui.end_row();
+                    ui.label("Modality");
+                    ui.text_edit_singleline(&mut p.modality);
+                    ui.end_row();
+                });
+                ui.horizontal(|ui| {
+                    if ui.add_enabled(!p.busy(), egui::Button::new("Search")).clicked() {
+                        search = true;
+                    }
+                    if p.busy() {
+                        ui.spinner();
+                    }
+                    ui.label(&p.status);
+                });
+                egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
+                    egui::Grid::new("pacs_studies").striped(true).show(ui, |ui| {
+                        for h in ["patient", "date", "description", "series", ""] {
+                            ui.strong(h);
+                        }
+                        ui.end_row();
+                        for s in &p.studies {
+                            ui.label(format!("{} {}", s.patient_id, s.patient_name));
+                            ui.label(&s.date);
+                            ui.label(&s.description);
+                            let mods: Vec<&str> =
+                                s.series_details.iter().map(|d| d.modality.as_str()).collect();
+                            ui.label(format!("{} ({})", s.series.len(), mods.join(", ")));
+                            if ui
+                                .add_enabled(!p.busy(), egui::Button::new("Fetch"))
+                                .on_hover_text(&s.study)
+                                .clicked()
+                            {
+                                fetch = Some(s.study.clone());
+                            }
+                            ui.end_row();
+                        }
+                    });
+                });
+            });
+        self.show_pacs = open;
+        let c = ctx.clone();
+        if search {
+            self.pacs.search(move || c.request_repaint());
+        } else if let Some(study) = fetch {
+            let dir = self.pacs_cache().join(&study);
+            self.pacs.fetch(&study, dir, move || c.request_repaint());
+        }
+        if self.pacs.busy() {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+}
