@@ -1949,6 +1949,79 @@ fn generate(g: &mut Gen) {
             ],
         );
     }
+    hospital_cases(g);
+}
+
+/// DICOM SEG and NIfTI masks for `import`, and PACS URLs: truncations and flips of valid files
+/// (made by vitscope's own export of a CT with a two-class mask), a SEG of an image the project
+/// lacks, and unreachable or malformed servers.
+fn hospital_cases(g: &mut Gen) {
+    use Expect::*;
+    let dir = g.dir.join("in/hosp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(data("dicom/CT_small.dcm"), dir.join("ct.dcm")).unwrap();
+    let mask = image::GrayImage::from_fn(128, 128, |x, y| {
+        image::Luma([if x < 40 && y < 50 {
+            1
+        } else if x > 80 {
+            2
+        } else {
+            0
+        }])
+    });
+    mask.save(dir.join("ct_mask.png")).unwrap();
+    let project = dir.join("p.ron");
+    std::fs::write(
+        &project,
+        "(version: 1, classes: [(name: \"a\", color: (255, 0, 0)), (name: \"b\", color: (0, 255, 0))], checkpoints: [], images: [(path: \"ct.dcm\", mask: Some(\"ct_mask.png\"))])\n",
+    )
+    .unwrap();
+    let out = dir.join("export");
+    vitscope::interop::export_project(&project, vitscope::interop::Format::Seg, &out).unwrap();
+    vitscope::interop::export_project(&project, vitscope::interop::Format::Nifti, &out).unwrap();
+    let seg = std::fs::read(out.join("ct.seg.dcm")).unwrap();
+    let nii = std::fs::read(out.join("ct.nii.gz")).unwrap();
+    let proj = project.clone();
+    let import = move |format: &'static str| {
+        let proj = proj.clone();
+        move |f: &Path| {
+            argv(
+                &format!("import --project {{}} --format {format} --from {{}}"),
+                &[&proj, &f],
+            )
+        }
+    };
+    g.bulk("hospital", "ct.seg.dcm", &seg, Fail, &import("seg"));
+    g.bulk("hospital", "ct.nii.gz", &nii, Fail, &import("nifti"));
+    let liver = data("dicom/liver_1frame.dcm");
+    g.add(
+        "hospital",
+        "import of a SEG of an image not in the project",
+        Fail,
+        Some(&liver),
+        argv("import --project {} --from {}", &[&project, &liver]),
+    );
+    g.add(
+        "hospital",
+        "import of the exported SEG",
+        Succeed,
+        None,
+        argv(
+            "import --project {} --from {}",
+            &[&project, &out.join("ct.seg.dcm")],
+        ),
+    );
+    for (name, url) in [
+        ("a PACS URL that is not http", "ftp://127.0.0.1/dicom-web"),
+        ("a PACS nobody listens on", "http://127.0.0.1:9/dicom-web"),
+    ] {
+        g.add_arg_case(
+            name,
+            Fail,
+            "127.0.0.1",
+            &["pacs", "--url", url, "--timeout", "5", "search"],
+        );
+    }
 }
 
 fn classify(
@@ -2199,6 +2272,7 @@ fn bad_input_never_panics_exhausts_memory_hangs_or_passes_silently() {
         "maps/masks",
         "projects",
         "datasets",
+        "hospital",
         "arguments",
     ];
     let mut report = format!(

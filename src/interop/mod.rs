@@ -498,6 +498,7 @@ pub fn import_into_project(
                 changed.push((i, mask_from_seg(&r, &mut classes)?, Vec::new()));
             }
             Format::Nifti => {
+                let m = nifti::read_mask(f).map_err(fail)?;
                 let s = stem(f);
                 let i = by_stem(&session, &s).ok_or_else(|| {
                     InteropError(format!(
@@ -506,7 +507,6 @@ pub fn import_into_project(
                         project.display()
                     ))
                 })?;
-                let m = nifti::read_mask(f).map_err(fail)?;
                 let (w, h) = size_of(&session, i);
                 if (m.width, m.height) != (w, h) {
                     return Err(InteropError(format!(
