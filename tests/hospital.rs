@@ -754,3 +754,45 @@ fn dicomweb_errors_and_the_bearer_token() {
     let line = one_error(&bin().args(["pacs", "search"]).output().unwrap(), "no URL");
     assert!(line.contains("VITSCOPE_PACS_URL"), "{line}");
 }
+
+/// pydicom's own SEG test files (1-bit frames, little- and big-endian explicit VR) read as
+/// pydicom reads them: the same label, referenced image and every pixel.
+#[test]
+fn pydicom_seg_test_files_read_as_pydicom_reads_them() {
+    for f in ["liver_1frame.dcm", "liver_expb_1frame.dcm"] {
+        let path = data(f);
+        let r = vitscope::interop::seg::read_seg(&path).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let script = r#"
+import json, sys
+import numpy as np, pydicom
+d = pydicom.dcmread(sys.argv[1])
+a = d.pixel_array.astype(bool)
+src = d.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+print(json.dumps({"rows": int(d.Rows), "cols": int(d.Columns),
+                  "label": str(d.SegmentSequence[0].SegmentLabel),
+                  "source": str(src.ReferencedSOPInstanceUID),
+                  "bits": np.packbits(a.ravel(), bitorder="little").tobytes().hex()}))
+"#;
+        let out = python().arg("-c").arg(script).arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "pydicom: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (r.rows as u64, r.cols as u64),
+            (j["rows"].as_u64().unwrap(), j["cols"].as_u64().unwrap())
+        );
+        assert_eq!(r.segments.len(), 1, "{f}");
+        assert_eq!(r.segments[0].0, j["label"].as_str().unwrap());
+        assert_eq!(r.source_sop_instance, j["source"].as_str().unwrap());
+        let ours = vitscope::interop::seg::pack_bits(&[&r.segments[0].2]);
+        let hex: String = ours[..r.rows * r.cols / 8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, j["bits"].as_str().unwrap(), "{f}: pixels");
+        assert!(r.segments[0].2.iter().any(|&v| v), "{f}: an empty segment");
+    }
+}
