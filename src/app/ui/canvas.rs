@@ -265,6 +265,10 @@ impl Workbench {
             let failed = slot.and_then(|s| self.store.failure(&keys.as_ref()?[s]));
             let label = match slot {
                 Some(_) if failed.is_some() => format!("{title} (failed: use Retry maps)"),
+                // No checkpoint, no map: say so rather than wait for one that never comes.
+                Some(_) if keys.is_none() => {
+                    format!("{title} (no checkpoint: add one in the Model panel)")
+                }
                 Some(s) if !maps_ready[*s] => format!("{title} (computing…)"),
                 _ => title.clone(),
             };
