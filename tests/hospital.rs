@@ -796,3 +796,49 @@ print(json.dumps({"rows": int(d.Rows), "cols": int(d.Columns),
         assert!(r.segments[0].2.iter().any(|&v| v), "{f}: an empty segment");
     }
 }
+
+/// Frames that do not fill whole bytes (7 × 9 = 63 bits each, PS3.5 8.1.1): vitscope's SEG
+/// packs them back to back, reads them back, and highdicom reads the same pixels.
+#[test]
+fn one_bit_frames_that_do_not_fill_whole_bytes() {
+    use vitscope::interop::seg;
+    let dir = scratch("hospital-63-bits");
+    let (rows, cols) = (9, 7);
+    let masks: Vec<Vec<bool>> = (0..3)
+        .map(|k| {
+            (0..rows * cols)
+                .map(|i| (i * (k + 2) + k) % 5 < 2)
+                .collect()
+        })
+        .collect();
+    let rgb = vec![128u8; rows * cols * 3];
+    let uids = vitscope::interop::capture_uids(&rgb, cols, rows);
+    let sc = dir.join("tiny.sc.dcm");
+    let source = seg::write_secondary_capture(&rgb, cols, rows, "tiny", &uids, &sc).unwrap();
+    let segments: Vec<seg::Segment> = masks
+        .iter()
+        .enumerate()
+        .map(|(k, m)| seg::Segment {
+            number: k as u16 + 1,
+            label: format!("s{k}"),
+            colour: [200, 30 * k as u8, 60],
+            mask: m.clone(),
+        })
+        .collect();
+    let file = dir.join("tiny.seg.dcm");
+    seg::write_seg(&source, &segments, &file).unwrap();
+    dciodvfy_clean(&file);
+    dciodvfy_clean(&sc);
+    let back = seg::read_seg(&file).unwrap();
+    assert_eq!((back.rows, back.cols), (rows, cols));
+    for (k, (label, _, m)) in back.segments.iter().enumerate() {
+        assert_eq!(label, &format!("s{k}"));
+        assert_eq!(m, &masks[k], "segment {k}");
+    }
+    let hd = highdicom_read(&file);
+    let want: Vec<Vec<i64>> = masks
+        .iter()
+        .map(|m| m.iter().map(|&v| v as i64).collect())
+        .collect();
+    assert_eq!(hd["masks"], serde_json::json!(want), "highdicom");
+}
