@@ -415,6 +415,32 @@ fn command_line_embed_and_explain() {
             &case.want(&format!("{tag}/patch_mean")),
             1e-4,
         );
+        if case.headless {
+            // A Hugging Face file is read with the config.json saved beside it when no
+            // --config is given.
+            let out = vitscope()
+                .args([
+                    "embed",
+                    "--device",
+                    "cpu",
+                    "--input-size",
+                    "native",
+                    "--json",
+                ])
+                .arg("--weights")
+                .arg(case.dir().join(case.weights))
+                .arg("--image")
+                .arg(&image)
+                .output()
+                .unwrap();
+            let j = json_of(&out, "embed without --config");
+            assert_rel(
+                &format!("{} {tag} embed cls (config beside)", case.name),
+                &floats(&j["cls"]),
+                &case.want(&format!("{tag}/cls")),
+                1e-4,
+            );
+        }
         let dir = scratch(&format!("foundation-{}", case.name));
         let npy = dir.join("generic.npy");
         let target = if case.headless { "0" } else { "1" };

@@ -612,6 +612,16 @@ pub fn infer_config(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<VitConfig, CheckpointError> {
+    // A Hugging Face checkpoint comes with the `config.json` that `save_pretrained` wrote beside
+    // it (the head count and eps are only there): used when no other config is given.
+    let beside = path.with_file_name("config.json");
+    let hf = matches!(layout, CheckpointLayout::HfDinov2 | CheckpointLayout::HfVit);
+    let implicit = (opts.config_file.is_none() && opts.heads.is_none() && hf && beside.is_file())
+        .then_some(beside);
+    let opts = &LoadOptions {
+        config_file: opts.config_file.clone().or(implicit),
+        ..opts.clone()
+    };
     let file_cfg = match &opts.config_file {
         Some(p) => read_config_file(p)?,
         None => ConfigFile::default(),
