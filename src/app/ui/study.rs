@@ -35,6 +35,14 @@ pub enum StudyTab {
 /// A cell's score: pointing-game hit and IoU of the top-p region's rectangle.
 pub type CellScore = Option<(bool, f64)>;
 
+/// A layer-scoring thread: (sweep, generation, threshold) and where its scores arrive.
+type LayerJob = (
+    u64,
+    u64,
+    String,
+    std::sync::mpsc::Receiver<Vec<Vec<CellScore>>>,
+);
+
 /// State of the Study window: tab, the shared zoom and pan, textures and cached scores.
 #[derive(Default)]
 pub struct StudyView {
@@ -53,6 +61,9 @@ pub struct StudyView {
     layers_id: u64,
     /// Layer scores of sweep `layers_id` at (generation, threshold).
     layer_scores: Option<(u64, u64, String, Vec<Vec<CellScore>>)>,
+    /// The scoring of a sweep in progress, for (sweep, generation, threshold): up to hundreds of
+    /// maps at full resolution, so it runs in a thread of its own.
+    layer_job: Option<LayerJob>,
 }
 
 impl StudyView {
@@ -373,24 +384,44 @@ impl Workbench {
         let generation = self.session.edit_generation;
         let thr = format!("{:?}", self.session.project.view.threshold);
         let fresh = matches!(&self.study.layer_scores, Some((i, g, t, _)) if *i == id && *g == generation && *t == thr);
-        if !fresh && !self.tool.stroking() {
+        let running = matches!(&self.study.layer_job, Some((i, g, t, _)) if *i == id && *g == generation && *t == thr);
+        if !fresh && !running && !self.tool.stroking() {
             let truth = self.session.ann().map(|a| a.ground_truth());
-            let scores = maps
-                .grids
-                .iter()
-                .map(|heads| {
-                    heads
-                        .iter()
-                        .map(|g| {
-                            let t = truth.as_ref()?;
-                            let m = upsample::nearest_minmax(g, maps.patch);
-                            let full = preprocess::map_to_original(&m.values, &maps.geometry);
-                            cell_score(&full, t, p)
-                        })
-                        .collect()
-                })
-                .collect();
-            self.study.layer_scores = Some((id, generation, thr, scores));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (maps, ctx) = (maps.clone(), ui.ctx().clone());
+            std::thread::spawn(move || {
+                let scores = maps
+                    .grids
+                    .iter()
+                    .map(|heads| {
+                        heads
+                            .iter()
+                            .map(|g| {
+                                let t = truth.as_ref()?;
+                                let m = upsample::nearest_minmax(g, maps.patch);
+                                let full = preprocess::map_to_original(&m.values, &maps.geometry);
+                                cell_score(&full, t, p)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let _ = tx.send(scores);
+                ctx.request_repaint();
+            });
+            self.study.layer_job = Some((id, generation, thr, rx));
+        }
+        if let Some((i, g, t, rx)) = &self.study.layer_job {
+            match rx.try_recv() {
+                Ok(scores) => {
+                    self.study.layer_scores = Some((*i, *g, t.clone(), scores));
+                    self.study.layer_job = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    ui.ctx()
+                        .request_repaint_after(std::time::Duration::from_millis(50));
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.study.layer_job = None,
+            }
         }
         let scores = self.study.layer_scores.as_ref().map(|s| &s.3);
         ui.label(
