@@ -56,6 +56,18 @@ fn explicit_backward_matches_autodiff_with_registers_and_layer_scale() {
     explicit_matches_autodiff(config(arch), (40, 24));
 }
 
+/// A global-average-pool head with fc_norm: the gradient enters every patch token.
+#[test]
+fn explicit_backward_matches_autodiff_with_an_average_pool_head() {
+    let arch = Arch {
+        reg_tokens: 1,
+        global_pool: vitscope::model::Pool::Avg,
+        fc_norm: true,
+        ..Arch::default()
+    };
+    explicit_matches_autodiff(config(arch), (32, 24));
+}
+
 fn explicit_matches_autodiff(cfg: VitConfig, (h, w): (usize, usize)) {
     let device = Device::flex();
     let mut vit = cfg.init(&device);

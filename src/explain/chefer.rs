@@ -198,13 +198,25 @@ pub fn chefer_parts(
         t: head_w.transpose(),
     };
     let r = linear_relprop(pooled.clone(), xw, &head_w, r); // [B, C]
-    // Class-token selection (IndexSelect rule): only token 0 receives relevance.
-    let r0 = pooled.clone() * safe_div(r, pooled); // [B, C]
     let n = trace.normed.dims()[1];
-    // Relevance enters the last block at the class token only, and stays there until that
-    // block's attention spreads it: the last block's MLP, projection and attention rows run on
-    // token 0 alone (the other rows of the full computation are exact zeros).
-    let mut r = r0.reshape([b, 1, d]);
+    let cls_pool = cfg.arch.global_pool == crate::model::Pool::Token;
+    let mut r = if cls_pool {
+        // Class-token selection (IndexSelect rule): only token 0 receives relevance. It stays
+        // there until the last block's attention spreads it: that block's MLP, projection and
+        // attention rows run on token 0 alone (the other rows are exact zeros).
+        let r0 = pooled.clone() * safe_div(r, pooled); // [B, C]
+        r0.reshape([b, 1, d])
+    } else {
+        // Average pooling (fc_norm, like the final norm, passes relevance on unchanged): the
+        // z-rule of a mean gives each patch token its share x_j / Σ_k x_k of every channel's
+        // relevance; the class token and the registers get none.
+        let p = cfg.prefix();
+        let tokens = trace.normed.clone().narrow(1, p, n - p); // [B, Np, C]
+        let sum = tokens.clone().sum_dim(1); // [B, 1, C]
+        let share = safe_div(r.reshape([b, 1, d]), sum);
+        let r_tok = tokens * share;
+        Tensor::cat(vec![Tensor::zeros([b, p, d], &device), r_tok], 1)
+    };
     let mut attn_cams = vec![None; cfg.depth];
     let transposed = vit.transposed_linears();
     let absolute = vit.absolute_linears();
@@ -217,7 +229,7 @@ pub fn chefer_parts(
         .enumerate()
         .rev()
     {
-        let cls_only = i + 1 == cfg.depth;
+        let cls_only = i + 1 == cfg.depth && cls_pool;
         let nr = if cls_only { 1 } else { n };
         let rows = |t: &Tensor<3>| t.clone().narrow(1, 0, nr);
         let mid = rows(&bt.mid);

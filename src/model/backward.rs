@@ -24,7 +24,7 @@ use burn::nn::LayerNorm;
 use burn::tensor::{Device, Tensor};
 
 use super::rows::{pad_rows, par_rows};
-use super::vit::{Trace, Vit, scaled};
+use super::vit::{Pool, Trace, Vit, scaled};
 
 /// What [`Vit::logit_gradients`] should return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -136,18 +136,49 @@ impl Vit {
         // Head and final norm: only the class token receives gradient, and it stays the only
         // row with gradient through the last block's MLP, projection and attention queries:
         // those steps run on token 0 alone (the other rows of the full computation are zeros).
+        // With average pooling every patch token gets 1/patches of the pooled gradient (through
+        // fc_norm first, where the model has it), and every row runs.
         let head_w = w.head.weight.val().narrow(1, target, 1).reshape([1, d]); // [1, C]
-        let x_cls = last.output.clone().narrow(1, 0, 1).reshape([b, d]);
-        let g_cls = layer_norm_backward(&w.norm, cfg.eps, x_cls, head_w.expand([b, d]));
-        let mut g = g_cls.reshape([b, 1, d]);
+        let device = last.output.device();
+        let cls_pool = cfg.arch.global_pool == Pool::Token;
+        let mut g = if cls_pool {
+            let x_cls = last.output.clone().narrow(1, 0, 1).reshape([b, d]);
+            let g_cls = layer_norm_backward(&w.norm, cfg.eps, x_cls, head_w.expand([b, d]));
+            g_cls.reshape([b, 1, d])
+        } else {
+            let p = cfg.prefix();
+            let np = n - p;
+            let x = last.output.clone();
+            let g_pooled = head_w.expand([b, d]);
+            let g_mean = match &w.fc_norm {
+                Some(ln) => {
+                    let mean = x.clone().narrow(1, p, np).mean_dim(1).reshape([b, d]);
+                    layer_norm_backward(ln, cfg.eps, mean, g_pooled)
+                }
+                None => g_pooled,
+            };
+            let g_tok = (g_mean * (1.0 / np as f64))
+                .reshape([b, 1, d])
+                .expand([b, np, d]);
+            let g_normed = Tensor::cat(vec![Tensor::zeros([b, p, d], &device), g_tok], 1);
+            match &w.fc_norm {
+                Some(_) => g_normed,
+                None => layer_norm_backward(
+                    &w.norm,
+                    cfg.eps,
+                    x.reshape([b * n, d]),
+                    g_normed.reshape([b * n, d]),
+                )
+                .reshape([b, n, d]),
+            }
+        };
 
         let transposed = self.transposed_linears();
-        let device = last.output.device();
         for i in (lowest..depth).rev() {
             let blk = &w.blocks[i];
             let wt = &transposed[i];
             let bt = trace.block(i).ok_or(BackwardError::MissingBlock(i))?;
-            let nr = if i + 1 == depth { 1 } else { n };
+            let nr = if i + 1 == depth && cls_pool { 1 } else { n };
             let rows = |t: &Tensor<3>| {
                 let [_, _, c] = t.dims();
                 t.clone().narrow(1, 0, nr).reshape([b * nr, c])

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::Device;
 
-use super::vit::{Arch, Family, Resample, Vit, VitConfig};
+use super::vit::{Arch, Family, Pool, Resample, Vit, VitConfig};
 
 /// Errors raised while reading or applying a checkpoint. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -297,7 +297,16 @@ fn read_pytorch(path: &Path, file_len: u64) -> Result<StateDict, CheckpointError
 pub fn normalise_layout(
     sd: StateDict,
     path: &Path,
+    opts: &LoadOptions,
 ) -> Result<(StateDict, CheckpointLayout, Vec<String>), CheckpointError> {
+    // An average-pool model keeps its fc_norm; otherwise a file with fc_norm and no norm is
+    // MAE's fine-tuning layout, whose fc_norm serves as the final norm.
+    let avg = match &opts.config_file {
+        Some(p) => read_config_file(p)?
+            .pick(|c| c.global_pool.clone())
+            .is_some_and(|g| g == "avg"),
+        None => false,
+    };
     if super::hf::is_hf(&sd) {
         let (sd, family, notes) = super::hf::to_timm(sd).map_err(|e| format_err(path, e))?;
         let layout = match family {
@@ -306,11 +315,14 @@ pub fn normalise_layout(
         };
         return Ok((sd, layout, notes));
     }
-    Ok(normalise_timm(sd))
+    Ok(normalise_timm(sd, avg))
 }
 
 /// [`normalise_layout`] of a timm-named state dict.
-fn normalise_timm(mut sd: StateDict) -> (StateDict, CheckpointLayout, Vec<String>) {
+fn normalise_timm(
+    mut sd: StateDict,
+    keep_fc_norm: bool,
+) -> (StateDict, CheckpointLayout, Vec<String>) {
     let mut notes = Vec::new();
     let mut mae = false;
     // Peel wrappers until `cls_token` is at the top level.
@@ -332,7 +344,7 @@ fn normalise_timm(mut sd: StateDict) -> (StateDict, CheckpointLayout, Vec<String
             .collect();
     }
     let has_fc_norm = sd.contains_key("fc_norm.weight");
-    if has_fc_norm && !sd.contains_key("norm.weight") {
+    if has_fc_norm && !keep_fc_norm && !sd.contains_key("norm.weight") {
         for p in ["weight", "bias"] {
             if let Some(t) = sd.remove(&format!("fc_norm.{p}")) {
                 sd.insert(format!("norm.{p}"), t);
@@ -472,17 +484,26 @@ fn infer_arch(
         ));
     }
     let pool = file_cfg.pick(|c| c.global_pool.clone());
-    if pool
-        .as_deref()
-        .is_some_and(|p| p != "token" && !p.is_empty())
-        || file_cfg.pick(|c| c.fc_norm) == Some(true)
-    {
+    let global_pool = match pool.as_deref() {
+        None | Some("token") => Pool::Token,
+        Some("avg") => Pool::Avg,
+        Some(p) => {
+            return Err(format_err(
+                cfg_path,
+                format!("global_pool '{p}': only 'token' and 'avg' heads are supported"),
+            ));
+        }
+    };
+    // timm: fc_norm defaults to on exactly for average pooling, and then replaces the final
+    // norm; the tensors say which the file has.
+    let fc_norm = sd.contains_key("fc_norm.weight")
+        && file_cfg
+            .pick(|c| c.fc_norm)
+            .unwrap_or(global_pool == Pool::Avg);
+    if fc_norm && global_pool == Pool::Token {
         return Err(format_err(
             cfg_path,
-            format!(
-                "global_pool {:?} / fc_norm: only class-token heads ('token') are supported",
-                pool.unwrap_or_default()
-            ),
+            "fc_norm with global_pool 'token': timm applies fc_norm to pooled patch tokens only",
         ));
     }
     let act = file_cfg.pick(|c| c.hidden_act.clone().or(c.act.clone()));
@@ -521,6 +542,7 @@ fn infer_arch(
             headless,
             layer_scale,
             reg_tokens,
+            fc_norm: saved.fc_norm && sd.contains_key("fc_norm.weight"),
             ..saved.clone()
         };
         let grid = pos_len.checked_sub(arch.pos_prefix).and_then(square_side);
@@ -592,6 +614,8 @@ fn infer_arch(
         layer_scale,
         resample,
         headless,
+        global_pool,
+        fc_norm,
     };
     Ok((arch, grid))
 }
@@ -775,8 +799,9 @@ pub fn expected_shapes(cfg: &VitConfig) -> BTreeMap<String, Vec<usize>> {
             m.insert(format!("{b}.ls2.gamma"), vec![d]);
         }
     }
-    m.insert("norm.weight".into(), vec![d]);
-    m.insert("norm.bias".into(), vec![d]);
+    let last = if cfg.arch.fc_norm { "fc_norm" } else { "norm" };
+    m.insert(format!("{last}.weight"), vec![d]);
+    m.insert(format!("{last}.bias"), vec![d]);
     m.insert("head.weight".into(), vec![cfg.num_classes, d]);
     m.insert("head.bias".into(), vec![cfg.num_classes]);
     m
@@ -789,7 +814,7 @@ pub fn load_state(
     opts: &LoadOptions,
 ) -> Result<(StateDict, VitConfig, CheckpointLayout), CheckpointError> {
     let sd = read_state_dict(path)?;
-    let (sd, layout, _) = normalise_layout(sd, path)?;
+    let (sd, layout, _) = normalise_layout(sd, path, opts)?;
     let config = infer_config(&sd, layout, path, opts)?;
     Ok((sd, config, layout))
 }
@@ -801,7 +826,7 @@ pub fn load_vit(
     device: &Device,
 ) -> Result<(Vit, LoadReport), CheckpointError> {
     let sd = read_state_dict(path)?;
-    let (sd, layout, mut notes) = normalise_layout(sd, path)?;
+    let (sd, layout, mut notes) = normalise_layout(sd, path, opts)?;
     let config = infer_config(&sd, layout, path, opts)?;
     apply_state_dict(sd, config, layout, path, device).map(|(vit, mut report)| {
         notes.append(&mut report.notes);
@@ -878,7 +903,13 @@ pub fn apply_state_dict(
     if let Some(err) = result.errors.first() {
         return Err(format_err(path, err.to_string()));
     }
-    let mut missing: Vec<String> = result.missing.iter().map(|(k, _)| k.clone()).collect();
+    let mut missing: Vec<String> = result
+        .missing
+        .iter()
+        .map(|(k, _)| k.clone())
+        // An fc_norm model has no final norm (timm: an identity); the module's is unused.
+        .filter(|k| !(config.arch.fc_norm && k.starts_with("norm.")))
+        .collect();
     missing.sort();
     let report = LoadReport {
         path: path.to_path_buf(),

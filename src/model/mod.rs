@@ -14,6 +14,6 @@ pub mod vit;
 pub use backward::{GradRequest, LogitGradients};
 pub use checkpoint::{LoadOptions, LoadReport, load_vit};
 pub use vit::{
-    AbsoluteLinears, Arch, BlockLinears, Family, Probes, Resample, Trace, TransposedLinears, Vit,
-    VitConfig,
+    AbsoluteLinears, Arch, BlockLinears, Family, Pool, Probes, Resample, Trace, TransposedLinears,
+    Vit, VitConfig,
 };

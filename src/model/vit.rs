@@ -96,6 +96,22 @@ pub struct Arch {
     pub resample: Resample,
     /// The file had no classifier: the head is a direction (`--direction`) or a new one.
     pub headless: bool,
+    /// What the head reads: the class token, or the mean of the patch tokens.
+    pub global_pool: Pool,
+    /// timm's `fc_norm`: the final norm is an identity and a LayerNorm (`fc_norm.*`) normalises
+    /// the pooled features instead.
+    pub fc_norm: bool,
+}
+
+/// What the head reads (timm `global_pool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pool {
+    /// The class token after the final norm (`'token'`).
+    #[default]
+    Token,
+    /// The mean of the patch tokens (registers and class token excluded; `'avg'`).
+    Avg,
 }
 
 impl Default for Arch {
@@ -107,6 +123,8 @@ impl Default for Arch {
             layer_scale: false,
             resample: Resample::BicubicAntialias,
             headless: false,
+            global_pool: Pool::Token,
+            fc_norm: false,
         }
     }
 }
@@ -354,6 +372,7 @@ impl VitConfig {
             pos_embed: normal(vec![1, self.pos_len(), d], 0.02),
             blocks,
             norm: ln(),
+            fc_norm: self.arch.fc_norm.then(ln),
             head: linear(d, self.num_classes),
         };
         Vit::new(weights, self.clone())
@@ -443,8 +462,10 @@ pub struct VitWeights {
     pub pos_embed: Param<Tensor<3>>,
     /// Transformer blocks.
     pub blocks: Vec<Block>,
-    /// Final LayerNorm.
+    /// Final LayerNorm (unused with `fc_norm`, where timm has an identity).
     pub norm: LayerNorm,
+    /// LayerNorm of the pooled features (timm `fc_norm`, with `global_pool='avg'`).
+    pub fc_norm: Option<LayerNorm>,
     /// Classifier on the class token.
     pub head: Linear,
 }
@@ -869,13 +890,43 @@ impl Vit {
         let (mut x, _) = self.embed(input);
         let depth = self.weights.blocks.len();
         for (i, blk) in self.weights.blocks.iter().enumerate() {
-            // Only the class token's output reaches the head: the last block's queries,
-            // projection and MLP run on it alone (its keys and values on every token).
-            x = self.block_lean(blk, x, i + 1 == depth);
+            // With class-token pooling only its output reaches the head: the last block's
+            // queries, projection and MLP run on it alone (its keys and values on every token).
+            let cls_only = i + 1 == depth && self.config.arch.global_pool == Pool::Token;
+            x = self.block_lean(blk, x, cls_only);
         }
-        let [b, _, d] = x.dims();
-        let pooled = self.weights.norm.forward(x.narrow(1, 0, 1)).reshape([b, d]);
+        let (_, pooled) = self.pool(x);
         self.weights.head.forward(pooled)
+    }
+
+    /// The final norm of every token and the head's input: the class token, or the mean of the
+    /// patch tokens (then `fc_norm`, whose models have no final norm). `x` may hold the class
+    /// token alone (the lean forward's last block), for class-token pooling.
+    ///
+    /// # Shapes
+    /// - x: `[B, N, C]` → (`[B, N, C]`, `[B, C]`)
+    pub fn pool(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<2>) {
+        let [b, n, d] = x.dims();
+        let normed = match &self.weights.fc_norm {
+            Some(_) => x,
+            None => self.weights.norm.forward(x),
+        };
+        let pooled = match self.config.arch.global_pool {
+            Pool::Token => normed.clone().narrow(1, 0, 1).reshape([b, d]),
+            Pool::Avg => {
+                let p = self.config.prefix();
+                let mean = normed
+                    .clone()
+                    .narrow(1, p, n - p)
+                    .mean_dim(1)
+                    .reshape([b, d]);
+                match &self.weights.fc_norm {
+                    Some(ln) => ln.forward(mean),
+                    None => mean,
+                }
+            }
+        };
+        (normed, pooled)
     }
 
     /// Forward pass that records the activations of every block and, on request, adds gradient
@@ -925,9 +976,7 @@ impl Vit {
             x = bt.output.clone();
             blocks.push(bt);
         }
-        let [b, _, d] = x.dims();
-        let normed = self.weights.norm.forward(x);
-        let pooled = normed.clone().narrow(1, 0, 1).reshape([b, d]);
+        let (normed, pooled) = self.pool(x);
         let logits = self.weights.head.forward(pooled.clone());
         let probes = probes.any().then_some(GradProbes {
             attn: attn_probes,
