@@ -325,7 +325,8 @@ fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
     vimage::dimensions(path).map_err(|e| EvalError::Other(e.to_string()))
 }
 
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
+/// Mean of the values that are not NaN (NaN when there are none).
+pub(crate) fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let (mut s, mut n) = (0.0, 0usize);
     for x in v.filter(|x| !x.is_nan()) {
         s += x;

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::eval::{EvalConfig, EvalError, Item};
+use super::eval::{EvalConfig, EvalError, Item, mean};
 use crate::explain::{attention, upsample};
 use crate::io::{image as vimage, mask as vmask, write_atomic};
 use crate::metrics;
@@ -131,15 +131,6 @@ pub fn sweep(
 
 /// (checkpoint, block, head or `None` for the mean over heads).
 type Key = (String, usize, Option<usize>);
-
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut n) = (0.0, 0usize);
-    for x in v.filter(|x| !x.is_nan()) {
-        s += x;
-        n += 1;
-    }
-    if n == 0 { f64::NAN } else { s / n as f64 }
-}
 
 /// Writes the sweep's files into `cfg.out`; returns its Markdown section.
 pub fn write_reports(rows: &[LayerRow], cfg: &EvalConfig) -> Result<String, EvalError> {

@@ -291,6 +291,37 @@ fn write_part10(
     crate::io::write_atomic(path, &bytes).map_err(|e| err(path, e.to_string()))
 }
 
+/// The Image Pixel attributes of unsigned, uncompressed pixels (`bits` allocated = stored, the
+/// high bit last).
+fn image_pixel(
+    obj: &mut InMemDicomObject,
+    (rows, cols): (usize, usize),
+    samples: u16,
+    photometric: &str,
+    bits: u16,
+) {
+    let us = |obj: &mut InMemDicomObject, tag, v: u16| {
+        obj.put(DataElement::new(tag, VR::US, dicom_value!(U16, [v])));
+    };
+    us(obj, tags::SAMPLES_PER_PIXEL, samples);
+    obj.put(DataElement::new(
+        tags::PHOTOMETRIC_INTERPRETATION,
+        VR::CS,
+        photometric,
+    ));
+    us(obj, tags::ROWS, rows as u16);
+    us(obj, tags::COLUMNS, cols as u16);
+    us(obj, tags::BITS_ALLOCATED, bits);
+    us(obj, tags::BITS_STORED, bits);
+    us(obj, tags::HIGH_BIT, bits - 1);
+    us(obj, tags::PIXEL_REPRESENTATION, 0);
+    obj.put(DataElement::new(
+        tags::LOSSY_IMAGE_COMPRESSION,
+        VR::CS,
+        "00",
+    ));
+}
+
 fn equipment(obj: &mut InMemDicomObject) {
     obj.put(DataElement::new(tags::MANUFACTURER, VR::LO, "vitscope"));
     obj.put(DataElement::new(
@@ -373,55 +404,11 @@ pub fn write_secondary_capture(
         VR::CS,
         PrimitiveValue::Empty,
     ));
-    obj.put(DataElement::new(
-        tags::SAMPLES_PER_PIXEL,
-        VR::US,
-        dicom_value!(U16, [3]),
-    ));
-    obj.put(DataElement::new(
-        tags::PHOTOMETRIC_INTERPRETATION,
-        VR::CS,
-        "RGB",
-    ));
+    image_pixel(&mut obj, (height, width), 3, "RGB", 8);
     obj.put(DataElement::new(
         tags::PLANAR_CONFIGURATION,
         VR::US,
         dicom_value!(U16, [0]),
-    ));
-    obj.put(DataElement::new(
-        tags::ROWS,
-        VR::US,
-        dicom_value!(U16, [height as u16]),
-    ));
-    obj.put(DataElement::new(
-        tags::COLUMNS,
-        VR::US,
-        dicom_value!(U16, [width as u16]),
-    ));
-    obj.put(DataElement::new(
-        tags::BITS_ALLOCATED,
-        VR::US,
-        dicom_value!(U16, [8]),
-    ));
-    obj.put(DataElement::new(
-        tags::BITS_STORED,
-        VR::US,
-        dicom_value!(U16, [8]),
-    ));
-    obj.put(DataElement::new(
-        tags::HIGH_BIT,
-        VR::US,
-        dicom_value!(U16, [7]),
-    ));
-    obj.put(DataElement::new(
-        tags::PIXEL_REPRESENTATION,
-        VR::US,
-        dicom_value!(U16, [0]),
-    ));
-    obj.put(DataElement::new(
-        tags::LOSSY_IMAGE_COMPRESSION,
-        VR::CS,
-        "00",
     ));
     obj.put(DataElement::new(tags::BURNED_IN_ANNOTATION, VR::CS, "NO"));
     let mut px = rgb.to_vec();
@@ -551,44 +538,7 @@ pub fn write_seg(
         PrimitiveValue::Empty,
     ));
     obj.put(DataElement::new(tags::SEGMENTATION_TYPE, VR::CS, "BINARY"));
-    obj.put(DataElement::new(
-        tags::SAMPLES_PER_PIXEL,
-        VR::US,
-        dicom_value!(U16, [1]),
-    ));
-    obj.put(DataElement::new(
-        tags::PHOTOMETRIC_INTERPRETATION,
-        VR::CS,
-        "MONOCHROME2",
-    ));
-    obj.put(DataElement::new(
-        tags::ROWS,
-        VR::US,
-        dicom_value!(U16, [source.rows as u16]),
-    ));
-    obj.put(DataElement::new(
-        tags::COLUMNS,
-        VR::US,
-        dicom_value!(U16, [source.cols as u16]),
-    ));
-    for t in [tags::BITS_ALLOCATED, tags::BITS_STORED] {
-        obj.put(DataElement::new(t, VR::US, dicom_value!(U16, [1])));
-    }
-    obj.put(DataElement::new(
-        tags::HIGH_BIT,
-        VR::US,
-        dicom_value!(U16, [0]),
-    ));
-    obj.put(DataElement::new(
-        tags::PIXEL_REPRESENTATION,
-        VR::US,
-        dicom_value!(U16, [0]),
-    ));
-    obj.put(DataElement::new(
-        tags::LOSSY_IMAGE_COMPRESSION,
-        VR::CS,
-        "00",
-    ));
+    image_pixel(&mut obj, (source.rows, source.cols), 1, "MONOCHROME2", 1);
     obj.put(DataElement::new(
         tags::NUMBER_OF_FRAMES,
         VR::IS,

@@ -52,54 +52,52 @@ impl PacsBrowser {
         self.busy.is_some()
     }
 
-    fn client(&self) -> Result<Client, String> {
-        Client::new(self.url.trim(), Auth::from_env(), Duration::from_secs(30)).map_err(|e| e.0)
+    /// Runs `request` on a client of the URL in a thread; its reply arrives through `busy`.
+    fn start(
+        &mut self,
+        what: &str,
+        wake: impl Fn() + Send + 'static,
+        request: impl FnOnce(Client) -> Reply + Send + 'static,
+    ) {
+        let client = match Client::new(self.url.trim(), Auth::from_env(), Duration::from_secs(30)) {
+            Ok(c) => c,
+            Err(e) => {
+                self.status = e.0;
+                return;
+            }
+        };
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(request(client));
+            wake();
+        });
+        self.status = what.into();
+        self.busy = Some(rx);
     }
 
     /// Starts a search.
     pub fn search(&mut self, wake: impl Fn() + Send + 'static) {
-        let client = match self.client() {
-            Ok(c) => c,
-            Err(e) => {
-                self.status = e;
-                return;
-            }
-        };
-        let (tx, rx) = channel();
         let (pid, modality) = (
             self.patient_id.trim().to_string(),
             self.modality.trim().to_string(),
         );
-        std::thread::spawn(move || {
-            fn opt(s: &str) -> Option<&str> {
-                (!s.is_empty()).then_some(s)
-            }
-            let r = client.search(opt(&pid), opt(&modality)).map_err(|e| e.0);
-            let _ = tx.send(Reply::Found(r));
-            wake();
+        self.start("searching…", wake, move |client| {
+            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            let (pid, modality) = (opt(&pid), opt(&modality));
+            Reply::Found(
+                client
+                    .search(pid.as_deref(), modality.as_deref())
+                    .map_err(|e| e.0),
+            )
         });
-        self.status = "searching…".into();
-        self.busy = Some(rx);
     }
 
     /// Starts fetching a study into `dir`.
     pub fn fetch(&mut self, study: &str, dir: PathBuf, wake: impl Fn() + Send + 'static) {
-        let client = match self.client() {
-            Ok(c) => c,
-            Err(e) => {
-                self.status = e;
-                return;
-            }
-        };
-        let (tx, rx) = channel();
         let study = study.to_string();
-        std::thread::spawn(move || {
-            let r = client.fetch_study(&study, &dir).map_err(|e| e.0);
-            let _ = tx.send(Reply::Fetched(r));
-            wake();
+        self.start("fetching…", wake, move |client| {
+            Reply::Fetched(client.fetch_study(&study, &dir).map_err(|e| e.0))
         });
-        self.status = "fetching…".into();
-        self.busy = Some(rx);
     }
 }
 
