@@ -109,8 +109,8 @@ pub struct EmbedArgs {
     json: bool,
 }
 
-/// The final class-token embedding and the mean patch embedding (registers excluded) of one
-/// image.
+/// The final class-token embedding (null without a class token) and the mean patch embedding
+/// (registers excluded) of one image.
 pub fn run_embed(a: EmbedArgs) -> Result<()> {
     let vit = load_model(&a.model)?;
     let img = vimage::read_image(&a.image)?;
@@ -130,19 +130,22 @@ pub fn run_embed(a: EmbedArgs) -> Result<()> {
             .map_err(|e| anyhow!("{}: {e}", a.image.display()))?;
         Ok(v)
     };
-    let (cls, mean) = (
-        read(cls, "the class embedding")?,
-        read(mean, "the mean patch embedding")?,
-    );
+    let cls = cls.map(|t| read(t, "the class embedding")).transpose()?;
+    let mean = read(mean, "the mean patch embedding")?;
     if a.json {
+        // A model without a class token has no class embedding: `"cls": null`.
         println!("{}", serde_json::json!({ "cls": cls, "patch_mean": mean }));
     } else {
         let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let cls_norm = cls
+            .as_deref()
+            .map_or("none (no class token)".to_string(), |c| {
+                format!("{:.4}", norm(c))
+            });
         eprintln!(
-            "{}: {}-d embeddings; |cls| = {:.4}, |patch_mean| = {:.4} (use --json for the values)",
+            "{}: {}-d embeddings; |cls| = {cls_norm}, |patch_mean| = {:.4} (use --json for the values)",
             a.image.display(),
-            cls.len(),
-            norm(&cls),
+            mean.len(),
             norm(&mean)
         );
     }

@@ -301,7 +301,7 @@ pub fn run_sanity(a: SanityArgs) -> Result<()> {
     let (original, target) = map_of(&vit, &input, a.method, a.target)?;
     let mut damaged = sd;
     let mut steps = Vec::new();
-    for (i, step) in cascade::steps(config.depth).iter().enumerate() {
+    for (i, step) in cascade::steps_for(&config).iter().enumerate() {
         cascade::replace(&mut damaged, step, config.depth, how)
             .map_err(|e| anyhow::anyhow!("{}: {e}", weights.display()))?;
         let v = build(damaged.clone())?;

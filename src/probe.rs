@@ -102,7 +102,7 @@ pub struct ProbeReport {
     pub config: ProbeConfig,
 }
 
-/// Class-token features of `images` (`[3 * S * S]` prepared inputs), one backbone pass per
+/// Features of `images` (what the head reads: the class token, or the pooled patch tokens) (`[3 * S * S]` prepared inputs), one backbone pass per
 /// image, `FEATURE_BATCH` at a time.
 fn features(vit: &Vit, inputs: &[Vec<f32>], size: usize) -> Result<Vec<Vec<f32>>, String> {
     let device = vit.weights.head.weight.val().device();
@@ -114,9 +114,9 @@ fn features(vit: &Vit, inputs: &[Vec<f32>], size: usize) -> Result<Vec<Vec<f32>>
         let x =
             Tensor::<4>::from_data(TensorData::new(chunk.concat(), [b, 3, size, size]), &device);
         let trace = vit.forward_kept(x, Probes::NONE, depth..depth);
-        let cls = trace.normed.narrow(1, 0, 1).reshape([b, d]);
-        let v = crate::explain::to_vec(cls).map_err(|e| e.to_string())?;
-        crate::io::guard::check_finite(&v, "the class-token features")?;
+        // The head's input: the final class token, or the pooled patch tokens (average pool).
+        let v = crate::explain::to_vec(trace.pooled).map_err(|e| e.to_string())?;
+        crate::io::guard::check_finite(&v, "the features")?;
         out.extend(v.chunks(d).map(<[f32]>::to_vec));
     }
     Ok(out)

@@ -149,7 +149,7 @@ fn inputs_embeddings_and_outputs() {
             let (cls, mean) = vit.embeddings(x.clone());
             assert_rel(
                 &format!("{name} cls"),
-                &to_vec(cls).unwrap(),
+                &to_vec(cls.expect("a class token")).unwrap(),
                 &case.want(&format!("{tag}/cls")),
                 1e-4,
             );

@@ -96,8 +96,8 @@ fn weight_gradients_match_finite_differences() {
     check(
         "cls_token",
         &plain,
-        w.cls_token.val().grad(&grads).unwrap(),
-        |m| &mut m.cls_token,
+        w.cls_token.as_ref().unwrap().val().grad(&grads).unwrap(),
+        |m| m.cls_token.as_mut().unwrap(),
         &x,
         &y,
     );

@@ -542,7 +542,7 @@ impl ModelThread {
                 Ok((e.map.values, e.target, e.logits))
             };
         let (original, target, logits) = map_of(&vit, key.target)?;
-        let steps = cascade::steps(vit.config.depth);
+        let steps = cascade::steps_for(&vit.config);
         let with_logit = key.method.class_specific() && logits.len() > 1;
         let total = 1 + with_logit as usize + steps.len();
         let size = input.size;

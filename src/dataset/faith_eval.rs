@@ -140,7 +140,7 @@ pub fn sanity(
         // The cascade's models, built once per checkpoint.
         let mut damaged = st.state.clone();
         let mut steps = Vec::new();
-        for step in cascade::steps(st.config.depth) {
+        for step in cascade::steps_for(&st.config) {
             cascade::replace(
                 &mut damaged,
                 &step,

@@ -9,14 +9,20 @@ use burn::tensor::Tensor;
 
 use super::upsample::minmax;
 use super::{ExplainError, PatchMap, check_target, to_vec};
-use crate::model::{GradRequest, Probes, Vit};
+use crate::model::{GradRequest, Probes, Vit, VitConfig};
 
-/// `[B, H, N, N]` → `[B, H, patches]`: query 0 (the class token), the patch keys (after the
-/// class token and the registers).
-fn class_rows(attn: Tensor<4>, prefix: usize) -> Tensor<3> {
+/// `[B, H, N, N]` → `[B, H, patches]`: the query the output reads, query 0 (the class token)
+/// or, without a class token, the mean of the patch queries; the patch keys (after the class
+/// token and the registers).
+fn class_rows(attn: Tensor<4>, cfg: &VitConfig) -> Tensor<3> {
     let [b, h, n, _] = attn.dims();
-    attn.narrow(2, 0, 1)
-        .narrow(3, prefix, n - prefix)
+    let prefix = cfg.prefix();
+    let rows = if cfg.arch.class_token {
+        attn.narrow(2, 0, 1)
+    } else {
+        attn.narrow(2, prefix, n - prefix).mean_dim(2)
+    };
+    rows.narrow(3, prefix, n - prefix)
         .reshape([b, h, n - prefix])
 }
 
@@ -48,7 +54,7 @@ pub fn attention_map(
     let block = trace
         .block(layer)
         .ok_or_else(|| ExplainError::Data(format!("block {layer} was not kept")))?;
-    let rows = class_rows(block.attn.clone(), cfg.prefix()); // [1, H, P]
+    let rows = class_rows(block.attn.clone(), cfg); // [1, H, P]
     let [_, hh, p] = rows.dims();
     let row = match head {
         Some(h) => rows.narrow(1, h, 1).reshape([p]),
@@ -90,8 +96,8 @@ pub fn cam_attn_map(
     let block = trace
         .block(last)
         .ok_or_else(|| ExplainError::Data("the last block was not kept".into()))?;
-    let attn = class_rows(block.attn.clone(), cfg.prefix()); // [1, H, P]
-    let grad = class_rows(grad, cfg.prefix()); // [1, H, P]
+    let attn = class_rows(block.attn.clone(), cfg); // [1, H, P]
+    let grad = class_rows(grad, cfg); // [1, H, P]
     let [_, h, p] = attn.dims();
     let weights = grad.mean_dim(2); // [1, H, 1]
     let cam = (attn * weights).mean_dim(1).reshape([p]).clamp_min(0.0);
@@ -122,7 +128,7 @@ pub fn layer_head_maps(
     let (gh, gw) = trace.grid;
     let mut grids = Vec::with_capacity(trace.blocks.len());
     for block in &trace.blocks {
-        let rows = class_rows(block.attn.clone(), cfg.prefix()); // [1, H, P]
+        let rows = class_rows(block.attn.clone(), cfg); // [1, H, P]
         let [_, h, p] = rows.dims();
         let mean = rows.clone().mean_dim(1).reshape([1, p]);
         let all = to_vec(Tensor::cat(vec![rows.reshape([h, p]), mean], 0))?;

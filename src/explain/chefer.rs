@@ -17,7 +17,7 @@
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, check_target, patch_row, to_vec};
+use super::{ExplainError, PatchMap, check_target, output_row, patch_row, to_vec};
 use crate::model::rows::{pad_rows, par_rows};
 use crate::model::{GradRequest, Probes, Vit};
 
@@ -328,7 +328,7 @@ pub fn chefer_map(
             .reshape([n, n])
             + eye.clone();
         row = Some(match row {
-            None => a.narrow(0, 0, 1),
+            None => output_row(&vit.config, a),
             Some(r) => r.matmul(a),
         });
     }

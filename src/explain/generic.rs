@@ -3,12 +3,13 @@
 //!
 //! `R = I`; for every block from the first to the last, `cam = mean_heads(clamp(∂y/∂A ⊙ A,
 //! min = 0))` and `R = R + cam · R`; the map is the class-token row of `R` over the patch tokens
-//! (after the class token and any registers), not normalised. Since `R = (I + cam_L) ⋯ (I +
+//! (after the class token and any registers; without a class token the mean of the patch
+//! tokens' rows), not normalised. Since `R = (I + cam_L) ⋯ (I +
 //! cam_0)`, only its first row is formed: a row vector times each factor, last block first.
 
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, check_target, patch_row, to_vec};
+use super::{ExplainError, PatchMap, check_target, output_row, patch_row, to_vec};
 use crate::model::{GradRequest, Probes, Vit};
 
 /// Returns (target, logits, grid map, not normalised).
@@ -38,7 +39,7 @@ pub fn generic_map(
             .mean_dim(1)
             .reshape([n, n]);
         row = Some(match row {
-            None => (cam + eye.clone()).narrow(0, 0, 1),
+            None => output_row(&vit.config, cam + eye.clone()),
             Some(r) => r.clone() + r.matmul(cam),
         });
     }

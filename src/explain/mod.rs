@@ -18,7 +18,7 @@ pub mod upsample;
 use burn::tensor::Tensor;
 use serde::Serialize;
 
-use crate::model::Vit;
+use crate::model::{Vit, VitConfig};
 
 /// An explanation method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -177,6 +177,19 @@ pub(crate) fn check_target(target: Option<usize>, logits: &[f32]) -> Result<usiz
         ))),
         Some(t) => Ok(t),
         None => Ok(argmax(logits)),
+    }
+}
+
+/// The row of a token × token matrix `[N, N]` that the model's output reads, `[1, N]`: the
+/// class token's (row 0), or, for a model without a class token (average pooling), the mean of
+/// the patch tokens' rows, since the pooled output is the mean of the patch tokens.
+pub(crate) fn output_row(cfg: &VitConfig, m: Tensor<2>) -> Tensor<2> {
+    if cfg.arch.class_token {
+        m.narrow(0, 0, 1)
+    } else {
+        let [n, _] = m.dims();
+        let p = cfg.prefix();
+        m.narrow(0, p, n - p).mean_dim(0)
     }
 }
 

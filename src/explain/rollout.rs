@@ -2,11 +2,12 @@
 //! block the mean over heads plus the identity, each row divided by its sum, the product from the
 //! first block to the last (`A_L ... A_1 A_0`), class-token row, the patch keys (after the
 //! class token and any registers; the row sums include the registers). Only row 0 of the
-//! product is needed, so it is evaluated as a row vector times each matrix in turn.
+//! product is needed, so it is evaluated as a row vector times each matrix in turn. A model
+//! without a class token reads the mean of the patch tokens: the mean of their rows.
 
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, patch_row, to_vec};
+use super::{ExplainError, PatchMap, output_row, patch_row, to_vec};
 use crate::model::{Probes, Vit};
 
 /// Returns (logits, grid map, not normalised).
@@ -24,7 +25,7 @@ pub fn rollout_map(vit: &Vit, input: Tensor<4>) -> Result<(Vec<f32>, PatchMap), 
     for blk in trace.blocks.iter().rev() {
         let a = aug(blk.attn.clone());
         row = Some(match row {
-            None => a.narrow(0, 0, 1),
+            None => output_row(&vit.config, a),
             Some(r) => r.matmul(a),
         });
     }

@@ -12,6 +12,7 @@
 
 use rand::{Rng, SeedableRng};
 
+use crate::model::VitConfig;
 use crate::model::checkpoint::StateDict;
 
 /// α of the Weyl sequence.
@@ -86,21 +87,59 @@ pub fn steps(depth: usize) -> Vec<Step> {
     out
 }
 
+/// The steps for the tensors `cfg`'s model has: [`steps`], with the class token only where
+/// the model has one, the register tokens in the embeddings, LayerScale in each block and
+/// `fc_norm` in place of the final norm where the model has them. The tensors of the plain
+/// layout keep their codes; the others get codes of their own (register tokens slot 4 of the
+/// embeddings, `ls1`/`ls2` slots 12/13 of a block, `fc_norm` the final norm's).
+pub fn steps_for(cfg: &VitConfig) -> Vec<Step> {
+    let arch = &cfg.arch;
+    let mut out = steps(cfg.depth);
+    for step in &mut out {
+        match step.layer.as_str() {
+            "norm" if arch.fc_norm => {
+                step.tensors = vec!["fc_norm.weight".into(), "fc_norm.bias".into()];
+            }
+            "embed" => {
+                if !arch.class_token {
+                    step.tensors.retain(|t| t != "cls_token");
+                }
+                if arch.reg_tokens > 0 {
+                    step.tensors.push("reg_token".into());
+                }
+            }
+            l if l.starts_with("blocks.") && arch.layer_scale => {
+                step.tensors.push(format!("{l}.ls1.gamma"));
+                step.tensors.push(format!("{l}.ls2.gamma"));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The code t of a tensor (16·unit + slot), `None` for a name outside the cascade.
 pub fn code(name: &str, depth: usize) -> Option<u32> {
     let unit_slot = |unit: usize, slot: usize| Some((16 * unit + slot) as u32);
     if let Some(slot) = EMBED_SLOTS.iter().position(|s| *s == name) {
         return unit_slot(0, slot);
     }
+    if name == "reg_token" {
+        return unit_slot(0, EMBED_SLOTS.len());
+    }
     if let Some(rest) = name.strip_prefix("blocks.") {
         let (b, tail) = rest.split_once('.')?;
         let b: usize = b.parse().ok()?;
-        let slot = BLOCK_SLOTS.iter().position(|s| *s == tail)?;
+        let slot = match tail {
+            "ls1.gamma" => BLOCK_SLOTS.len(),
+            "ls2.gamma" => BLOCK_SLOTS.len() + 1,
+            _ => BLOCK_SLOTS.iter().position(|s| *s == tail)?,
+        };
         return (b < depth).then(|| unit_slot(1 + b, slot))?;
     }
     match name {
-        "norm.weight" => unit_slot(1 + depth, 0),
-        "norm.bias" => unit_slot(1 + depth, 1),
+        "norm.weight" | "fc_norm.weight" => unit_slot(1 + depth, 0),
+        "norm.bias" | "fc_norm.bias" => unit_slot(1 + depth, 1),
         "head.weight" => unit_slot(2 + depth, 0),
         "head.bias" => unit_slot(2 + depth, 1),
         _ => None,
@@ -112,7 +151,8 @@ fn amp_off(name: &str) -> (f64, f64) {
     let gain = ["norm1.weight", "norm2.weight"]
         .iter()
         .any(|s| name.ends_with(s))
-        || name == "norm.weight";
+        || name == "norm.weight"
+        || name == "fc_norm.weight";
     if gain { (0.5, 1.0) } else { (0.02, 0.0) }
 }
 
@@ -171,5 +211,39 @@ mod tests {
         assert_eq!(s.len(), 7);
         assert_eq!(s[2].layer, "blocks.3");
         assert_eq!(s[6].layer, "embed");
+    }
+
+    #[test]
+    fn foundation_layouts_randomise_the_tensors_they_have() {
+        let mut cfg = crate::model::VitConfig::named("ti", 16, 2).unwrap();
+        cfg.arch.class_token = false;
+        cfg.arch.global_pool = crate::model::Pool::Avg;
+        cfg.arch.fc_norm = true;
+        cfg.arch.reg_tokens = 2;
+        cfg.arch.layer_scale = true;
+        let s = steps_for(&cfg);
+        let d = cfg.depth;
+        assert_eq!(s[1].tensors, ["fc_norm.weight", "fc_norm.bias"]);
+        let embed = &s.last().unwrap().tensors;
+        assert!(!embed.iter().any(|t| t == "cls_token"), "{embed:?}");
+        assert!(embed.iter().any(|t| t == "reg_token"), "{embed:?}");
+        assert!(
+            s[2].tensors
+                .contains(&format!("blocks.{}.ls2.gamma", d - 1))
+        );
+        // Every tensor has a code, and no two tensors share one.
+        let mut codes: Vec<u32> = s
+            .iter()
+            .flat_map(|st| st.tensors.iter().map(|t| code(t, d).unwrap()))
+            .collect();
+        let n = codes.len();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
+        // The plain layout's steps are unchanged.
+        assert_eq!(
+            steps_for(&crate::model::VitConfig::named("ti", 16, 2).unwrap()),
+            steps(d)
+        );
     }
 }

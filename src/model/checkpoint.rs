@@ -325,15 +325,17 @@ fn normalise_timm(
 ) -> (StateDict, CheckpointLayout, Vec<String>) {
     let mut notes = Vec::new();
     let mut mae = false;
-    // Peel wrappers until `cls_token` is at the top level.
+    // Peel wrappers until the patch embedding is at the top level (every ViT has one; the
+    // class token is optional).
+    const ANCHOR: &str = "patch_embed.proj.weight";
     for _ in 0..4 {
-        if sd.contains_key("cls_token") {
+        if sd.contains_key(ANCHOR) {
             break;
         }
-        let Some(cls) = sd.keys().find(|k| k.ends_with("cls_token")).cloned() else {
+        let Some(key) = sd.keys().find(|k| k.ends_with(ANCHOR)).cloned() else {
             break;
         };
-        let prefix = cls.trim_end_matches("cls_token").to_string();
+        let prefix = key.trim_end_matches(ANCHOR).to_string();
         if prefix.starts_with("model.") {
             mae = true;
         }
@@ -477,14 +479,31 @@ fn infer_arch(
             format!("{r} register tokens, but the checkpoint has {reg_tokens}"),
         ));
     }
-    if file_cfg.pick(|c| c.class_token) == Some(false) {
+    let class_token = match sd.get("cls_token") {
+        Some(t) if t.shape.len() == 3 && t.shape[..2] == [1, 1] => true,
+        Some(t) => {
+            return Err(format_err(
+                path,
+                format!("cls_token has shape {:?}, expected [1, 1, dim]", t.shape),
+            ));
+        }
+        None => false,
+    };
+    if let Some(c) = file_cfg.pick(|c| c.class_token)
+        && c != class_token
+    {
         return Err(format_err(
             cfg_path,
-            "models without a class token (class_token: false) are not supported",
+            format!(
+                "class_token: {c}, but the checkpoint {} a cls_token tensor",
+                if class_token { "has" } else { "has no" }
+            ),
         ));
     }
     let pool = file_cfg.pick(|c| c.global_pool.clone());
     let global_pool = match pool.as_deref() {
+        // timm requires a pooled head without a class token; 'avg' is the one it defaults to.
+        None if !class_token => Pool::Avg,
         None | Some("token") => Pool::Token,
         Some("avg") => Pool::Avg,
         Some(p) => {
@@ -500,6 +519,12 @@ fn infer_arch(
         && file_cfg
             .pick(|c| c.fc_norm)
             .unwrap_or(global_pool == Pool::Avg);
+    if !class_token && global_pool == Pool::Token {
+        return Err(format_err(
+            cfg_path,
+            "global_pool 'token', but the checkpoint has no cls_token: a model without a class token needs global_pool 'avg'",
+        ));
+    }
     if fc_norm && global_pool == Pool::Token {
         return Err(format_err(
             cfg_path,
@@ -535,12 +560,13 @@ fn infer_arch(
         (Some(img), Some(p)) if p == patch && img % p == 0 => Some(img / p),
         _ => None,
     };
-    let prefix = 1 + reg_tokens;
+    let prefix = usize::from(class_token) + reg_tokens;
     let headless = !sd.contains_key("head.weight");
     if let Some(saved) = &file_cfg.vitscope_arch {
         let arch = Arch {
             headless,
             layer_scale,
+            class_token,
             reg_tokens,
             fc_norm: saved.fc_norm && sd.contains_key("fc_norm.weight"),
             ..saved.clone()
@@ -609,6 +635,7 @@ fn infer_arch(
     };
     let arch = Arch {
         family,
+        class_token,
         reg_tokens,
         pos_prefix,
         layer_scale,
@@ -770,7 +797,9 @@ pub fn infer_config(
 pub fn expected_shapes(cfg: &VitConfig) -> BTreeMap<String, Vec<usize>> {
     let d = cfg.embed_dim;
     let mut m = BTreeMap::new();
-    m.insert("cls_token".into(), vec![1, 1, d]);
+    if cfg.arch.class_token {
+        m.insert("cls_token".into(), vec![1, 1, d]);
+    }
     if cfg.arch.reg_tokens > 0 {
         m.insert("reg_token".into(), vec![1, cfg.arch.reg_tokens, d]);
     }

@@ -84,6 +84,8 @@ pub enum Resample {
 pub struct Arch {
     /// Checkpoint family.
     pub family: Family,
+    /// The model has a class token (timm `class_token`; false only with average pooling).
+    pub class_token: bool,
     /// Register tokens after the class token (DINOv2 registers models).
     pub reg_tokens: usize,
     /// How many leading prefix tokens (class first, then registers) have an entry in
@@ -118,6 +120,7 @@ impl Default for Arch {
     fn default() -> Self {
         Arch {
             family: Family::Timm,
+            class_token: true,
             reg_tokens: 0,
             pos_prefix: 1,
             layer_scale: false,
@@ -143,9 +146,10 @@ impl VitConfig {
         self.grid() * self.grid() + self.prefix()
     }
 
-    /// Prefix tokens before the patches: the class token and the registers.
+    /// Prefix tokens before the patches: the class token (where the model has one) and the
+    /// registers.
     pub fn prefix(&self) -> usize {
-        1 + self.arch.reg_tokens
+        usize::from(self.arch.class_token) + self.arch.reg_tokens
     }
 
     /// Entries of `pos_embed`: the prefix tokens that have one, then the native grid.
@@ -257,6 +261,12 @@ impl VitConfig {
                 self.arch.reg_tokens
             ));
         }
+        if !self.arch.class_token && self.arch.global_pool == Pool::Token {
+            return Err(
+                "a model without a class token needs an average-pool head (global_pool 'avg')"
+                    .into(),
+            );
+        }
         if self.arch.pos_prefix > self.prefix() {
             return Err(format!(
                 "{} position entries for {} prefix tokens",
@@ -366,7 +376,7 @@ impl VitConfig {
                     .with_stride([self.patch_size, self.patch_size])
                     .init(device),
             },
-            cls_token: normal(vec![1, 1, d], 1e-6),
+            cls_token: self.arch.class_token.then(|| normal(vec![1, 1, d], 1e-6)),
             reg_token: (self.arch.reg_tokens > 0)
                 .then(|| normal(vec![1, self.arch.reg_tokens, d], 1e-6)),
             pos_embed: normal(vec![1, self.pos_len(), d], 0.02),
@@ -454,8 +464,8 @@ pub struct Block {
 pub struct VitWeights {
     /// Patch embedding.
     pub patch_embed: PatchEmbed,
-    /// `[1, 1, embed_dim]`.
-    pub cls_token: Param<Tensor<3>>,
+    /// `[1, 1, embed_dim]` (absent in models without a class token).
+    pub cls_token: Option<Param<Tensor<3>>>,
     /// `[1, registers, embed_dim]` (registers models only).
     pub reg_token: Option<Param<Tensor<3>>>,
     /// `[1, pos_prefix + grid², embed_dim]` at the native grid.
@@ -743,7 +753,8 @@ impl Vit {
 
     /// Replaces the head by a one-output linear map with weight `direction` and no bias, so the
     /// model's one output, the target every map explains, is `s = direction · cls` (the final
-    /// class-token embedding). For headless encoders.
+    /// class-token embedding; for an average-pool model the head's input, the pooled patch
+    /// tokens after `fc_norm`). For headless encoders.
     pub fn set_direction(&mut self, direction: &[f32]) -> Result<(), String> {
         let d = self.config.embed_dim;
         if direction.len() != d {
@@ -764,14 +775,19 @@ impl Vit {
         Ok(())
     }
 
-    /// The final class-token embedding and the mean of the patch tokens (registers excluded)
-    /// after the final norm, for one `[1, 3, H, W]` input: `(cls, patch_mean)`.
-    pub fn embeddings(&self, input: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
+    /// The final class-token embedding (`None` for a model without one) and the mean of the
+    /// patch tokens (registers excluded) after the final norm, for one `[1, 3, H, W]` input:
+    /// `(cls, patch_mean)`.
+    pub fn embeddings(&self, input: Tensor<4>) -> (Option<Tensor<1>>, Tensor<1>) {
         let depth = self.config.depth;
         let trace = self.forward_kept(input, Probes::NONE, depth..depth);
         let [_, n, d] = trace.normed.dims();
         let prefix = self.config.prefix();
-        let cls = trace.normed.clone().narrow(1, 0, 1).reshape([d]);
+        let cls = self
+            .config
+            .arch
+            .class_token
+            .then(|| trace.normed.clone().narrow(1, 0, 1).reshape([d]));
         let mean = trace
             .normed
             .narrow(1, prefix, n - prefix)
@@ -818,7 +834,8 @@ impl Vit {
 
     /// Patch embedding, prefix tokens and position embedding; also the patch grid.
     ///
-    /// Tokens are `[class, registers.., patches]` (patches row-major); the position embedding
+    /// Tokens are `[class, registers.., patches]` (patches row-major; no class token in models
+    /// without one); the position embedding
     /// is added to the prefix tokens that have an entry and to every patch, resampled when the
     /// grid is not the native one ([`Vit::position`]).
     ///
@@ -832,7 +849,10 @@ impl Vit {
         let x = w.patch_embed.proj.forward(input); // [B, C, gh, gw]
         let [_, _, gh, gw] = x.dims();
         let x = x.reshape([b, d, gh * gw]).swap_dims(1, 2); // [B, P, C]
-        let mut parts = vec![w.cls_token.val().expand([b, 1, d])];
+        let mut parts = Vec::with_capacity(3);
+        if let Some(cls) = &w.cls_token {
+            parts.push(cls.val().expand([b, 1, d]));
+        }
         if let Some(reg) = &w.reg_token {
             let r = reg.val().dims()[1];
             parts.push(reg.val().expand([b, r, d]));
