@@ -51,8 +51,7 @@ pub fn forward_batched(
         for (j, chunk) in buf.chunks_mut(per).enumerate() {
             make(start + j, chunk);
         }
-        let input = Tensor::from_data(TensorData::new(buf, [b, 3, size, size]), &device);
-        let logits = explain::to_vec(vit.forward(input))?;
+        let logits = forward_split(vit, buf, b, size, &device)?;
         crate::io::guard::check_finite(&logits, "the logits of a perturbed input")
             .map_err(FaithError::NonFinite)?;
         out.extend(logits.chunks(classes).map(<[f32]>::to_vec));
@@ -62,6 +61,33 @@ pub fn forward_batched(
         }
     }
     Ok(out)
+}
+
+/// The logits of `b` inputs in `buf`. On the CPU the batch is split into one part per thread,
+/// each run through the whole model on its own (its layer norms, softmaxes and GELUs too, which
+/// the backend runs on one thread); elsewhere it runs whole.
+fn forward_split(
+    vit: &Vit,
+    buf: Vec<f32>,
+    b: usize,
+    size: usize,
+    device: &burn::tensor::Device,
+) -> Result<Vec<f32>, FaithError> {
+    let chunks = crate::model::rows::row_chunks(b, device);
+    let per = 3 * size * size;
+    let run = |(s, l): (usize, usize)| -> Result<Vec<f32>, FaithError> {
+        let part = buf[s * per..(s + l) * per].to_vec();
+        let input = Tensor::from_data(TensorData::new(part, [l, 3, size, size]), device);
+        Ok(explain::to_vec(crate::model::rows::as_part(|| {
+            vit.forward(input)
+        }))?)
+    };
+    if chunks.len() == 1 {
+        return run(chunks[0]);
+    }
+    use rayon::prelude::*;
+    let parts: Vec<Vec<f32>> = chunks.into_par_iter().map(run).collect::<Result<_, _>>()?;
+    Ok(parts.concat())
 }
 
 /// Errors of the faithfulness tests.

@@ -85,7 +85,7 @@ fn layer_norm_backward<const D: usize>(
 /// elsewhere.
 fn gelu_derivative<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if x.device() == Device::flex() {
-        return super::lanes::map_values(x, super::lanes::gelu_derivative);
+        return super::lanes::gelu_derivative_values(x);
     }
     let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
         .erf()

@@ -91,38 +91,117 @@ pub fn exp(x: f32) -> f32 {
 /// Lanes of a reduction (as many as an AVX-512 register holds).
 const LANES: usize = 16;
 
-/// `fold` of a slice in [`LANES`] independent accumulators (vectorises where one accumulator,
-/// a serial chain of float operations, would not).
+/// The maximum of a slice, in [`LANES`] independent accumulators (vectorises where one
+/// accumulator, a serial chain of float operations, would not).
 #[inline(always)]
-fn fold_lanes(xs: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut acc = [init; LANES];
+fn max_lanes(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
     let chunks = xs.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
-            *a = f(*a, x);
+            *a = a.max(x);
         }
     }
-    let mut r = acc.iter().fold(init, |a, &b| f(a, b));
+    let mut r = acc.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     for &x in tail {
-        r = f(r, x);
+        r = r.max(x);
     }
     r
+}
+
+/// The sum of a slice in [`LANES`] independent accumulators, added lane 0 first, then the
+/// tail in order: the same order at every SIMD width.
+#[inline(always)]
+fn sum_lanes(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut r = acc.iter().fold(0.0, |a, &b| a + b);
+    for &x in tail {
+        r += x;
+    }
+    r
+}
+
+/// `softmax(scale * row)` in place.
+#[inline(always)]
+fn softmax_row(row: &mut [f32], scale: f32) {
+    let m = max_lanes(row);
+    for v in row.iter_mut() {
+        *v = exp((*v - m) * scale);
+    }
+    let inv = 1.0 / sum_lanes(row);
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// The element-wise work of this module, applied in place to a run of values.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    /// A row softmax of `scale` times rows of `cols` values.
+    Softmax { cols: usize, scale: f32 },
+    /// The exact GELU.
+    Gelu,
+    /// GELU's derivative.
+    GeluDerivative,
+}
+
+/// The kernel's loop, inlined into each of the feature-specific copies below so that the
+/// compiler vectorises it at their width. IEEE arithmetic without contraction: every copy
+/// gives the same bits.
+#[inline(always)]
+fn run_kernel(values: &mut [f32], kernel: Kernel) {
+    match kernel {
+        Kernel::Softmax { cols, scale } => {
+            for row in values.chunks_mut(cols.max(1)) {
+                softmax_row(row, scale);
+            }
+        }
+        Kernel::Gelu => {
+            for v in values.iter_mut() {
+                *v = gelu(*v);
+            }
+        }
+        Kernel::GeluDerivative => {
+            for v in values.iter_mut() {
+                *v = gelu_derivative(*v);
+            }
+        }
+    }
+}
+
+/// [`run_kernel`] on some values, as pulp's dispatch wants it: `with_simd` runs inside a
+/// function compiled for the CPU's widest SIMD, and everything it calls is inlined into it.
+struct Job<'a> {
+    values: &'a mut [f32],
+    kernel: Kernel,
+}
+
+impl pulp::WithSimd for Job<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        run_kernel(self.values, self.kernel)
+    }
+}
+
+/// [`run_kernel`] in the widest SIMD the CPU has.
+fn dispatch(values: &mut [f32], kernel: Kernel) {
+    pulp::Arch::new().dispatch(Job { values, kernel })
 }
 
 /// `softmax(scale * x)` along the rows of a matrix on the CPU backend.
 pub fn softmax_rows(x: Tensor<2>, scale: f32) -> Tensor<2> {
     let cols = x.dims()[1];
-    map_runs(x, cols, |row| {
-        let m = fold_lanes(row, f32::NEG_INFINITY, f32::max);
-        for v in row.iter_mut() {
-            *v = exp((*v - m) * scale);
-        }
-        let inv = 1.0 / fold_lanes(row, 0.0, |a, b| a + b);
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
-    })
+    map_kernel(x, Kernel::Softmax { cols, scale })
 }
 
 /// Exact GELU `x Φ(x) = x (1 + erf(x / √2)) / 2`.
@@ -140,18 +219,20 @@ pub fn gelu_derivative(x: f32) -> f32 {
     cdf + x * INV_SQRT_2PI * exp(-0.5 * x * x)
 }
 
-/// `f` applied to every value of a tensor on the CPU backend, in the widest SIMD the CPU has.
-pub fn map_values<const D: usize>(x: Tensor<D>, f: impl Fn(f32) -> f32) -> Tensor<D> {
-    map_runs(x, 1024, |run| {
-        for v in run.iter_mut() {
-            *v = f(*v);
-        }
-    })
+/// The exact GELU of every value of a tensor on the CPU backend, in the widest SIMD the CPU
+/// has.
+pub fn gelu_values<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    map_kernel(x, Kernel::Gelu)
 }
 
-/// `f` applied in place to consecutive runs of `len` values (the last may be shorter) of a
-/// tensor on the CPU backend, in the widest SIMD the CPU has.
-fn map_runs<const D: usize>(x: Tensor<D>, len: usize, f: impl Fn(&mut [f32])) -> Tensor<D> {
+/// GELU's derivative at every value of a tensor on the CPU backend, in the widest SIMD the
+/// CPU has.
+pub fn gelu_derivative_values<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    map_kernel(x, Kernel::GeluDerivative)
+}
+
+/// `kernel` applied in place to the values of a tensor on the CPU backend.
+fn map_kernel<const D: usize>(x: Tensor<D>, kernel: Kernel) -> Tensor<D> {
     let (shape, device) = (x.shape(), x.device());
     debug_assert!(device == Device::flex());
     let mut values: Vec<f32> = x
@@ -159,11 +240,7 @@ fn map_runs<const D: usize>(x: Tensor<D>, len: usize, f: impl Fn(&mut [f32])) ->
         .convert::<f32>()
         .try_into_vec()
         .expect("converted to f32");
-    pulp::Arch::new().dispatch(|| {
-        for run in values.chunks_mut(len.max(1)) {
-            f(run);
-        }
-    });
+    dispatch(&mut values, kernel);
     Tensor::from_data(TensorData::new(values, shape), &device)
 }
 
@@ -183,10 +260,7 @@ mod tests {
             .into_data()
             .try_into_vec()
             .unwrap();
-        let got_gelu: Vec<f32> = map_values(x.clone(), gelu)
-            .into_data()
-            .try_into_vec()
-            .unwrap();
+        let got_gelu: Vec<f32> = gelu_values(x.clone()).into_data().try_into_vec().unwrap();
         // Φ(x) + x φ(x) with the backend's scalar erf and exp.
         let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
             .erf()
@@ -194,7 +268,7 @@ mod tests {
             * 0.5;
         let pdf = (x.clone() * x.clone() * -0.5).exp() * (0.5 / std::f64::consts::PI).sqrt();
         let want_slope: Vec<f32> = (cdf + x.clone() * pdf).into_data().try_into_vec().unwrap();
-        let got_slope: Vec<f32> = map_values(x, gelu_derivative)
+        let got_slope: Vec<f32> = gelu_derivative_values(x)
             .into_data()
             .try_into_vec()
             .unwrap();
