@@ -170,6 +170,7 @@ fn rel(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn chefer_relevance_on_other_shapes() {
+    let mut failures = Vec::new();
     for case in cases() {
         let name = case.dir.file_name().unwrap().to_string_lossy().into_owned();
         let vit = case.model();
@@ -207,6 +208,9 @@ fn chefer_relevance_on_other_shapes() {
         eprintln!(
             "{name}: vitscope vs float32 reference {e32:.2e} (tolerance {tol:.2e}: 2e-5 or the reference's one-ulp sensitivity {ulp:.2e}), vs float64 {e64:.2e}"
         );
-        assert!(e32 <= tol, "{name}: {e32:.3e} from the float32 reference");
+        if e32 > tol {
+            failures.push(format!("{name}: {e32:.3e} from the float32 reference"));
+        }
     }
+    assert!(failures.is_empty(), "{failures:?}");
 }
