@@ -164,10 +164,6 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-fn rel(a: &[f32], b: &[f32]) -> f32 {
-    max_abs_diff(a, b) / max_abs(b)
-}
-
 #[test]
 fn chefer_relevance_on_other_shapes() {
     let mut failures = Vec::new();
@@ -184,7 +180,7 @@ fn chefer_relevance_on_other_shapes() {
         .tensor(&Device::flex());
         let logits = to_vec(vit.forward(x.clone())).unwrap();
         let want = case.expected("logits_timm");
-        let e = rel(&logits, &want);
+        let e = rel_err(&logits, &want);
         assert!(e < 1e-4, "{name}: logits {e:.2e} from timm's");
         let opts = ExplainOptions {
             target: Some(1),
@@ -200,9 +196,9 @@ fn chefer_relevance_on_other_shapes() {
             case.expected("chefer_grid_f32_ulp"),
         );
         let (e32, e64, ulp) = (
-            rel(&ours, &f32_ref),
-            rel(&ours, &f64_ref),
-            rel(&ulp_ref, &f32_ref),
+            rel_err(&ours, &f32_ref),
+            rel_err(&ours, &f64_ref),
+            rel_err(&ulp_ref, &f32_ref),
         );
         let tol = ulp.max(2e-5);
         eprintln!(

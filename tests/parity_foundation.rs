@@ -129,16 +129,6 @@ impl Case {
     }
 }
 
-fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-    max_abs_diff(got, want) / max_abs(want)
-}
-
-fn assert_rel(name: &str, got: &[f32], want: &[f32], tol: f32) {
-    let e = rel_err(got, want);
-    eprintln!("{name}: relative error {e:.2e}");
-    assert!(e <= tol, "{name}: relative error {e:.3e} > {tol:.0e}");
-}
-
 #[test]
 fn inputs_embeddings_and_outputs() {
     for case in &CASES {

@@ -24,10 +24,6 @@ fn want(key: &str) -> Vec<f32> {
         .2
 }
 
-fn rel(a: &[f32], b: &[f32]) -> f32 {
-    max_abs_diff(a, b) / max_abs(b)
-}
-
 #[test]
 fn average_pool_head_with_fc_norm_matches_timm() {
     let d = Device::flex();
@@ -42,11 +38,11 @@ fn average_pool_head_with_fc_norm_matches_timm() {
     assert!(vit.config.arch.fc_norm);
     let x = || Tensor::<4>::from_data(TensorData::new(want("input"), [1, 3, 32, 32]), &d);
     let logits = to_vec(vit.forward(x())).unwrap();
-    let e = rel(&logits, &want("logits"));
+    let e = rel_err(&logits, &want("logits"));
     assert!(e < 1e-5, "logits {e:.2e}");
     let (cls, mean) = vit.embeddings(x());
-    assert!(rel(&to_vec(cls.expect("a class token")).unwrap(), &want("cls")) < 1e-5);
-    assert!(rel(&to_vec(mean).unwrap(), &want("patch_mean")) < 1e-5);
+    assert!(rel_err(&to_vec(cls.expect("a class token")).unwrap(), &want("cls")) < 1e-5);
+    assert!(rel_err(&to_vec(mean).unwrap(), &want("patch_mean")) < 1e-5);
     let trace = vit.forward_traced(x(), Probes::NONE);
     let probs: Vec<f32> = trace
         .blocks
@@ -68,7 +64,7 @@ fn average_pool_head_with_fc_norm_matches_timm() {
         .into_iter()
         .flat_map(|(_, g)| to_vec(g).unwrap())
         .collect();
-    let e = rel(&grads, &want("attn_grads"));
+    let e = rel_err(&grads, &want("attn_grads"));
     eprintln!("attention gradients: relative error {e:.2e}");
     assert!(e < 1e-4, "attn_grads {e:.2e}");
     // Every map runs (the relevance starts at every patch token).

@@ -28,17 +28,6 @@ fn want(case: &str, key: &str) -> Vec<f32> {
         .2
 }
 
-fn rel(a: &[f32], b: &[f32]) -> f32 {
-    max_abs_diff(a, b) / max_abs(b)
-}
-
-fn assert_rel(name: &str, got: &[f32], want: &[f32], tol: f32) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    let e = rel(got, want);
-    eprintln!("{name}: relative error {e:.2e}");
-    assert!(e <= tol, "{name}: relative error {e:.3e} > {tol:.0e}");
-}
-
 fn load(case: &str, d: &Device) -> Vit {
     let opts = LoadOptions {
         config_file: Some(dir(case).join("config.json")),

@@ -67,6 +67,19 @@ pub fn max_abs(a: &[f32]) -> f32 {
     a.iter().map(|v| v.abs()).fold(0.0, f32::max)
 }
 
+/// `max |a - b| / max |b|`: the error relative to the reference's largest magnitude.
+pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    max_abs_diff(a, b) / max_abs(b)
+}
+
+/// Asserts [`rel_err`] `<= tol` (and equal lengths), printing the error.
+pub fn assert_rel(name: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    let e = rel_err(got, want);
+    eprintln!("{name}: relative error {e:.2e}");
+    assert!(e <= tol, "{name}: relative error {e:.3e} > {tol:.0e}");
+}
+
 /// Asserts `max |a - b| <= tol`, reporting the error.
 pub fn assert_close(name: &str, a: &[f32], b: &[f32], tol: f32) {
     let d = max_abs_diff(a, b);
