@@ -150,7 +150,7 @@ pub fn run_faithfulness(a: FaithArgs) -> Result<()> {
     };
     let mut tests = a.tests.clone();
     tests.dedup();
-    let results = suite::run(&vit, &input, &map, clean, &tests, |_, _| true)
+    let results = suite::run(&vit, &input, &map, &logits, &tests, |_, _| true)
         .with_context(|| format!("{}: faithfulness", a.image.display()))?;
     if a.json {
         let mut t = serde_json::Map::new();

@@ -149,8 +149,15 @@ fn inputs_embeddings_and_outputs() {
                 &case.want(&format!("{tag}/patch_mean")),
                 1e-4,
             );
-            let out = to_vec(vit.forward(x)).unwrap();
             let key = if case.headless { "score" } else { "logits" };
+            let cpu = forward_cpu_batched(&name, &vit, &x, 1e-5);
+            assert_rel(
+                &format!("{name} {key} (plain-buffer pass)"),
+                &cpu,
+                &case.want(&format!("{tag}/{key}")),
+                1e-4,
+            );
+            let out = to_vec(vit.forward(x)).unwrap();
             assert_rel(
                 &format!("{name} {key}"),
                 &out,

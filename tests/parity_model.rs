@@ -48,6 +48,14 @@ fn logits_and_attention_probabilities() {
     // features, no activations kept) gives the same logits.
     let lean = to_vec(vit.forward(reference_input(&d))).unwrap();
     assert_close("logits (lean forward)", &lean, &expected("logits").1, 1e-4);
+    // The plain-buffer pass of the faithfulness tests, on a batch with shared rows.
+    let cpu = forward_cpu_batched("tiny4", &vit, &reference_input(&d), 1e-5);
+    assert_close(
+        "logits (plain-buffer pass)",
+        &cpu,
+        &expected("logits").1,
+        1e-4,
+    );
 }
 
 #[test]

@@ -69,6 +69,12 @@ fn models_without_a_class_token_match_timm() {
             &want(case, "logits"),
             1e-5,
         );
+        assert_rel(
+            &format!("{case} logits (plain-buffer pass)"),
+            &forward_cpu_batched(case, &vit, &x(), 1e-5),
+            &want(case, "logits"),
+            1e-5,
+        );
         let (cls, mean) = vit.embeddings(x());
         assert!(
             cls.is_none(),

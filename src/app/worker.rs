@@ -625,7 +625,7 @@ impl ModelThread {
             first.resize,
             Normalization::default(),
         );
-        let clean = explain::argmax(&input.logits(&vit).map_err(|e| e.to_string())?);
+        let clean = input.logits(&vit).map_err(|e| e.to_string())?;
         let pixels = input.size * input.size;
         let per_map: usize = job.tests.iter().map(|t| t.forwards(pixels)).sum();
         let total = per_map * job.keys.len();
@@ -646,7 +646,7 @@ impl ModelThread {
                     &vit,
                     &input,
                     &map.map.values,
-                    clean,
+                    &clean,
                     &job.tests,
                     |done, _| {
                         if done >= last + 16 || done == per_map {

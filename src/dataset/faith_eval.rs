@@ -9,7 +9,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 
 use super::eval::{EvalError, Item};
-use crate::explain::{self, Method};
+use crate::explain::Method;
 use crate::faithfulness::cascade::{self, Replacement};
 use crate::faithfulness::similarity::{self, Similarity};
 use crate::faithfulness::suite::{self, Input, Test};
@@ -96,11 +96,11 @@ pub fn faithfulness(
     for (name, vit) in models {
         for item in items {
             let input = input_of(vit, item, resize)?;
-            let clean = explain::argmax(&input.logits(vit).map_err(other)?);
+            let clean = input.logits(vit).map_err(other)?;
             for &method in methods {
                 progress.set_message(format!("{name} {method} {} faithfulness", item.stem));
                 let (map, _) = map_of(vit, &input, method, target)?;
-                let res = suite::run(vit, &input, &map, clean, tests, |_, _| true)
+                let res = suite::run(vit, &input, &map, &clean, tests, |_, _| true)
                     .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
                 rows.push(FaithRow {
                     checkpoint: name.clone(),

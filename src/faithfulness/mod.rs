@@ -26,13 +26,23 @@ use burn::tensor::{Tensor, TensorData};
 use crate::explain::{self, ExplainError};
 use crate::model::Vit;
 
-/// Images per model call: large enough to amortise the per-call overhead, small enough that
-/// a ViT-B batch stays in a few hundred MB.
-pub const BATCH: usize = 16;
+/// Most images per model call: large enough to amortise the per-call overhead, small enough
+/// that a ViT-B batch stays in a few hundred MB.
+pub const BATCH: usize = 32;
+
+/// The size of the batches for `n` inputs on `threads` threads: as few batches of at most
+/// [`BATCH`] as will do, of equal size, rounded up to a multiple of the threads where that
+/// stays within [`BATCH`] (each thread takes the same number of images).
+fn batch_size(n: usize, threads: usize) -> usize {
+    let batches = n.div_ceil(BATCH).max(1);
+    let size = n.div_ceil(batches).max(1);
+    let even = size.div_ceil(threads.max(1)) * threads.max(1);
+    if even <= BATCH { even } else { size }
+}
 
 /// The model's logits for each of `n` normalised CHW inputs of side `size`, `make(i, buf)` filling
-/// input `i`; evaluated [`BATCH`] at a time. `progress(done)` is called after each batch and may
-/// return `false` to cancel (then `Err(Cancelled)`).
+/// input `i` (called in order); evaluated in batches of [`batch_size`]. `progress(done)` is
+/// called after each batch and may return `false` to cancel (then `Err(Cancelled)`).
 pub fn forward_batched(
     vit: &Vit,
     size: usize,
@@ -43,10 +53,11 @@ pub fn forward_batched(
     let device = vit.weights.head.weight.val().device();
     let per = 3 * size * size;
     let classes = vit.config.num_classes;
+    let step = batch_size(n, rayon::current_num_threads());
     let mut out = Vec::with_capacity(n);
     let mut start = 0;
     while start < n {
-        let b = BATCH.min(n - start);
+        let b = step.min(n - start);
         let mut buf = vec![0f32; b * per];
         for (j, chunk) in buf.chunks_mut(per).enumerate() {
             make(start + j, chunk);
@@ -63,9 +74,10 @@ pub fn forward_batched(
     Ok(out)
 }
 
-/// The logits of `b` inputs in `buf`. On the CPU the batch is split into one part per thread,
-/// each run through the whole model on its own (its layer norms, softmaxes and GELUs too, which
-/// the backend runs on one thread); elsewhere it runs whole.
+/// The logits of `b` inputs in `buf`. On the CPU a batch of at least one image per thread is
+/// split into one part per thread, each run through the whole model on its thread by the
+/// plain-buffer pass ([`Vit::forward_cpu`]); a smaller batch, and any batch elsewhere, runs
+/// whole through [`Vit::forward`].
 fn forward_split(
     vit: &Vit,
     buf: Vec<f32>,
@@ -73,20 +85,18 @@ fn forward_split(
     size: usize,
     device: &burn::tensor::Device,
 ) -> Result<Vec<f32>, FaithError> {
-    let chunks = crate::model::rows::row_chunks(b, device);
     let per = 3 * size * size;
-    let run = |(s, l): (usize, usize)| -> Result<Vec<f32>, FaithError> {
-        let part = buf[s * per..(s + l) * per].to_vec();
-        let input = Tensor::from_data(TensorData::new(part, [l, 3, size, size]), device);
-        Ok(explain::to_vec(crate::model::rows::as_part(|| {
-            vit.forward(input)
-        }))?)
-    };
-    if chunks.len() == 1 {
-        return run(chunks[0]);
+    let threads = rayon::current_num_threads();
+    if *device != burn::tensor::Device::flex() || b < threads {
+        let input = Tensor::from_data(TensorData::new(buf, [b, 3, size, size]), device);
+        return Ok(explain::to_vec(vit.forward(input))?);
     }
+    let chunks = crate::model::rows::row_chunks(b, device);
     use rayon::prelude::*;
-    let parts: Vec<Vec<f32>> = chunks.into_par_iter().map(run).collect::<Result<_, _>>()?;
+    let parts: Vec<Vec<f32>> = chunks
+        .into_par_iter()
+        .map(|(s, l)| vit.forward_cpu(&buf[s * per..(s + l) * per], l, size, size))
+        .collect();
     Ok(parts.concat())
 }
 
@@ -147,4 +157,36 @@ pub fn trapezoid(y: &[f64], x: &[f64]) -> f64 {
         .zip(x.windows(2))
         .map(|(y, x)| (x[1] - x[0]) * (y[0] + y[1]) / 2.0)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches cover the inputs in as few calls as [`BATCH`] allows, each thread taking the
+    /// same number of images where that fits.
+    #[test]
+    fn batches_are_few_and_split_evenly() {
+        // The two perturbation tests: one batch, nine images per thread.
+        assert_eq!(batch_size(18, 2), 18);
+        // Deletion and insertion of a 224² input: 448 inputs in 14 batches of 32.
+        assert_eq!(batch_size(448, 2), 32);
+        // 449: 15 batches of 30 (the last one short).
+        assert_eq!(batch_size(449, 2), 30);
+        // An odd count that cannot be evened within the limit stays as it is.
+        assert_eq!(batch_size(31, 2), 32);
+        assert_eq!(batch_size(33, 4), 20);
+        assert_eq!(batch_size(1, 2), 2);
+        assert_eq!(batch_size(0, 2), 2);
+        for n in 1..200 {
+            for threads in 1..6 {
+                let b = batch_size(n, threads);
+                assert!(
+                    b >= 1 && b <= BATCH.max(threads),
+                    "n {n}, threads {threads}: {b}"
+                );
+                assert!(n.div_ceil(b) <= n.div_ceil(BATCH).max(1) + 1, "n {n}: {b}");
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{FaithError, forward_batched, normalise_into, order, trapezoid};
+use super::{FaithError, normalise_into, order, trapezoid};
 use crate::explain;
 use crate::model::Vit;
 use crate::model::preprocess::Normalization;
@@ -48,53 +48,82 @@ pub fn counts(n: usize) -> Vec<usize> {
     FRACTIONS.iter().map(|f| (n as f64 * f) as usize).collect()
 }
 
-/// Runs the test on `x01` (3 planes of `size²` values in [0, 1]) with `map` (`size²` values),
-/// scoring `clean_class`. `progress(done, total)` may return `false` to cancel.
-pub fn run(
-    vit: &Vit,
-    x01: &[f32],
-    map: &[f32],
-    norm: &Normalization,
-    clean_class: usize,
-    direction: Direction,
-    mut progress: impl FnMut(usize, usize) -> bool,
-) -> Result<Curve, FaithError> {
-    let (size, n) = super::check_inputs(vit, x01, map)?;
-    let order = match direction {
-        Direction::Positive => order::descending(map),
-        Direction::Negative => order::ascending(map),
-    };
-    let ks = counts(n);
-    let total = ks.len();
-    let logits = forward_batched(
-        vit,
-        size,
-        total,
-        |i, buf| {
-            let mut x = x01.to_vec();
-            for &p in &order[..ks[i]] {
-                for c in 0..3 {
-                    x[c * n + p as usize] = 0.0;
-                }
+/// The test's model inputs on `x01` (3 planes of `size²` values in [0, 1]) with `map` (`size²`
+/// values): the perturbed ones, fractions 0.1 … 0.9 (fraction 0 is the clean input, whose
+/// logits the caller has).
+#[derive(Debug)]
+pub struct Plan<'a> {
+    x01: &'a [f32],
+    norm: &'a Normalization,
+    order: Vec<u32>,
+    ks: Vec<usize>,
+    n: usize,
+}
+
+impl<'a> Plan<'a> {
+    /// Checks `map` and `x01` against the model and ranks the pixels.
+    pub fn new(
+        vit: &Vit,
+        x01: &'a [f32],
+        map: &[f32],
+        norm: &'a Normalization,
+        direction: Direction,
+    ) -> Result<Self, FaithError> {
+        let (_, n) = super::check_inputs(vit, x01, map)?;
+        let order = match direction {
+            Direction::Positive => order::descending(map),
+            Direction::Negative => order::ascending(map),
+        };
+        Ok(Plan {
+            x01,
+            norm,
+            order,
+            ks: counts(n),
+            n,
+        })
+    }
+
+    /// Model inputs beyond the clean one.
+    pub fn inputs(&self) -> usize {
+        self.ks.len() - 1
+    }
+
+    /// Writes perturbed input `i` (fraction `FRACTIONS[i + 1]`), normalised, into `buf`.
+    pub fn fill(&self, i: usize, buf: &mut [f32]) {
+        let n = self.n;
+        let mut x = self.x01.to_vec();
+        for &p in &self.order[..self.ks[i + 1]] {
+            for c in 0..3 {
+                x[c * n + p as usize] = 0.0;
             }
-            normalise_into(&x, norm.mean, norm.std, buf);
-        },
-        |done| progress(done, total),
-    )?;
-    let prob = super::probabilities(&logits, clean_class);
-    let class: Vec<usize> = logits.iter().map(|l| explain::argmax(l)).collect();
-    let hits: Vec<f64> = class
-        .iter()
-        .map(|&c| (c == clean_class) as u8 as f64)
-        .collect();
-    let probs64: Vec<f64> = prob.iter().map(|&p| p as f64).collect();
-    Ok(Curve {
-        fractions: FRACTIONS.to_vec(),
-        k: ks,
-        logit: logits.iter().map(|l| l[clean_class]).collect(),
-        auc: trapezoid(&hits, &FRACTIONS),
-        prob_auc: trapezoid(&probs64, &FRACTIONS),
-        prob,
-        class,
-    })
+        }
+        normalise_into(&x, self.norm.mean, self.norm.std, buf);
+    }
+
+    /// The curve from the clean logits and those of the [`Plan::inputs`] perturbed inputs,
+    /// scoring `clean_class`.
+    pub fn curve(self, clean: &[f32], perturbed: &[Vec<f32>], clean_class: usize) -> Curve {
+        let logits: Vec<&[f32]> = std::iter::once(clean)
+            .chain(perturbed.iter().map(Vec::as_slice))
+            .collect();
+        let prob: Vec<f32> = logits
+            .iter()
+            .map(|l| explain::softmax(l)[clean_class])
+            .collect();
+        let class: Vec<usize> = logits.iter().map(|l| explain::argmax(l)).collect();
+        let hits: Vec<f64> = class
+            .iter()
+            .map(|&c| (c == clean_class) as u8 as f64)
+            .collect();
+        let probs64: Vec<f64> = prob.iter().map(|&p| p as f64).collect();
+        Curve {
+            fractions: FRACTIONS.to_vec(),
+            k: self.ks,
+            logit: logits.iter().map(|l| l[clean_class]).collect(),
+            auc: trapezoid(&hits, &FRACTIONS),
+            prob_auc: trapezoid(&probs64, &FRACTIONS),
+            prob,
+            class,
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{FaithError, forward_batched, order};
+use super::{FaithError, order};
 use crate::model::Vit;
 
 /// Pixels moved per step.
@@ -104,47 +104,75 @@ pub fn auc(y: &[f32]) -> f64 {
     (y.iter().sum::<f64>() - y[0] / 2.0 - y[n - 1] / 2.0) / (n - 1) as f64
 }
 
-/// Plays `game` on the normalised input `x` (CHW, side = the model's) with `map`, scoring
-/// `clean_class`. `progress(done, total)` may return `false` to cancel.
-pub fn run(
-    vit: &Vit,
-    x: &[f32],
-    map: &[f32],
-    clean_class: usize,
+/// The game's model inputs on the normalised input `x` (CHW, side = the model's) with `map`:
+/// every step but the one that is the clean input (deletion's first, insertion's last), whose
+/// logits the caller has. Successive inputs differ by one step's pixels, so they are made in
+/// order from the last one.
+#[derive(Debug)]
+pub struct Plan {
     game: Game,
-    mut progress: impl FnMut(usize, usize) -> bool,
-) -> Result<Curve, FaithError> {
-    let (size, n) = super::check_inputs(vit, x, map)?;
-    let order = order::descending(map);
-    let (start, finish) = match game {
-        Game::Deletion => (x.to_vec(), vec![0f32; x.len()]),
-        Game::Insertion => (blur(x, size), x.to_vec()),
-    };
-    let steps = n.div_ceil(STEP);
-    let total = steps + 1;
-    // Successive inputs differ by one step's pixels: keep the last one and move on from it.
-    let mut current = start;
-    let mut moved = 0usize;
-    let logits = forward_batched(
-        vit,
-        size,
-        total,
-        |i, buf| {
-            let until = (STEP * i).min(n);
-            for &p in &order[moved..until] {
-                for c in 0..3 {
-                    let j = c * n + p as usize;
-                    current[j] = finish[j];
-                }
+    order: Vec<u32>,
+    current: Vec<f32>,
+    finish: Vec<f32>,
+    moved: usize,
+    n: usize,
+}
+
+impl Plan {
+    /// Checks `map` and `x` against the model and ranks the pixels.
+    pub fn new(vit: &Vit, x: &[f32], map: &[f32], game: Game) -> Result<Self, FaithError> {
+        let (size, n) = super::check_inputs(vit, x, map)?;
+        let (start, finish) = match game {
+            Game::Deletion => (x.to_vec(), vec![0f32; x.len()]),
+            Game::Insertion => (blur(x, size), x.to_vec()),
+        };
+        Ok(Plan {
+            game,
+            order: order::descending(map),
+            current: start,
+            finish,
+            moved: 0,
+            n,
+        })
+    }
+
+    /// Model inputs beyond the clean one.
+    pub fn inputs(&self) -> usize {
+        self.n.div_ceil(STEP)
+    }
+
+    /// Writes input `i` into `buf`: step `i + 1` of deletion, step `i` of insertion. Inputs
+    /// must be asked for in order.
+    pub fn fill(&mut self, i: usize, buf: &mut [f32]) {
+        let step = match self.game {
+            Game::Deletion => i + 1,
+            Game::Insertion => i,
+        };
+        let n = self.n;
+        let until = (STEP * step).min(n);
+        debug_assert!(until >= self.moved, "inputs asked for out of order");
+        for &p in &self.order[self.moved..until] {
+            for c in 0..3 {
+                let j = c * n + p as usize;
+                self.current[j] = self.finish[j];
             }
-            moved = until;
-            buf.copy_from_slice(&current);
-        },
-        |done| progress(done, total),
-    )?;
-    let prob = super::probabilities(&logits, clean_class);
-    Ok(Curve {
-        auc: auc(&prob),
-        prob,
-    })
+        }
+        self.moved = until;
+        buf.copy_from_slice(&self.current);
+    }
+
+    /// The curve from the clean logits and those of the [`Plan::inputs`] inputs, scoring
+    /// `clean_class`.
+    pub fn curve(&self, clean: &[f32], inputs: &[Vec<f32>], clean_class: usize) -> Curve {
+        let p = |l: &[f32]| crate::explain::softmax(l)[clean_class];
+        let rest = inputs.iter().map(|l| p(l));
+        let prob: Vec<f32> = match self.game {
+            Game::Deletion => std::iter::once(p(clean)).chain(rest).collect(),
+            Game::Insertion => rest.chain(std::iter::once(p(clean))).collect(),
+        };
+        Curve {
+            auc: auc(&prob),
+            prob,
+        }
+    }
 }

@@ -41,11 +41,12 @@ impl Test {
         }
     }
 
-    /// Model evaluations the test takes on an input of `pixels` pixels.
+    /// Model evaluations the test takes on an input of `pixels` pixels beyond the clean input
+    /// (one step of every test, evaluated once for all of them).
     pub fn forwards(&self, pixels: usize) -> usize {
         match self {
-            Test::PerturbPos | Test::PerturbNeg => perturb::FRACTIONS.len(),
-            Test::Deletion | Test::Insertion => pixels.div_ceil(rise::STEP) + 1,
+            Test::PerturbPos | Test::PerturbNeg => perturb::FRACTIONS.len() - 1,
+            Test::Deletion | Test::Insertion => pixels.div_ceil(rise::STEP),
         }
     }
 
@@ -157,38 +158,44 @@ impl Outcome {
     }
 }
 
-/// Runs `tests` on `map` (the model input's size), scoring `clean_class`. `progress(done, total)`
-/// counts model evaluations over all tests and may return `false` to cancel.
+/// One test's inputs.
+enum Plan<'a> {
+    Perturbation(perturb::Plan<'a>),
+    Game(rise::Plan),
+}
+
+impl Plan<'_> {
+    fn inputs(&self) -> usize {
+        match self {
+            Plan::Perturbation(p) => p.inputs(),
+            Plan::Game(g) => g.inputs(),
+        }
+    }
+}
+
+/// Runs `tests` on `map` (the model input's size); `clean` are the logits of the clean input,
+/// whose argmax class every curve scores. The inputs of all tests are evaluated in one stream
+/// of batches. `progress(done, total)` counts model evaluations over all tests and may return
+/// `false` to cancel.
 pub fn run(
     vit: &Vit,
     input: &Input,
     map: &[f32],
-    clean_class: usize,
+    clean: &[f32],
     tests: &[Test],
     mut progress: impl FnMut(usize, usize) -> bool,
 ) -> Result<Vec<(Test, Outcome)>, FaithError> {
-    let pixels = input.size * input.size;
-    let total: usize = tests.iter().map(|t| t.forwards(pixels)).sum();
-    let mut base = 0;
-    let mut out = Vec::new();
+    let clean_class = crate::explain::argmax(clean);
+    let mut plans = Vec::with_capacity(tests.len());
     for &t in tests {
-        let mut p = |done: usize, _: usize| progress(base + done, total);
-        let o = match t {
+        plans.push(match t {
             Test::PerturbPos | Test::PerturbNeg => {
                 let dir = if t == Test::PerturbPos {
                     perturb::Direction::Positive
                 } else {
                     perturb::Direction::Negative
                 };
-                Outcome::Perturbation(perturb::run(
-                    vit,
-                    &input.x01,
-                    map,
-                    &input.norm,
-                    clean_class,
-                    dir,
-                    &mut p,
-                )?)
+                Plan::Perturbation(perturb::Plan::new(vit, &input.x01, map, &input.norm, dir)?)
             }
             Test::Deletion | Test::Insertion => {
                 let game = if t == Test::Deletion {
@@ -196,11 +203,45 @@ pub fn run(
                 } else {
                     rise::Game::Insertion
                 };
-                Outcome::Game(rise::run(vit, &input.x, map, clean_class, game, &mut p)?)
+                Plan::Game(rise::Plan::new(vit, &input.x, map, game)?)
             }
-        };
-        base += t.forwards(pixels);
-        out.push((t, o));
+        });
+    }
+    // Input `i` of the stream: plan `owner[i]`, its input `i - starts[owner[i]]`.
+    let counts: Vec<usize> = plans.iter().map(Plan::inputs).collect();
+    let starts: Vec<usize> = counts
+        .iter()
+        .scan(0, |acc, &c| {
+            let s = *acc;
+            *acc += c;
+            Some(s)
+        })
+        .collect();
+    let total: usize = counts.iter().sum();
+    let owner = |i: usize| starts.iter().rposition(|&s| s <= i).unwrap_or(0);
+    let logits = super::forward_batched(
+        vit,
+        input.size,
+        total,
+        |i, buf| {
+            let o = owner(i);
+            match &mut plans[o] {
+                Plan::Perturbation(p) => p.fill(i - starts[o], buf),
+                Plan::Game(g) => g.fill(i - starts[o], buf),
+            }
+        },
+        |done| progress(done, total),
+    )?;
+    let mut out = Vec::with_capacity(tests.len());
+    for (k, (plan, &t)) in plans.into_iter().zip(tests).enumerate() {
+        let mine = &logits[starts[k]..starts[k] + counts[k]];
+        out.push((
+            t,
+            match plan {
+                Plan::Perturbation(p) => Outcome::Perturbation(p.curve(clean, mine, clean_class)),
+                Plan::Game(g) => Outcome::Game(g.curve(clean, mine, clean_class)),
+            },
+        ));
     }
     Ok(out)
 }

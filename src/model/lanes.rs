@@ -114,17 +114,23 @@ fn max_lanes(xs: &[f32]) -> f32 {
 /// tail in order: the same order at every SIMD width.
 #[inline(always)]
 fn sum_lanes(xs: &[f32]) -> f32 {
+    sum_lanes_of(xs, |x| x)
+}
+
+/// `Σ f(x)` over a slice in the order of [`sum_lanes`].
+#[inline(always)]
+fn sum_lanes_of(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
+            *a += f(x);
         }
     }
     let mut r = acc.iter().fold(0.0, |a, &b| a + b);
     for &x in tail {
-        r += x;
+        r += f(x);
     }
     r
 }
@@ -196,6 +202,64 @@ impl pulp::WithSimd for Job<'_> {
 /// [`run_kernel`] in the widest SIMD the CPU has.
 fn dispatch(values: &mut [f32], kernel: Kernel) {
     pulp::Arch::new().dispatch(Job { values, kernel })
+}
+
+/// A LayerNorm's parameters, for [`layer_norm_rows`].
+#[derive(Debug, Clone, Copy)]
+pub struct NormParams<'a> {
+    /// Scale, one per feature.
+    pub gamma: &'a [f32],
+    /// Shift, one per feature.
+    pub beta: Option<&'a [f32]>,
+    /// Added to the variance.
+    pub eps: f32,
+}
+
+/// LayerNorm of rows of `gamma.len()` values of `x` into `out` (centred mean and variance).
+struct NormJob<'a> {
+    x: &'a [f32],
+    out: &'a mut [f32],
+    params: NormParams<'a>,
+}
+
+impl pulp::WithSimd for NormJob<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let NormParams { gamma, beta, eps } = self.params;
+        let d = gamma.len();
+        for (row, o) in self.x.chunks_exact(d).zip(self.out.chunks_exact_mut(d)) {
+            let mean = sum_lanes(row) / d as f32;
+            let var = sum_lanes_of(row, |v| (v - mean) * (v - mean)) / d as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for ((o, &v), &g) in o.iter_mut().zip(row).zip(gamma) {
+                *o = (v - mean) * (inv * g);
+            }
+            if let Some(beta) = beta {
+                for (o, &b) in o.iter_mut().zip(beta) {
+                    *o += b;
+                }
+            }
+        }
+    }
+}
+
+/// LayerNorm of each row of `params.gamma.len()` values of `x` into `out`, in the widest SIMD
+/// the CPU has.
+pub fn layer_norm_rows(x: &[f32], out: &mut [f32], params: NormParams) {
+    pulp::Arch::new().dispatch(NormJob { x, out, params })
+}
+
+/// `softmax(scale * x)` along each run of `cols` values of `values`, in place, in the widest
+/// SIMD the CPU has.
+pub fn softmax_rows_in_place(values: &mut [f32], cols: usize, scale: f32) {
+    dispatch(values, Kernel::Softmax { cols, scale })
+}
+
+/// The exact GELU of each value, in place, in the widest SIMD the CPU has.
+pub fn gelu_in_place(values: &mut [f32]) {
+    dispatch(values, Kernel::Gelu)
 }
 
 /// `softmax(scale * x)` along the rows of a matrix on the CPU backend.

@@ -5,6 +5,7 @@ pub mod backward;
 pub mod checkpoint;
 pub mod device;
 pub mod hf;
+pub mod infer;
 pub mod lanes;
 pub mod pos_embed;
 pub mod preprocess;

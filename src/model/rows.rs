@@ -9,29 +9,10 @@
 
 use burn::tensor::{Device, Tensor};
 
-thread_local! {
-    /// Set while this thread runs one part of work already split across the threads.
-    static SPLIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` as one of several parts of work already split across the CPU's threads: the
-/// helpers here then keep `f`'s work on this thread instead of splitting it again.
-pub fn as_part<T>(f: impl FnOnce() -> T) -> T {
-    /// Restores the flag when `f` returns or unwinds.
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SPLIT.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(SPLIT.with(|s| s.replace(true)));
-    f()
-}
-
 /// Row ranges `(start, len)` that split `m` rows across the CPU's threads; one range on other
-/// devices, and inside [`as_part`].
+/// devices.
 pub fn row_chunks(m: usize, device: &Device) -> Vec<(usize, usize)> {
-    let parts = if *device == Device::flex() && !SPLIT.with(|s| s.get()) {
+    let parts = if *device == Device::flex() {
         rayon::current_num_threads().clamp(1, m.max(1))
     } else {
         1

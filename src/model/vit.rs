@@ -490,6 +490,7 @@ pub struct Vit {
     pub config: VitConfig,
     transposed: OnceLock<Vec<TransposedLinears>>,
     absolute: OnceLock<Vec<AbsoluteLinears>>,
+    cpu: OnceLock<super::infer::CpuWeights>,
 }
 
 /// Something per Linear layer of one block.
@@ -748,6 +749,7 @@ impl Vit {
             config,
             transposed: OnceLock::new(),
             absolute: OnceLock::new(),
+            cpu: OnceLock::new(),
         }
     }
 
@@ -801,6 +803,12 @@ impl Vit {
     pub fn weights_changed(&mut self) {
         self.transposed = OnceLock::new();
         self.absolute = OnceLock::new();
+        self.cpu = OnceLock::new();
+    }
+
+    /// The parameters as plain buffers for [`Vit::forward_cpu`], built on first use and kept.
+    pub fn cpu_weights(&self) -> &super::infer::CpuWeights {
+        self.cpu.get_or_init(|| super::infer::CpuWeights::new(self))
     }
 
     /// Every block's Linear weights transposed and contiguous, built on first use and kept

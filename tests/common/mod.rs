@@ -171,3 +171,39 @@ pub fn safetensors_f32(path: &std::path::Path) -> Vec<(String, Vec<usize>, Vec<f
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
+
+/// The logits of `x` (`[1, 3, H, W]`) by the plain-buffer CPU pass ([`Vit::forward_cpu`]), run
+/// on a batch of three: `x`, `x` with its left half set to zero, and `x` again, so that rows
+/// shared between images are computed once. Checks that the two copies of `x` agree and that
+/// the half-zeroed image gets the tensor path's logits (within `tol`, relative), and returns
+/// the logits of `x`.
+pub fn forward_cpu_batched(name: &str, vit: &Vit, x: &Tensor<4>, tol: f32) -> Vec<f32> {
+    let [_, c, h, w] = x.dims();
+    let one: Vec<f32> = x.clone().into_data().try_into_vec().unwrap();
+    let mut half = one.clone();
+    for (i, v) in half.iter_mut().enumerate() {
+        if i % w < w / 2 {
+            *v = 0.0;
+        }
+    }
+    let batch = [one.clone(), half.clone(), one].concat();
+    let out = vit.forward_cpu(&batch, 3, h, w);
+    let k = out.len() / 3;
+    assert_eq!(
+        &out[..k],
+        &out[2 * k..],
+        "{name}: the same image twice in a batch"
+    );
+    let half_t = Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(half, [1, c, h, w]),
+        &x.device(),
+    );
+    let want: Vec<f32> = vit.forward(half_t).into_data().try_into_vec().unwrap();
+    assert_rel(
+        &format!("{name}: half-zeroed image, plain-buffer pass against the tensor path"),
+        &out[k..2 * k],
+        &want,
+        tol,
+    );
+    out[..k].to_vec()
+}

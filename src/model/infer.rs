@@ -1,0 +1,609 @@
+//! The lean inference pass on the CPU over plain `f32` buffers: logits of a batch of images,
+//! for the faithfulness tests' hundreds of forwards.
+//!
+//! Each call runs on one thread (the caller splits a batch across the threads): every product
+//! goes straight to gemm's kernel with single-threaded parallelism, writing into buffers that
+//! live for the whole pass. The tensor path allocates, zeroes and copies an output for every
+//! operation (about 15 % of a small model's forward), adds biases and residuals in passes of
+//! their own, and concatenates the heads.
+//!
+//! Rows that are the same in several images of the batch (the same pixels of a patch at the
+//! same position) are computed once up to the first attention: the patch embedding, the first
+//! norm and the first block's query/key/value product act on each token alone. Successive
+//! steps of RISE's games differ in a few patches, so this is most of that work.
+//!
+//! Same definition as [`super::Vit::forward`] (timm's pre-norm blocks, exact GELU, softmax
+//! attention with timm's scale); the results agree to float rounding.
+
+use super::lanes;
+use super::vit::{Pool, Vit};
+
+/// A row-major matrix view: element `(r, c)` at `data[r * rs + c * cs]`.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// A contiguous `rows × cols` matrix.
+    fn dense(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        View {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// Columns `start..start + len` of a view whose columns are contiguous.
+    fn cols(self, start: usize, len: usize) -> Self {
+        View {
+            data: &self.data[start * self.cs..],
+            cols: len,
+            ..self
+        }
+    }
+
+    /// Rows `start..start + len`.
+    fn rows(self, start: usize, len: usize) -> Self {
+        View {
+            data: &self.data[start * self.rs..],
+            rows: len,
+            ..self
+        }
+    }
+
+    /// The transpose (no copy).
+    fn t(self) -> Self {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Whether every element lies in `data`.
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst (+)= a · b` into the row-major `dst` with row stride `dst_rs` (columns contiguous):
+/// added to what `dst` holds with `accumulate`, else written. Single-threaded.
+fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "inner dimensions");
+    assert!(a.fits() && b.fits(), "operand out of bounds");
+    assert!(
+        m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len(),
+        "destination out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    // SAFETY: the asserts above keep every element gemm reads inside `a.data` and `b.data` and
+    // every element it writes inside `dst`; `dst` is borrowed mutably, so it aliases neither.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// A LayerNorm's parameters.
+#[derive(Debug)]
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Option<Vec<f32>>,
+    eps: f32,
+}
+
+impl Norm {
+    fn new(ln: &burn::nn::LayerNorm, eps: f64) -> Self {
+        Norm {
+            gamma: values(ln.gamma.val()),
+            beta: ln.beta.as_ref().map(|b| values(b.val())),
+            eps: eps as f32,
+        }
+    }
+
+    /// Each `d`-value row of `x` normalised into `out`.
+    fn apply(&self, x: &[f32], out: &mut [f32]) {
+        let params = lanes::NormParams {
+            gamma: &self.gamma,
+            beta: self.beta.as_deref(),
+            eps: self.eps,
+        };
+        lanes::layer_norm_rows(x, out, params);
+    }
+}
+
+/// One block's parameters; Linear weights in burn's `[in, out]` layout.
+#[derive(Debug)]
+struct BlockWeights {
+    norm1: Norm,
+    qkv: (Vec<f32>, Option<Vec<f32>>),
+    proj: (Vec<f32>, Option<Vec<f32>>),
+    ls1: Option<Vec<f32>>,
+    norm2: Norm,
+    fc1: (Vec<f32>, Option<Vec<f32>>),
+    fc2: (Vec<f32>, Option<Vec<f32>>),
+    ls2: Option<Vec<f32>>,
+}
+
+/// The parameters the pass reads, as plain buffers (built once per model, see
+/// [`Vit::cpu_weights`]). The head is read on each call ([`Vit::set_direction`] replaces it).
+#[derive(Debug)]
+pub struct CpuWeights {
+    /// The patch kernel `[in_chans · patch², embed_dim]` (the convolution's weight, flattened
+    /// and transposed).
+    patch: Vec<f32>,
+    patch_bias: Option<Vec<f32>>,
+    /// The class token and the registers, `[prefix, embed_dim]`.
+    prefix: Vec<f32>,
+    blocks: Vec<BlockWeights>,
+    norm: Norm,
+    fc_norm: Option<Norm>,
+}
+
+fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .expect("converted to f32")
+}
+
+fn linear(l: &burn::nn::Linear) -> (Vec<f32>, Option<Vec<f32>>) {
+    (
+        values(l.weight.val()),
+        l.bias.as_ref().map(|b| values(b.val())),
+    )
+}
+
+impl CpuWeights {
+    /// Copies of `vit`'s parameters.
+    pub fn new(vit: &Vit) -> Self {
+        let (w, eps) = (&vit.weights, vit.config.eps);
+        let d = vit.config.embed_dim;
+        let proj = &w.patch_embed.proj;
+        let kernel = values(proj.weight.val()); // [d, k]
+        let k = kernel.len() / d;
+        let mut patch = vec![0f32; k * d];
+        for (o, row) in kernel.chunks_exact(k).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                patch[i * d + o] = v;
+            }
+        }
+        let mut prefix = Vec::new();
+        if let Some(cls) = &w.cls_token {
+            prefix.extend(values(cls.val()));
+        }
+        if let Some(reg) = &w.reg_token {
+            prefix.extend(values(reg.val()));
+        }
+        let blocks = w
+            .blocks
+            .iter()
+            .map(|b| BlockWeights {
+                norm1: Norm::new(&b.norm1, eps),
+                qkv: linear(&b.attn.qkv),
+                proj: linear(&b.attn.proj),
+                ls1: b.ls1.as_ref().map(|l| values(l.gamma.val())),
+                norm2: Norm::new(&b.norm2, eps),
+                fc1: linear(&b.mlp.fc1),
+                fc2: linear(&b.mlp.fc2),
+                ls2: b.ls2.as_ref().map(|l| values(l.gamma.val())),
+            })
+            .collect();
+        CpuWeights {
+            patch,
+            patch_bias: proj.bias.as_ref().map(|b| values(b.val())),
+            prefix,
+            blocks,
+            norm: Norm::new(&w.norm, eps),
+            fc_norm: w.fc_norm.as_ref().map(|n| Norm::new(n, eps)),
+        }
+    }
+}
+
+/// Adds `bias` to each row of `x`.
+fn add_rows(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+/// `x += γ ⊙ (y + bias)` on rows of `d` values (`γ` absent: 1), the residual update of a
+/// branch whose product without bias is `y`.
+fn residual(x: &mut [f32], y: &[f32], d: usize, bias: Option<&[f32]>, gamma: Option<&[f32]>) {
+    for (xr, yr) in x.chunks_exact_mut(d).zip(y.chunks_exact(d)) {
+        for (c, (xv, &yv)) in xr.iter_mut().zip(yr).enumerate() {
+            let v = yv + bias.map_or(0.0, |b| b[c]);
+            *xv += gamma.map_or(v, |g| g[c] * v);
+        }
+    }
+}
+
+/// The distinct patches of `b` CHW images (`h × w`, `c` planes, patch `p`) at each position:
+/// for each image-major patch, the index of its distinct patch among those at the same
+/// position, the distinct patches as rows `[u, c · p²]` (the convolution weight's order:
+/// plane, kernel row, column), and the position of each. Patches are the same when their
+/// values are the same bits, so their outputs are too.
+fn distinct_patches(
+    input: &[f32],
+    [b, c, h, w, p]: [usize; 5],
+) -> (Vec<usize>, Vec<f32>, Vec<usize>) {
+    let (gh, gw) = (h / p, w / p);
+    let positions = gh * gw;
+    // Row `u` of the patch of image `i` at grid cell `(gi, gj)`, plane `ch`.
+    let segment = |i: usize, pos: usize, ch: usize, u: usize| {
+        let (gi, gj) = (pos / gw, pos % gw);
+        let at = ((i * c + ch) * h + gi * p + u) * w + gj * p;
+        bytemuck::cast_slice::<f32, u8>(&input[at..at + p])
+    };
+    let same = |i: usize, j: usize, pos: usize| {
+        (0..c).all(|ch| (0..p).all(|u| segment(i, pos, ch, u) == segment(j, pos, ch, u)))
+    };
+    let mut index = vec![0usize; b * positions];
+    let mut distinct = Vec::new();
+    let mut position = Vec::new();
+    // Distinct patches at the current position: (their index, an image that has it).
+    let mut here: Vec<(usize, usize)> = Vec::new();
+    for pos in 0..positions {
+        here.clear();
+        for i in 0..b {
+            let r = i * positions + pos;
+            match here.iter().find(|&&(_, j)| same(i, j, pos)) {
+                Some(&(u, _)) => index[r] = u,
+                None => {
+                    let u = position.len();
+                    index[r] = u;
+                    here.push((u, i));
+                    position.push(pos);
+                    for ch in 0..c {
+                        for row in 0..p {
+                            distinct.extend_from_slice(bytemuck::cast_slice::<u8, f32>(segment(
+                                i, pos, ch, row,
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (index, distinct, position)
+}
+
+impl Vit {
+    /// The logits `[b, classes]` of `b` normalised CHW images of `h × w` in `input`, on this
+    /// thread; the same pass as [`Vit::forward`] (see the module's text).
+    ///
+    /// # Panics
+    /// If `input` holds fewer than `b` images of the model's channels, or `h`, `w` are not
+    /// multiples of the patch.
+    pub fn forward_cpu(&self, input: &[f32], b: usize, h: usize, w: usize) -> Vec<f32> {
+        let cfg = &self.config;
+        let cw = self.cpu_weights();
+        let (d, p, heads) = (cfg.embed_dim, cfg.patch_size, cfg.num_heads);
+        let c = cfg.in_chans;
+        assert!(input.len() >= b * c * h * w, "input too short");
+        let (gh, gw) = cfg.grid_for(h, w).expect("a grid of the patch");
+        let np = gh * gw;
+        let prefix = cfg.prefix();
+        let n = prefix + np;
+        let k = c * p * p;
+        let pos = values(self.position(gh, gw)); // [n, d]
+
+        // Up to the first attention, once per distinct row: prefix tokens (shared by all
+        // images), then the distinct patches.
+        let (index, distinct, position) = distinct_patches(input, [b, c, h, w, p]);
+        let u = position.len();
+        // Token rows: [prefix; distinct patches], each plus its position entry.
+        let rows = prefix + u;
+        let mut tok = vec![0f32; rows * d];
+        tok[..prefix * d].copy_from_slice(&cw.prefix);
+        matmul(
+            &mut tok[prefix * d..],
+            d,
+            View::dense(&distinct, u, k),
+            View::dense(&cw.patch, k, d),
+            false,
+        );
+        if let Some(bias) = &cw.patch_bias {
+            add_rows(&mut tok[prefix * d..], bias);
+        }
+        for j in 0..prefix {
+            for (t, &e) in tok[j * d..(j + 1) * d].iter_mut().zip(&pos[j * d..]) {
+                *t += e;
+            }
+        }
+        for (slot, &at) in position.iter().enumerate() {
+            let at = (prefix + at) * d;
+            let row = &mut tok[(prefix + slot) * d..(prefix + slot + 1) * d];
+            for (t, &e) in row.iter_mut().zip(&pos[at..at + d]) {
+                *t += e;
+            }
+        }
+        // The token of row `t` of image `i`, among the distinct ones.
+        let source = |i: usize, t: usize| {
+            if t < prefix {
+                t
+            } else {
+                prefix + index[i * np + t - prefix]
+            }
+        };
+        let m = b * n;
+        let mut x = vec![0f32; m * d];
+        for i in 0..b {
+            for t in 0..n {
+                let s = source(i, t);
+                x[(i * n + t) * d..(i * n + t + 1) * d].copy_from_slice(&tok[s * d..(s + 1) * d]);
+            }
+        }
+        let first_qkv = cw.blocks.first().map(|blk| {
+            let mut xn = vec![0f32; rows * d];
+            blk.norm1.apply(&tok, &mut xn);
+            let mut q = vec![0f32; rows * 3 * d];
+            matmul(
+                &mut q,
+                3 * d,
+                View::dense(&xn, rows, d),
+                View::dense(&blk.qkv.0, d, 3 * d),
+                false,
+            );
+            if let Some(bias) = &blk.qkv.1 {
+                add_rows(&mut q, bias);
+            }
+            let mut full = vec![0f32; m * 3 * d];
+            for i in 0..b {
+                for t in 0..n {
+                    let s = source(i, t);
+                    full[(i * n + t) * 3 * d..(i * n + t + 1) * 3 * d]
+                        .copy_from_slice(&q[s * 3 * d..(s + 1) * 3 * d]);
+                }
+            }
+            full
+        });
+        drop(tok);
+
+        let depth = cw.blocks.len();
+        let mut scratch = Scratch::default();
+        let mut qkv_first = first_qkv;
+        for (bi, blk) in cw.blocks.iter().enumerate() {
+            let cls_only = bi + 1 == depth && cfg.arch.global_pool == Pool::Token;
+            x = block(
+                blk,
+                x,
+                [b, n, d, heads],
+                cls_only,
+                qkv_first.take(),
+                &mut scratch,
+            );
+        }
+        // The head's input.
+        let rows_out = x.len() / (b * d);
+        let mut pooled = vec![0f32; b * d];
+        match cfg.arch.global_pool {
+            Pool::Token => {
+                for i in 0..b {
+                    cw.norm.apply(
+                        &x[i * rows_out * d..(i * rows_out + 1) * d],
+                        &mut pooled[i * d..(i + 1) * d],
+                    );
+                }
+            }
+            Pool::Avg => {
+                let normed = match &cw.fc_norm {
+                    Some(_) => x,
+                    None => {
+                        let mut out = vec![0f32; x.len()];
+                        cw.norm.apply(&x, &mut out);
+                        out
+                    }
+                };
+                let mut mean = vec![0f32; b * d];
+                for i in 0..b {
+                    let acc = &mut mean[i * d..(i + 1) * d];
+                    for t in prefix..n {
+                        let row = &normed[(i * n + t) * d..(i * n + t + 1) * d];
+                        for (a, &v) in acc.iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                    for a in acc.iter_mut() {
+                        *a /= np as f32;
+                    }
+                }
+                match &cw.fc_norm {
+                    Some(ln) => ln.apply(&mean, &mut pooled),
+                    None => pooled = mean,
+                }
+            }
+        }
+        let (hw, hb) = linear(&self.weights.head);
+        let classes = hw.len() / d;
+        let mut logits = vec![0f32; b * classes];
+        matmul(
+            &mut logits,
+            classes,
+            View::dense(&pooled, b, d),
+            View::dense(&hw, d, classes),
+            false,
+        );
+        if let Some(bias) = &hb {
+            add_rows(&mut logits, bias);
+        }
+        logits
+    }
+}
+
+/// Buffers reused across blocks.
+#[derive(Default)]
+struct Scratch {
+    xn: Vec<f32>,
+    qkv: Vec<f32>,
+    heads: Vec<f32>,
+    scores: Vec<f32>,
+    branch: Vec<f32>,
+    hidden: Vec<f32>,
+}
+
+/// Resizes `v` to `len` values (contents unspecified) and returns it.
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
+}
+
+/// One block on `x` (`[b · n, d]`); with `cls_only` only the class token's output, `[b, d]`
+/// (its query against every key and value). `qkv`: the block's query/key/value rows when the
+/// caller computed them.
+fn block(
+    blk: &BlockWeights,
+    mut x: Vec<f32>,
+    [b, n, d, heads]: [usize; 4],
+    cls_only: bool,
+    qkv: Option<Vec<f32>>,
+    s: &mut Scratch,
+) -> Vec<f32> {
+    let m = b * n;
+    let dh = d / heads;
+    let scale = (dh as f32).powf(-0.5);
+    let xn = sized(&mut s.xn, m * d);
+    blk.norm1.apply(&x, xn);
+    let qkv = match qkv {
+        Some(q) => {
+            s.qkv = q;
+            &s.qkv[..]
+        }
+        None => {
+            let out = sized(&mut s.qkv, m * 3 * d);
+            let w = View::dense(&blk.qkv.0, d, 3 * d);
+            let xs = View::dense(xn, m, d);
+            if cls_only {
+                // Keys and values of every token, the query of the class token alone.
+                matmul(&mut out[d..], 3 * d, xs, w.cols(d, 2 * d), false);
+                let cls = View {
+                    rs: n * d,
+                    rows: b,
+                    ..xs
+                };
+                matmul(out, n * 3 * d, cls, w.cols(0, d), false);
+                if let Some(bias) = &blk.qkv.1 {
+                    for (t, row) in out.chunks_exact_mut(3 * d).enumerate() {
+                        let from = if t % n == 0 { 0 } else { d };
+                        for (v, &e) in row[from..].iter_mut().zip(&bias[from..]) {
+                            *v += e;
+                        }
+                    }
+                }
+            } else {
+                matmul(out, 3 * d, xs, w, false);
+                if let Some(bias) = &blk.qkv.1 {
+                    add_rows(out, bias);
+                }
+            }
+            &s.qkv[..]
+        }
+    };
+    let all = View::dense(qkv, m, 3 * d);
+    let nq = if cls_only { 1 } else { n };
+    let heads_out = sized(&mut s.heads, b * nq * d);
+    let scores = sized(&mut s.scores, nq * n);
+    for i in 0..b {
+        let rows = all.rows(i * n, n);
+        for j in 0..heads {
+            let q = rows.rows(0, nq).cols(j * dh, dh);
+            let k = rows.cols(d + j * dh, dh);
+            let v = rows.cols(2 * d + j * dh, dh);
+            matmul(scores, n, q, k.t(), false);
+            lanes::softmax_rows_in_place(scores, n, scale);
+            matmul(
+                &mut heads_out[i * nq * d + j * dh..],
+                d,
+                View::dense(scores, nq, n),
+                v,
+                false,
+            );
+        }
+    }
+    // The residual stream of the rows that go on.
+    if cls_only {
+        let cls: Vec<f32> = (0..b)
+            .flat_map(|i| x[i * n * d..i * n * d + d].iter().copied())
+            .collect();
+        x = cls;
+    }
+    let rows = b * nq;
+    let branch = sized(&mut s.branch, rows * d);
+    matmul(
+        branch,
+        d,
+        View::dense(heads_out, rows, d),
+        View::dense(&blk.proj.0, d, d),
+        false,
+    );
+    residual(&mut x, branch, d, blk.proj.1.as_deref(), blk.ls1.as_deref());
+    let xn = sized(&mut s.xn, rows * d);
+    blk.norm2.apply(&x, xn);
+    let hidden = blk.fc1.0.len() / d;
+    let hid = sized(&mut s.hidden, rows * hidden);
+    matmul(
+        hid,
+        hidden,
+        View::dense(xn, rows, d),
+        View::dense(&blk.fc1.0, d, hidden),
+        false,
+    );
+    if let Some(bias) = &blk.fc1.1 {
+        add_rows(hid, bias);
+    }
+    lanes::gelu_in_place(hid);
+    let branch = sized(&mut s.branch, rows * d);
+    matmul(
+        branch,
+        d,
+        View::dense(hid, rows, hidden),
+        View::dense(&blk.fc2.0, hidden, d),
+        false,
+    );
+    residual(&mut x, branch, d, blk.fc2.1.as_deref(), blk.ls2.as_deref());
+    x
+}
