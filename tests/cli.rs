@@ -275,3 +275,21 @@ fn the_gui_without_a_display_says_what_to_do() {
     );
     assert!(se.contains("no display") && se.contains("xvfb-run"), "{se}");
 }
+
+#[test]
+fn bench_torch_without_pytorch_names_the_interpreter() {
+    let missing = tmp("no-such-python");
+    let se = run_err(
+        bin()
+            .args([
+                "bench",
+                "--suite",
+                "faithfulness",
+                "--iters",
+                "1",
+                "--torch",
+            ])
+            .env("VITSCOPE_PYTHON", &missing),
+    );
+    assert!(se.contains(&*missing.to_string_lossy()), "{se}");
+}

@@ -322,18 +322,53 @@ impl Vit {
     pub fn forward_cpu(&self, input: &[f32], b: usize, h: usize, w: usize) -> Vec<f32> {
         let cfg = &self.config;
         let cw = self.cpu_weights();
-        let (d, p, heads) = (cfg.embed_dim, cfg.patch_size, cfg.num_heads);
-        let c = cfg.in_chans;
-        assert!(input.len() >= b * c * h * w, "input too short");
+        let (d, heads) = (cfg.embed_dim, cfg.num_heads);
+        assert!(input.len() >= b * cfg.in_chans * h * w, "input too short");
         let (gh, gw) = cfg.grid_for(h, w).expect("a grid of the patch");
-        let np = gh * gw;
-        let prefix = cfg.prefix();
+        let n = cfg.prefix() + gh * gw;
+        let (mut x, mut qkv) = self.first_rows(cw, input, [b, h, w]);
+        let depth = cw.blocks.len();
+        // This thread's buffers from its previous pass (their pages already mapped), returned
+        // after this one.
+        let mut scratch = SCRATCH.with(|s| s.take());
+        for (i, blk) in cw.blocks.iter().enumerate() {
+            let cls_only = i + 1 == depth && cfg.arch.global_pool == Pool::Token;
+            x = block(blk, x, [b, n, d, heads], cls_only, qkv.take(), &mut scratch);
+        }
+        SCRATCH.with(|s| s.replace(scratch));
+        let pooled = self.pooled_cpu(cw, x, b, n);
+        let (hw, hb) = linear(&self.weights.head);
+        let classes = hw.len() / d;
+        let mut logits = vec![0f32; b * classes];
+        matmul(
+            &mut logits,
+            classes,
+            View::dense(&pooled, b, d),
+            View::dense(&hw, d, classes),
+            false,
+        );
+        if let Some(bias) = &hb {
+            add_rows(&mut logits, bias);
+        }
+        logits
+    }
+
+    /// The token rows `[b · n, d]` entering the first block and that block's query/key/value
+    /// rows `[b · n, 3d]` (none without blocks), each computed once per distinct row: the
+    /// prefix tokens (shared by all images), then the distinct patches.
+    fn first_rows(
+        &self,
+        cw: &CpuWeights,
+        input: &[f32],
+        [b, h, w]: [usize; 3],
+    ) -> (Vec<f32>, Option<Vec<f32>>) {
+        let cfg = &self.config;
+        let (d, p, c) = (cfg.embed_dim, cfg.patch_size, cfg.in_chans);
+        let (gh, gw) = (h / p, w / p);
+        let (np, prefix) = (gh * gw, cfg.prefix());
         let n = prefix + np;
         let k = c * p * p;
         let pos = values(self.position(gh, gw)); // [n, d]
-
-        // Up to the first attention, once per distinct row: prefix tokens (shared by all
-        // images), then the distinct patches.
         let (index, distinct, position) = distinct_patches(input, [b, c, h, w, p]);
         let u = position.len();
         // Token rows: [prefix; distinct patches], each plus its position entry.
@@ -350,19 +385,20 @@ impl Vit {
         if let Some(bias) = &cw.patch_bias {
             add_rows(&mut tok[prefix * d..], bias);
         }
-        for j in 0..prefix {
-            for (t, &e) in tok[j * d..(j + 1) * d].iter_mut().zip(&pos[j * d..]) {
-                *t += e;
+        let entry = |slot: usize| {
+            if slot < prefix {
+                slot
+            } else {
+                prefix + position[slot - prefix]
             }
-        }
-        for (slot, &at) in position.iter().enumerate() {
-            let at = (prefix + at) * d;
-            let row = &mut tok[(prefix + slot) * d..(prefix + slot + 1) * d];
+        };
+        for (slot, row) in tok.chunks_exact_mut(d).enumerate() {
+            let at = entry(slot) * d;
             for (t, &e) in row.iter_mut().zip(&pos[at..at + d]) {
                 *t += e;
             }
         }
-        // The token of row `t` of image `i`, among the distinct ones.
+        // The distinct row of token `t` of image `i`.
         let source = |i: usize, t: usize| {
             if t < prefix {
                 t
@@ -370,15 +406,15 @@ impl Vit {
                 prefix + index[i * np + t - prefix]
             }
         };
-        let m = b * n;
-        let mut x = vec![0f32; m * d];
-        for i in 0..b {
-            for t in 0..n {
-                let s = source(i, t);
-                x[(i * n + t) * d..(i * n + t + 1) * d].copy_from_slice(&tok[s * d..(s + 1) * d]);
+        let gather = |from: &[f32], width: usize| {
+            let mut out = vec![0f32; b * n * width];
+            for (r, row) in out.chunks_exact_mut(width).enumerate() {
+                let s = source(r / n, r % n);
+                row.copy_from_slice(&from[s * width..(s + 1) * width]);
             }
-        }
-        let first_qkv = cw.blocks.first().map(|blk| {
+            out
+        };
+        let qkv = cw.blocks.first().map(|blk| {
             let mut xn = vec![0f32; rows * d];
             blk.norm1.apply(&tok, &mut xn);
             let mut q = vec![0f32; rows * 3 * d];
@@ -392,87 +428,57 @@ impl Vit {
             if let Some(bias) = &blk.qkv.1 {
                 add_rows(&mut q, bias);
             }
-            let mut full = vec![0f32; m * 3 * d];
-            for i in 0..b {
-                for t in 0..n {
-                    let s = source(i, t);
-                    full[(i * n + t) * 3 * d..(i * n + t + 1) * 3 * d]
-                        .copy_from_slice(&q[s * 3 * d..(s + 1) * 3 * d]);
-                }
-            }
-            full
+            gather(&q, 3 * d)
         });
-        drop(tok);
-
-        let depth = cw.blocks.len();
-        let mut scratch = Scratch::default();
-        let mut qkv_first = first_qkv;
-        for (bi, blk) in cw.blocks.iter().enumerate() {
-            let cls_only = bi + 1 == depth && cfg.arch.global_pool == Pool::Token;
-            x = block(
-                blk,
-                x,
-                [b, n, d, heads],
-                cls_only,
-                qkv_first.take(),
-                &mut scratch,
-            );
-        }
-        // The head's input.
-        let rows_out = x.len() / (b * d);
-        let mut pooled = vec![0f32; b * d];
-        match cfg.arch.global_pool {
-            Pool::Token => {
-                for i in 0..b {
-                    cw.norm.apply(
-                        &x[i * rows_out * d..(i * rows_out + 1) * d],
-                        &mut pooled[i * d..(i + 1) * d],
-                    );
-                }
-            }
-            Pool::Avg => {
-                let normed = match &cw.fc_norm {
-                    Some(_) => x,
-                    None => {
-                        let mut out = vec![0f32; x.len()];
-                        cw.norm.apply(&x, &mut out);
-                        out
-                    }
-                };
-                let mut mean = vec![0f32; b * d];
-                for i in 0..b {
-                    let acc = &mut mean[i * d..(i + 1) * d];
-                    for t in prefix..n {
-                        let row = &normed[(i * n + t) * d..(i * n + t + 1) * d];
-                        for (a, &v) in acc.iter_mut().zip(row) {
-                            *a += v;
-                        }
-                    }
-                    for a in acc.iter_mut() {
-                        *a /= np as f32;
-                    }
-                }
-                match &cw.fc_norm {
-                    Some(ln) => ln.apply(&mean, &mut pooled),
-                    None => pooled = mean,
-                }
-            }
-        }
-        let (hw, hb) = linear(&self.weights.head);
-        let classes = hw.len() / d;
-        let mut logits = vec![0f32; b * classes];
-        matmul(
-            &mut logits,
-            classes,
-            View::dense(&pooled, b, d),
-            View::dense(&hw, d, classes),
-            false,
-        );
-        if let Some(bias) = &hb {
-            add_rows(&mut logits, bias);
-        }
-        logits
+        (gather(&tok, d), qkv)
     }
+
+    /// The head's input `[b, d]` from the last block's output `x`: the class token after the
+    /// final norm (`x` may hold it alone), or the mean of the patch tokens (then `fc_norm`, or
+    /// after the final norm without one).
+    fn pooled_cpu(&self, cw: &CpuWeights, x: Vec<f32>, b: usize, n: usize) -> Vec<f32> {
+        let d = self.config.embed_dim;
+        let prefix = self.config.prefix();
+        let mut pooled = vec![0f32; b * d];
+        if self.config.arch.global_pool == Pool::Token {
+            let rows = x.len() / (b * d);
+            for (i, out) in pooled.chunks_exact_mut(d).enumerate() {
+                cw.norm.apply(&x[i * rows * d..(i * rows + 1) * d], out);
+            }
+            return pooled;
+        }
+        let normed = match &cw.fc_norm {
+            Some(_) => x,
+            None => {
+                let mut out = vec![0f32; x.len()];
+                cw.norm.apply(&x, &mut out);
+                out
+            }
+        };
+        let mut mean = vec![0f32; b * d];
+        for (i, acc) in mean.chunks_exact_mut(d).enumerate() {
+            for row in normed[(i * n + prefix) * d..(i + 1) * n * d].chunks_exact(d) {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            for a in acc.iter_mut() {
+                *a /= (n - prefix) as f32;
+            }
+        }
+        match &cw.fc_norm {
+            Some(ln) => {
+                ln.apply(&mean, &mut pooled);
+                pooled
+            }
+            None => mean,
+        }
+    }
+}
+
+thread_local! {
+    /// The buffers of this thread's last pass, kept for the next one.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Buffers reused across blocks.
