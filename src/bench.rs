@@ -67,57 +67,102 @@ pub struct BenchArgs {
     torch: bool,
 }
 
-/// PyTorch's eager loop of the perturbation pair: 19 single forwards of timm's ViT-B/16
-/// (random weights, no gradient) on `THREADS` threads; prints the median of `ITERS` loops and
-/// the versions.
+/// PyTorch's eager loop of the perturbation pair, as a server: builds timm's ViT-B/16 (random
+/// weights) on `THREADS` threads, warms up, prints `ready TORCH TIMM`, then for each `run` line
+/// on stdin times 19 single forwards without gradient and prints the seconds.
 const TORCH_LOOP: &str = r#"
 import sys, time, torch, timm
-threads, iters = int(sys.argv[1]), int(sys.argv[2])
-torch.set_num_threads(threads)
+torch.set_num_threads(int(sys.argv[1]))
 m = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=2).eval()
 x = torch.randn(1, 3, 224, 224)
 with torch.no_grad():
     for _ in range(2):
         m(x)
-    ts = []
-    for _ in range(iters):
+    print("ready", torch.__version__, timm.__version__, flush=True)
+    for line in sys.stdin:
         t = time.perf_counter()
         for _ in range(19):
             m(x)
-        ts.append(time.perf_counter() - t)
-ts.sort()
-print(ts[len(ts) // 2], torch.__version__, timm.__version__)
+        print(time.perf_counter() - t, flush=True)
 "#;
 
-/// The median time of PyTorch's perturbation loop on `threads` threads, with its versions.
-fn torch_loop(threads: usize, iters: u32) -> Result<(f64, String)> {
-    let python = std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = std::process::Command::new(&python)
-        .args([
-            "-c",
-            TORCH_LOOP,
-            &threads.to_string(),
-            &iters.max(1).to_string(),
-        ])
-        .output()
-        .map_err(|e| anyhow::anyhow!("{python}: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("failed");
-        anyhow::bail!("{python}: PyTorch's loop failed: {last}");
+/// A running [`TORCH_LOOP`], so that its loops and vitscope's alternate in one run.
+struct TorchLoop {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    python: String,
+    versions: String,
+}
+
+impl TorchLoop {
+    /// Starts `$VITSCOPE_PYTHON` (else `python3`) on `threads` threads and waits until it is
+    /// ready.
+    fn start(threads: usize) -> Result<Self> {
+        use std::process::{Command, Stdio};
+        let python = std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(&python)
+            .args(["-c", TORCH_LOOP, &threads.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("{python}: {e}"))?;
+        let (input, output) = match (child.stdin.take(), child.stdout.take()) {
+            (Some(i), Some(o)) => (i, std::io::BufReader::new(o)),
+            _ => anyhow::bail!("{python}: no pipes"),
+        };
+        let mut me = TorchLoop {
+            child,
+            input,
+            output,
+            python,
+            versions: String::new(),
+        };
+        let line = me.line()?;
+        let mut words = line.split_whitespace();
+        if words.next() != Some("ready") {
+            anyhow::bail!("{}: unexpected output {line:?}", me.python);
+        }
+        me.versions = format!(
+            "torch {}, timm {}",
+            words.next().unwrap_or("?"),
+            words.next().unwrap_or("?")
+        );
+        Ok(me)
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut words = text.split_whitespace();
-    let secs: f64 = words
-        .next()
-        .and_then(|w| w.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("{python}: no time in PyTorch's output"))?;
-    let versions = format!(
-        "torch {}, timm {}",
-        words.next().unwrap_or("?"),
-        words.next().unwrap_or("?")
-    );
-    Ok((secs, versions))
+
+    /// One line of output; at its end, the last line of the interpreter's error output.
+    fn line(&mut self) -> Result<String> {
+        use std::io::{BufRead, Read};
+        let mut line = String::new();
+        if self.output.read_line(&mut line)? == 0 {
+            let mut err = String::new();
+            if let Some(mut e) = self.child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            let last = err.lines().last().unwrap_or("exited");
+            anyhow::bail!("{}: PyTorch's loop failed: {last}", self.python);
+        }
+        Ok(line.trim().to_string())
+    }
+
+    /// Times one loop of 19 forwards.
+    fn run(&mut self) -> Result<f64> {
+        use std::io::Write;
+        writeln!(self.input, "run")?;
+        self.input.flush()?;
+        let line = self.line()?;
+        line.parse()
+            .map_err(|_| anyhow::anyhow!("{}: no time in {line:?}", self.python))
+    }
+}
+
+impl Drop for TorchLoop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Peak resident set of this process (VmHWM), MiB.
@@ -318,57 +363,79 @@ fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
             .map(|i| ((i % size) as f32 * 0.031).sin() + (i / size) as f32 * 1e-3 + i as f32 * 1e-9)
             .collect()
     };
-    let case = |name: &str, vit: &vitscope::model::Vit, tests: &[Test], goal: f64| -> Result<f64> {
+    // Each case as the CLI runs it: the clean input's forward, then the tests' inputs. With
+    // `torch`, each repetition follows one of PyTorch's loops, and the goal is half of their
+    // median.
+    let case = |name: &str,
+                vit: &vitscope::model::Vit,
+                tests: &[Test],
+                goal: f64,
+                mut torch: Option<&mut TorchLoop>|
+     -> Result<()> {
         let s = vit.config.img_size;
         let input = Input::new(&image(s), s, ResizeMode::Resize, Normalization::default());
         let m = map(s);
-        // The clean input's forward, then the tests' (as the CLI runs them).
         let forwards: usize = 1 + tests.iter().map(|t| t.forwards(s * s)).sum::<usize>();
-        let mut err = None;
-        let once = || -> Result<(), vitscope::faithfulness::FaithError> {
+        let once = || -> Result<f64> {
+            let t = Instant::now();
             let clean = input.logits(vit)?;
-            suite::run(vit, &input, &m, &clean, tests, |_, _| true).map(|_| ())
+            suite::run(vit, &input, &m, &clean, tests, |_, _| true)?;
+            Ok(t.elapsed().as_secs_f64())
         };
-        let _ = once();
-        let secs = time(args.iters, || {
-            if let Err(e) = once() {
-                err = Some(e);
+        once()?;
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..args.iters.max(1) {
+            if let Some(t) = torch.as_deref_mut() {
+                theirs.push(t.run()?);
+                // PyTorch's OpenMP threads spin for a while after a parallel region; let them
+                // go idle before vitscope's turn.
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
-        });
-        if let Some(e) = err {
-            return Err(e.into());
+            ours.push(once()?);
         }
+        let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
+        let secs = median(ours);
+        let goal = if theirs.is_empty() {
+            goal
+        } else {
+            0.5 * median(theirs.clone())
+        };
         println!(
             "{name:<40} {forwards:>9} {secs:>10.3} {goal:>11.3} {:>7.2}",
             secs / goal
         );
-        Ok(secs)
+        if let Some(t) = torch {
+            let (lo, hi) = ratios
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+            println!(
+                "  PyTorch's loop ({}, {threads} threads), alternating: median {:.3} s; \
+                 vitscope / PyTorch per repetition: median {:.2}× ({lo:.2}–{hi:.2}), goal 0.5×",
+                t.versions,
+                median(theirs),
+                median(ratios.clone()),
+            );
+        }
+        Ok(())
     };
     let vit_b = VitConfig::named("b", 16, 2)
         .ok_or_else(|| anyhow::anyhow!("no ViT-B"))?
         .init(&device);
-    // Goal: half of PyTorch's eager loop on this machine: timed now with --torch, else the
-    // issue's figure (19 forwards × 0.209 s).
-    let torch = if args.torch {
-        let (secs, versions) = torch_loop(threads, args.iters)?;
-        println!("PyTorch's loop ({versions}, {threads} threads): {secs:.3} s; goal = half of it");
-        Some(secs)
+    // Goal: half of PyTorch's eager loop on this machine: timed alongside with --torch, else
+    // the issue's figure (19 forwards × 0.209 s).
+    let mut torch = if args.torch {
+        Some(TorchLoop::start(threads)?)
     } else {
         None
     };
-    let goal = 0.5 * torch.unwrap_or(19.0 * 0.209);
-    let secs = case(
+    case(
         "ViT-B/16 perturb-pos + perturb-neg",
         &vit_b,
         &[Test::PerturbPos, Test::PerturbNeg],
-        goal,
+        0.5 * 19.0 * 0.209,
+        torch.as_mut(),
     )?;
-    if let Some(t) = torch {
-        println!(
-            "  = {:.2}× PyTorch's loop in this run (goal 0.5×)",
-            secs / t
-        );
-    }
+    drop(torch);
     let (weights, config) = (
         vitscope::app::demo_dir().join("model.safetensors"),
         vitscope::app::demo_dir().join("config.json"),
@@ -383,6 +450,7 @@ fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
         &demo,
         &[Test::Deletion, Test::Insertion],
         1.0,
+        None,
     )?;
     Ok(())
 }
