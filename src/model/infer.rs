@@ -291,7 +291,8 @@ fn distinct_patches(
         here.clear();
         for i in 0..b {
             let r = i * positions + pos;
-            match here.iter().find(|&&(_, j)| same(i, j, pos)) {
+            // The latest distinct patch first: a patch mostly stays as it last changed.
+            match here.iter().rev().find(|&&(_, j)| same(i, j, pos)) {
                 Some(&(u, _)) => index[r] = u,
                 None => {
                     let u = position.len();
@@ -476,6 +477,10 @@ impl Vit {
     }
 }
 
+/// Least rows per block of the MLP (the hidden features of 256 rows of a dim-128 model:
+/// 512 KiB).
+const MLP_ROWS: usize = 256;
+
 thread_local! {
     /// The buffers of this thread's last pass, kept for the next one.
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
@@ -589,27 +594,42 @@ fn block(
     residual(&mut x, branch, d, blk.proj.1.as_deref(), blk.ls1.as_deref());
     let xn = sized(&mut s.xn, rows * d);
     blk.norm2.apply(&x, xn);
+    // The MLP in blocks of rows, so that a block's hidden features stay in cache between the
+    // two products (rows are independent). Each block packs the two weight matrices again,
+    // which costs less than it saves while a block has more rows than twice the width.
     let hidden = blk.fc1.0.len() / d;
-    let hid = sized(&mut s.hidden, rows * hidden);
-    matmul(
-        hid,
-        hidden,
-        View::dense(xn, rows, d),
-        View::dense(&blk.fc1.0, d, hidden),
-        false,
-    );
-    if let Some(bias) = &blk.fc1.1 {
-        add_rows(hid, bias);
+    let per = rows
+        .div_ceil(rows.div_ceil(MLP_ROWS.max(2 * d)).max(1))
+        .max(1);
+    for r0 in (0..rows).step_by(per) {
+        let rn = per.min(rows - r0);
+        let hid = sized(&mut s.hidden, rn * hidden);
+        matmul(
+            hid,
+            hidden,
+            View::dense(xn, rows, d).rows(r0, rn),
+            View::dense(&blk.fc1.0, d, hidden),
+            false,
+        );
+        if let Some(bias) = &blk.fc1.1 {
+            add_rows(hid, bias);
+        }
+        lanes::gelu_in_place(hid);
+        let branch = sized(&mut s.branch, rn * d);
+        matmul(
+            branch,
+            d,
+            View::dense(hid, rn, hidden),
+            View::dense(&blk.fc2.0, hidden, d),
+            false,
+        );
+        residual(
+            &mut x[r0 * d..(r0 + rn) * d],
+            branch,
+            d,
+            blk.fc2.1.as_deref(),
+            blk.ls2.as_deref(),
+        );
     }
-    lanes::gelu_in_place(hid);
-    let branch = sized(&mut s.branch, rows * d);
-    matmul(
-        branch,
-        d,
-        View::dense(hid, rows, hidden),
-        View::dense(&blk.fc2.0, hidden, d),
-        false,
-    );
-    residual(&mut x, branch, d, blk.fc2.1.as_deref(), blk.ls2.as_deref());
     x
 }
