@@ -25,7 +25,7 @@ pub struct ExportArgs {
 /// `vitscope import`.
 #[derive(Args)]
 pub struct ImportArgs {
-    /// Project file (.ron); saved when every input was read and matched.
+    /// Project file (.ron); saved, all or nothing, when every input was read and matched.
     #[arg(long)]
     project: PathBuf,
     /// A file, or a folder of files.
@@ -34,20 +34,57 @@ pub struct ImportArgs {
     /// Format (default: from the file name; DICOM files are SEG).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Replace each matched image's whole mask (default: add each class's pixels to it).
+    #[arg(long)]
+    replace: bool,
+    /// Create `class K` entries for class ids above the project's class list (default: refuse).
+    #[arg(long)]
+    add_classes: bool,
+    /// Print what would be matched and merged; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub fn run_export(a: ExportArgs) -> Result<()> {
-    let files = interop::export_project(&a.project, a.format, &a.out)?;
-    for f in &files {
+    let done = interop::export_project(&a.project, a.format, &a.out)?;
+    for s in &done.skipped {
+        eprintln!("warning: {s}");
+    }
+    for f in &done.files {
         println!("{}", f.display());
     }
-    eprintln!("wrote {} file(s) to {}", files.len(), a.out.display());
+    eprintln!("wrote {} file(s) to {}", done.files.len(), a.out.display());
     Ok(())
 }
 
 pub fn run_import(a: ImportArgs) -> Result<()> {
-    let summary = interop::import_into_project(&a.project, &a.from, a.format)?;
-    eprintln!("{summary}");
+    let opts = interop::ImportOptions {
+        merge: vitscope::project::import::Options {
+            replace: a.replace,
+            add_classes: a.add_classes,
+        },
+        dry_run: a.dry_run,
+    };
+    let r = interop::import_into_project(&a.project, &a.from, a.format, opts)?;
+    for n in &r.notes {
+        eprintln!("warning: {n}");
+    }
+    for l in &r.lines {
+        println!("{l}");
+    }
+    if a.dry_run {
+        eprintln!(
+            "dry run: {} image(s) would change in {}; nothing was written",
+            r.images,
+            a.project.display()
+        );
+    } else {
+        eprintln!(
+            "imported into {} image(s) of {}",
+            r.images,
+            a.project.display()
+        );
+    }
     Ok(())
 }
 
@@ -119,7 +156,12 @@ pub fn run_pacs(a: PacsArgs) -> Result<()> {
             modality,
             json,
         } => {
-            let studies = client.search(patient_id.as_deref(), modality.as_deref())?;
+            let mut warnings = Vec::new();
+            let studies =
+                client.search(patient_id.as_deref(), modality.as_deref(), &mut warnings)?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
             if json {
                 println!("{}", serde_json::to_string(&studies)?);
             } else {
@@ -137,15 +179,161 @@ pub fn run_pacs(a: PacsArgs) -> Result<()> {
             }
         }
         PacsAction::Fetch { study, project } => {
-            let n = vitscope::interop::fetch_into_project(&client, &study, &project)?;
+            let r = vitscope::interop::pacs::fetch_into_project(&client, &study, &project)?;
+            for n in &r.notes {
+                eprintln!("warning: {n}");
+            }
+            for l in &r.lines {
+                println!("{l}");
+            }
             eprintln!(
-                "added {n} image(s) of study {study} to {}",
-                project.display()
+                "added {} image(s) of study {study} to {} ({} already in it)",
+                r.added,
+                project.display(),
+                r.known
             );
         }
         PacsAction::Store { files } => {
             let n = client.store(&files)?;
             eprintln!("stored {n} instance(s) at {}", client.url());
+        }
+    }
+    Ok(())
+}
+
+/// `vitscope project`.
+#[derive(Args)]
+pub struct ProjectArgs {
+    #[command(subcommand)]
+    action: ProjectAction,
+}
+
+#[derive(clap::Subcommand)]
+enum ProjectAction {
+    /// Check every image against its identity; exit 1 when one changed on disk or is missing.
+    Check {
+        /// Project file (.ron).
+        project: PathBuf,
+    },
+    /// Point an image entry at another file that has its identity (a moved or renamed file).
+    Relink {
+        /// Project file (.ron).
+        #[arg(long)]
+        project: PathBuf,
+        /// The entry: its number (1-based) or its file's stem.
+        #[arg(long)]
+        image: String,
+        /// The file.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Accept the file now at an entry's path as its image (after "image changed on disk").
+    Accept {
+        /// Project file (.ron).
+        #[arg(long)]
+        project: PathBuf,
+        /// The entry: its number (1-based) or its file's stem.
+        #[arg(long)]
+        image: String,
+    },
+}
+
+/// The entry named by number (1-based) or unique stem.
+fn entry_index(
+    p: &vitscope::project::Project,
+    file: &std::path::Path,
+    image: &str,
+) -> Result<usize> {
+    if let Ok(n) = image.parse::<usize>()
+        && (1..=p.images.len()).contains(&n)
+    {
+        return Ok(n - 1);
+    }
+    let found: Vec<usize> = (0..p.images.len())
+        .filter(|&i| p.images[i].stem() == image)
+        .collect();
+    match found.as_slice() {
+        [i] => Ok(*i),
+        [] => anyhow::bail!(
+            "{}: no image '{image}' (give its number or stem)",
+            file.display()
+        ),
+        _ => anyhow::bail!(
+            "{}: {} images have the stem '{image}': give the number",
+            file.display(),
+            found.len()
+        ),
+    }
+}
+
+pub fn run_project(a: ProjectArgs) -> Result<()> {
+    use vitscope::project::{ImageCheck, OpenProject, identity};
+    match a.action {
+        ProjectAction::Check { project } => {
+            let open = OpenProject::read(&project)?;
+            let mut bad = 0;
+            for (i, e) in open.project.images.iter().enumerate() {
+                let id = e
+                    .identity
+                    .as_ref()
+                    .map(|i| i.describe())
+                    .unwrap_or_default();
+                match open.checks[i].problem() {
+                    None => println!("{}\tok\t{}\t{id}", i + 1, e.path.display()),
+                    Some(p) => {
+                        bad += 1;
+                        println!("{}\tchanged\t{}\t{p}", i + 1, e.path.display());
+                    }
+                }
+            }
+            if bad > 0 {
+                anyhow::bail!(
+                    "{}: {bad} image(s) changed on disk or missing: relink them (vitscope project relink) or accept the new files (vitscope project accept)",
+                    project.display()
+                );
+            }
+            eprintln!("{}: every image has its identity", project.display());
+        }
+        ProjectAction::Relink { project, image, to } => {
+            let mut open = OpenProject::write(&project, "vitscope project relink")?;
+            let i = entry_index(&open.project, &project, &image)?;
+            let e = &open.project.images[i];
+            let want = e.identity.clone();
+            let found = identity::of_file(&to, e.frame).map_err(anyhow::Error::msg)?;
+            if Some(&found) != want.as_ref() {
+                anyhow::bail!(
+                    "{}: this file is {}, not image {}'s {}: not relinked",
+                    to.display(),
+                    found.describe(),
+                    i + 1,
+                    want.map(|w| w.describe()).unwrap_or_default()
+                );
+            }
+            let abs = std::path::absolute(&to)?;
+            open.project.images[i].path = vitscope::project::relative_to(&open.base, &abs);
+            open.checks[i] = ImageCheck::Ok;
+            open.save(Vec::new())?;
+            println!("image {} -> {}", i + 1, to.display());
+        }
+        ProjectAction::Accept { project, image } => {
+            let mut open = OpenProject::write(&project, "vitscope project accept")?;
+            let i = entry_index(&open.project, &project, &image)?;
+            let ImageCheck::Changed { found } = open.checks[i].clone() else {
+                anyhow::bail!(
+                    "{}: image {} has not changed on disk: nothing to accept",
+                    project.display(),
+                    i + 1
+                );
+            };
+            println!(
+                "image {} ({}) is now {}",
+                i + 1,
+                open.project.images[i].path.display(),
+                found.describe()
+            );
+            open.project.images[i].identity = Some(found);
+            open.checks[i] = ImageCheck::Ok;
+            open.save(Vec::new())?;
         }
     }
     Ok(())

@@ -12,4 +12,5 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod probe;
+pub mod project;
 pub mod train;

@@ -112,6 +112,8 @@ enum Command {
     Import(hospital_cmd::ImportArgs),
     /// A PACS over DICOMweb: search studies, fetch one into a project, store files.
     Pacs(hospital_cmd::PacsArgs),
+    /// A project's images and their identities: check, relink a moved file, accept a new one.
+    Project(hospital_cmd::ProjectArgs),
 }
 
 #[derive(Args)]
@@ -582,77 +584,14 @@ fn parse_named(s: &str) -> Result<(String, PathBuf), String> {
     Ok((name.to_string(), PathBuf::from(file)))
 }
 
-/// Evaluation items of a workbench project: each annotated image with its mask file, or, for an
-/// image with boxes only, a mask of its boxes written to `OUT/project_masks/`.
-fn project_items(file: &Path, out: &Path) -> Result<Vec<vitscope::dataset::eval::Item>> {
-    use vitscope::app::project::{self, Project};
-    let p = Project::load(file)?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    let mut items = Vec::new();
-    let mut stems = std::collections::HashSet::new();
-    for (i, e) in p.images.iter().enumerate() {
-        let image = project::resolve(base, &e.path);
-        let at = || format!("{}: image {} ({})", file.display(), i + 1, e.path.display());
-        if e.mask.is_none() && e.boxes.is_empty() {
-            continue;
-        }
-        let frames = vimage::frame_count(&image).with_context(at)?;
-        if e.frame >= frames {
-            bail!(
-                "{}: frame {} requested but the file has {frames} frame(s)",
-                at(),
-                e.frame
-            );
-        }
-        let mut stem = image
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !stems.insert(stem.clone()) {
-            stem = format!("{stem}_{i}");
-            stems.insert(stem.clone());
-        }
-        let mask = match (&e.mask, e.boxes.is_empty()) {
-            (Some(m), _) => project::resolve(base, m),
-            (None, false) => {
-                let (w, h) = vimage::dimensions(&image).with_context(at)?;
-                let rects: Vec<Rect> = e.boxes.iter().map(|b| b.rect()).collect();
-                if let Some(r) = rects.iter().find(|r| r.x1 > w || r.y1 > h) {
-                    bail!(
-                        "{}: image {} has a box {},{},{},{} outside its {w}×{h} pixels",
-                        file.display(),
-                        e.path.display(),
-                        r.x0,
-                        r.y0,
-                        r.x1,
-                        r.y1
-                    );
-                }
-                let m = Mask::from_rects(w, h, &rects);
-                let path = out.join("project_masks").join(format!("{stem}.png"));
-                std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-                vmask::write_mask(&path, &m)?;
-                path
-            }
-            (None, true) => continue,
-        };
-        items.push(vitscope::dataset::eval::Item {
-            stem,
-            image,
-            mask,
-            frame: e.frame,
-        });
-    }
-    if items.is_empty() {
-        bail!("{}: no annotated images in this project", file.display());
-    }
-    Ok(items)
-}
-
 fn run_eval(args: EvalArgs) -> Result<()> {
     use vitscope::dataset::eval;
     let items = if args.dataset.extension().is_some_and(|e| e == "ron") {
-        project_items(&args.dataset, &args.out)?
+        let (items, warnings) = eval::project_items(&args.dataset, &args.out)?;
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        items
     } else {
         eval::list_items(&args.dataset)?
     };
@@ -1161,6 +1100,7 @@ fn main() {
         Some(Command::Export(a)) => hospital_cmd::run_export(a),
         Some(Command::Import(a)) => hospital_cmd::run_import(a),
         Some(Command::Pacs(a)) => hospital_cmd::run_pacs(a),
+        Some(Command::Project(a)) => hospital_cmd::run_project(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use vitscope::app::annotate::LabelBox;
-use vitscope::app::project::{ImageEntry, Project, Threshold};
+use vitscope::project::annotation::LabelBox;
+use vitscope::project::{ImageEntry, Project, Threshold};
 
 /// Address-space limit of every run (KiB for `ulimit -v`).
 const ADDRESS_SPACE_KIB: u64 = 4 << 20;
@@ -49,6 +49,10 @@ struct Case {
     /// Runs the workbench under Xvfb (`--screenshot @OUT/s.png`); accepted only with the
     /// screenshot written, i.e. the window finished loading.
     gui: bool,
+    /// Inputs the case may change when it succeeds (a project it opens for writing, with the
+    /// dot files and mask folder beside it). Everything else under `in/` must stay as it was,
+    /// and a refused case changes nothing at all.
+    writes: Vec<PathBuf>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -61,6 +65,8 @@ enum Outcome {
     Silent(String),
     ValidRefused(String),
     Unclear(String),
+    /// A file under `in/` changed that the case may not change (or any file, for a refusal).
+    SideEffect(String),
 }
 
 const OUT: &str = "@OUT";
@@ -96,6 +102,7 @@ impl Gen {
             names: names.map(|p| p.file_name().unwrap().to_string_lossy().into_owned()),
             group: None,
             gui: false,
+            writes: Vec::new(),
         });
     }
 
@@ -108,6 +115,7 @@ impl Gen {
             names: Some(names.into()),
             group: None,
             gui: false,
+            writes: Vec::new(),
         });
     }
 
@@ -148,6 +156,7 @@ impl Gen {
                 names: Some(f.file_name().unwrap().to_string_lossy().into_owned()),
                 group: Some(format!("{base} truncations")),
                 gui: false,
+                writes: Vec::new(),
             });
         }
         let flips = if self.full { 30 } else { 8 };
@@ -167,6 +176,7 @@ impl Gen {
                 names: Some(f.file_name().unwrap().to_string_lossy().into_owned()),
                 group: Some(format!("{base} flips")),
                 gui: false,
+                writes: Vec::new(),
             });
         }
     }
@@ -398,14 +408,9 @@ fn project(images: Vec<ImageEntry>) -> Project {
 }
 
 fn entry(path: &str, boxes: Vec<LabelBox>) -> ImageEntry {
-    ImageEntry {
-        path: path.into(),
-        status: Default::default(),
-        boxes,
-        mask: None,
-        window: None,
-        frame: 0,
-    }
+    let mut e = ImageEntry::new(path.into());
+    e.boxes = boxes;
+    e
 }
 
 fn bx(x0: u32, y0: u32, x1: u32, y1: u32) -> LabelBox {
@@ -1140,6 +1145,7 @@ fn generate(g: &mut Gen) {
             names: Some(names.into()),
             group: None,
             gui: false,
+            writes: Vec::new(),
         });
     }
     let mask_case = |g: &mut Gen, what: &str, img: image::DynamicImage, expect: Expect| {
@@ -1303,7 +1309,10 @@ fn generate(g: &mut Gen) {
     ron_case(
         g,
         "version 99",
-        good_ron.replace("version: 1", "version: 99"),
+        good_ron.replace(
+            &format!("version: {}", vitscope::project::model::VERSION),
+            "version: 99",
+        ),
         Fail,
     );
     ron_case(
@@ -1345,6 +1354,7 @@ fn generate(g: &mut Gen) {
                 names: Some(f.file_name().unwrap().to_string_lossy().into_owned()),
                 group: Some("project truncations".into()),
                 gui: false,
+                writes: Vec::new(),
             });
         }
     }
@@ -1646,6 +1656,7 @@ fn generate(g: &mut Gen) {
             ),
             group: None,
             gui: false,
+            writes: Vec::new(),
         });
     }
     for (flag, v) in [
@@ -1669,6 +1680,7 @@ fn generate(g: &mut Gen) {
             ),
             group: None,
             gui: false,
+            writes: Vec::new(),
         });
     }
 
@@ -1710,6 +1722,8 @@ fn generate(g: &mut Gen) {
             names: Some(f.file_name().unwrap().to_string_lossy().into_owned()),
             group: None,
             gui: true,
+            // The workbench opens the project for writing: it records the images' identities.
+            writes: vec![f.clone()],
         });
     };
     let one = |path: &str| project(vec![entry(path, vec![bx(1, 1, 5, 5)])]);
@@ -1724,7 +1738,7 @@ fn generate(g: &mut Gen) {
     gui_case(g, "an image wider than a texture", one("wide.png"), Succeed);
     for ck in ["four_channels.safetensors", "nan.safetensors"] {
         let mut p = one("img.png");
-        p.checkpoints.push(vitscope::app::project::CheckpointEntry {
+        p.checkpoints.push(vitscope::project::CheckpointEntry {
             name: "bad".into(),
             weights: ck.into(),
             config: None,
@@ -1984,9 +1998,10 @@ fn hospital_cases(g: &mut Gen) {
     let proj = project.clone();
     let import = move |format: &'static str| {
         let proj = proj.clone();
+        // A dry run: a flipped file that still reads and matches changes nothing either.
         move |f: &Path| {
             argv(
-                &format!("import --project {{}} --format {format} --from {{}}"),
+                &format!("import --dry-run --project {{}} --format {format} --from {{}}"),
                 &[&proj, &f],
             )
         }
@@ -2001,6 +2016,9 @@ fn hospital_cases(g: &mut Gen) {
         Some(&liver),
         argv("import --project {} --from {}", &[&project, &liver]),
     );
+    // The one case that writes: into a project of its own.
+    let writable = dir.join("p_ok.ron");
+    std::fs::copy(&project, &writable).unwrap();
     g.add(
         "hospital",
         "import of the exported SEG",
@@ -2008,8 +2026,169 @@ fn hospital_cases(g: &mut Gen) {
         None,
         argv(
             "import --project {} --from {}",
-            &[&project, &out.join("ct.seg.dcm")],
+            &[&writable, &out.join("ct.seg.dcm")],
         ),
+    );
+    g.cases.last_mut().unwrap().writes = vec![writable.clone(), dir.join("p_ok_masks")];
+
+    // Integrity: every refusal names its file and changes nothing.
+    let png_dir = dir.join("png_in");
+    std::fs::create_dir_all(&png_dir).unwrap();
+    image::GrayImage::from_fn(128, 128, |x, _| image::Luma([if x < 9 { 7 } else { 0 }]))
+        .save(png_dir.join("ct.png"))
+        .unwrap();
+    g.add(
+        "hospital",
+        "a PNG mask with class id 7 in a two-class project",
+        Fail,
+        Some(&png_dir.join("ct.png")),
+        argv(
+            "import --project {} --from {}",
+            &[&project, &png_dir.join("ct.png")],
+        ),
+    );
+    let wide16 = dir.join("wide16");
+    std::fs::create_dir_all(&wide16).unwrap();
+    image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(128, 128, |x, _| {
+        image::Luma([if x < 9 { 1000 } else { 1 }])
+    })
+    .save(wide16.join("ct.png"))
+    .unwrap();
+    g.add(
+        "hospital",
+        "a 16-bit label PNG holding 1000",
+        Fail,
+        Some(&wide16.join("ct.png")),
+        argv(
+            "import --add-classes --project {} --from {}",
+            &[&project, &wide16.join("ct.png")],
+        ),
+    );
+    let coco = dir.join("one_bad.json");
+    std::fs::write(
+        &coco,
+        serde_json::json!({
+            "images": [{"id": 1, "file_name": "ct.dcm", "width": 128, "height": 128}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 9, 9]},
+                {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5]]},
+            ],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    g.add(
+        "hospital",
+        "a COCO file with one bad polygon",
+        Fail,
+        Some(&coco),
+        argv("import --project {} --from {}", &[&project, &coco]),
+    );
+    let nomatch = dir.join("nomatch");
+    std::fs::create_dir_all(&nomatch).unwrap();
+    std::fs::copy(out.join("ct.nii.gz"), nomatch.join("other.nii.gz")).unwrap();
+    g.add(
+        "hospital",
+        "a NIfTI whose stem names no image",
+        Fail,
+        Some(&nomatch.join("other.nii.gz")),
+        argv(
+            "import --project {} --from {}",
+            &[&project, &nomatch.join("other.nii.gz")],
+        ),
+    );
+    let badman = dir.join("badmanifest");
+    std::fs::create_dir_all(&badman).unwrap();
+    std::fs::copy(out.join("ct.nii.gz"), badman.join("ct.nii.gz")).unwrap();
+    std::fs::write(badman.join("manifest.csv"), "file,image\nct.nii.gz\n").unwrap();
+    g.add(
+        "hospital",
+        "a malformed manifest.csv beside the mask",
+        Fail,
+        Some(&badman.join("manifest.csv")),
+        argv(
+            "import --project {} --from {}",
+            &[&project, &badman.join("ct.nii.gz")],
+        ),
+    );
+    let wrongid = dir.join("wrongid");
+    std::fs::create_dir_all(&wrongid).unwrap();
+    std::fs::copy(out.join("ct.nii.gz"), wrongid.join("ct.nii.gz")).unwrap();
+    std::fs::write(
+        wrongid.join("manifest.csv"),
+        "file,image,identity,frame,class_ids\nct.nii.gz,ct,dicom:1.2.3.4,0,1;2\n",
+    )
+    .unwrap();
+    g.add(
+        "hospital",
+        "a manifest naming an image the project does not have",
+        Fail,
+        Some(&wrongid.join("ct.nii.gz")),
+        argv(
+            "import --project {} --from {}",
+            &[&project, &wrongid.join("ct.nii.gz")],
+        ),
+    );
+    // A project held by a live process (this test): refused as locked.
+    let held = dir.join("held.ron");
+    std::fs::copy(&project, &held).unwrap();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let host = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap();
+    std::fs::write(
+        dir.join(".held.ron.lock"),
+        format!(
+            "host={}\npid={}\nstart={start}\nboot={}\nprogram=the bad-input harness\nsince=0\n",
+            host.trim(),
+            std::process::id(),
+            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .unwrap()
+                .trim()
+        ),
+    )
+    .unwrap();
+    g.add(
+        "hospital",
+        "import into a project another process holds",
+        Fail,
+        Some(&held),
+        argv(
+            "import --project {} --from {}",
+            &[&held, &out.join("ct.seg.dcm")],
+        ),
+    );
+    let mut badid = Project::load(&project).unwrap();
+    badid.images[0].identity = Some(vitscope::project::Identity::Sha256("xyz".into()));
+    let badid_file = dir.join("bad_identity.ron");
+    std::fs::write(&badid_file, badid.to_ron()).unwrap();
+    g.add(
+        "hospital",
+        "a project whose identity is not a SHA-256",
+        Fail,
+        Some(&badid_file),
+        argv(
+            "export --format png --project {} --out @OUT",
+            &[&badid_file],
+        ),
+    );
+    g.add_arg_case(
+        "pacs fetch of a study UID that is a path",
+        Fail,
+        "../x",
+        &[
+            "pacs",
+            "--url",
+            "http://127.0.0.1:9/dicom-web",
+            "fetch",
+            "--study",
+            "../x",
+            "--project",
+            "/nonexistent/p.ron",
+        ],
     );
     for (name, url) in [
         ("a PACS URL that is not http", "ftp://127.0.0.1/dicom-web"),
@@ -2127,7 +2306,90 @@ fn documented_nulls_removed(stdout: &str) -> String {
     }
 }
 
-fn run_case(bin: &Path, work: &Path, index: usize, case: &Case) -> Outcome {
+/// Whether `case` may change `path` (see [`Case::writes`]).
+fn may_write(case: &Case, path: &Path) -> bool {
+    case.writes.iter().any(|w| {
+        path.starts_with(w)
+            || (path.parent() == w.parent()
+                && path.file_name().is_some_and(|n| {
+                    w.file_name().is_some_and(|wn| {
+                        n.to_string_lossy()
+                            .starts_with(&format!(".{}", wn.to_string_lossy()))
+                    })
+                }))
+    })
+}
+
+/// Size and modification time of every regular file below `dir` that no case may write.
+fn meta_tree(
+    dir: &Path,
+    cases: &[Case],
+) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(p);
+            } else if m.is_file() && !cases.iter().any(|c| may_write(c, &p)) {
+                // Regular files only: a link to /dev/zero (an input of its own) is not read.
+                out.insert(p, (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
+            }
+        }
+    }
+    out
+}
+
+/// The bytes of the files a case may write (before it runs).
+fn own_files(case: &Case) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    case.writes
+        .iter()
+        .map(|w| (w.clone(), std::fs::read(w).ok()))
+        .collect()
+}
+
+/// Runs a case, then checks its side effects: no file under `in/` that no case may write
+/// changed, appeared or vanished; a refused case left even its own files byte-identical.
+fn run_case(
+    bin: &Path,
+    work: &Path,
+    index: usize,
+    case: &Case,
+    all: &[Case],
+    baseline: &std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+) -> Outcome {
+    let own = own_files(case);
+    let outcome = run_case_inner(bin, work, index, case);
+    let now = meta_tree(&work.join("in"), all);
+    if now != *baseline {
+        let changed: Vec<String> = now
+            .iter()
+            .filter(|(p, m)| baseline.get(*p) != Some(m))
+            .map(|(p, _)| format!("{} changed or appeared", p.display()))
+            .chain(
+                baseline
+                    .keys()
+                    .filter(|p| !now.contains_key(*p))
+                    .map(|p| format!("{} vanished", p.display())),
+            )
+            .collect();
+        return Outcome::SideEffect(changed.join("; "));
+    }
+    if outcome == Outcome::Refused {
+        for (p, before) in own {
+            if std::fs::read(&p).ok() != before {
+                return Outcome::SideEffect(format!("refused, but {} changed", p.display()));
+            }
+        }
+    }
+    outcome
+}
+
+fn run_case_inner(bin: &Path, work: &Path, index: usize, case: &Case) -> Outcome {
     let out = work.join("out").join(index.to_string());
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(out.join("o")).unwrap();
@@ -2238,6 +2500,11 @@ fn bad_input_never_panics_exhausts_memory_hangs_or_passes_silently() {
         });
     }
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_vitscope"));
+    let baseline = meta_tree(&dir.join("in"), &cases);
+    let all_bytes: Vec<(PathBuf, Vec<u8>)> = baseline
+        .keys()
+        .map(|p| (p.clone(), std::fs::read(p).unwrap_or_default()))
+        .collect();
     assert!(
         Command::new("xvfb-run").arg("--help").output().is_ok(),
         "xvfb-run is needed for the workbench cases (.ci/run installs xvfb)"
@@ -2254,7 +2521,8 @@ fn bad_input_never_panics_exhausts_memory_hangs_or_passes_silently() {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(c) = cases.get(i) else { break };
-                    *results[i].lock().unwrap() = Some(run_case(&bin, &dir, i, c));
+                    *results[i].lock().unwrap() =
+                        Some(run_case(&bin, &dir, i, c, &cases, &baseline));
                 }
             });
         }
@@ -2276,13 +2544,13 @@ fn bad_input_never_panics_exhausts_memory_hangs_or_passes_silently() {
         "arguments",
     ];
     let mut report = format!(
-        "bad-input harness ({} run, seed {seed}): {} cases\n| reader | cases | accepted | refused | panics | memory | hangs | silent | valid refused | unclear |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "bad-input harness ({} run, seed {seed}): {} cases\n| reader | cases | accepted | refused | panics | memory | hangs | silent | valid refused | unclear | side effects |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         if full { "full" } else { "subset" },
         cases.len()
     );
     let mut failures = Vec::new();
     for r in readers {
-        let mut n = [0usize; 9];
+        let mut n = [0usize; 10];
         for (c, o) in cases.iter().zip(&results).filter(|(c, _)| c.reader == r) {
             n[0] += 1;
             let k = match o {
@@ -2294,6 +2562,7 @@ fn bad_input_never_panics_exhausts_memory_hangs_or_passes_silently() {
                 Outcome::Silent(_) => 6,
                 Outcome::ValidRefused(_) => 7,
                 Outcome::Unclear(_) => 8,
+                Outcome::SideEffect(_) => 9,
             };
             n[k] += 1;
             if k > 2 {
@@ -2307,6 +2576,15 @@ fn bad_input_never_panics_exhausts_memory_hangs_or_passes_silently() {
                 .collect::<Vec<_>>()
                 .join(" | ")
         );
+    }
+    // At the end, byte for byte: every file no case may write is as it was.
+    for (p, before) in &all_bytes {
+        if std::fs::read(p).ok().as_ref() != Some(before) {
+            failures.push(format!(
+                "[side effects] {} is not byte-identical",
+                p.display()
+            ));
+        }
     }
     println!("{report}");
     let report_path = dir.join("report.md");

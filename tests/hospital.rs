@@ -37,16 +37,6 @@ fn ok(out: Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The one `error:` line of a failed command (exit 1, no panic).
-fn one_error(out: &Output, what: &str) -> String {
-    assert_eq!(out.status.code(), Some(1), "{what}: exit status");
-    let e = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "{what}: one error line expected:\n{e}");
-    assert!(!e.contains("panicked"), "{what}: {e}");
-    lines[0].to_string()
-}
-
 fn python() -> Command {
     Command::new(std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into()))
 }
@@ -210,9 +200,9 @@ fn write_mask(path: &Path, w: u32, h: u32) -> Vec<u8> {
 }
 
 fn set_mask(project: &Path, image: usize, mask: &Path) {
-    let mut p = vitscope::app::project::Project::load(project).unwrap();
+    let mut p = vitscope::project::Project::load(project).unwrap();
     p.images[image].mask = Some(mask.to_path_buf());
-    p.save_file(project).unwrap();
+    std::fs::write(project, p.to_ron()).unwrap();
 }
 
 fn dciodvfy_clean(file: &Path) {
@@ -313,7 +303,7 @@ fn orthanc_to_vitscope_to_seg_to_orthanc_to_highdicom() {
             .unwrap(),
         "pacs fetch",
     );
-    let p = vitscope::app::project::Project::load(&project).unwrap();
+    let p = vitscope::project::Project::load(&project).unwrap();
     assert_eq!(p.images.len(), 1);
     let image = dir.join(&p.images[0].path);
     // It opens as an image: explain it with the bundled model.
@@ -412,7 +402,7 @@ fn orthanc_to_vitscope_to_seg_to_orthanc_to_highdicom() {
             .unwrap(),
         "import the SEG",
     );
-    let q = vitscope::app::project::Project::load(&fresh).unwrap();
+    let q = vitscope::project::Project::load(&fresh).unwrap();
     let m = read_png(&dir.join(q.images[0].mask.as_ref().unwrap()));
     assert_eq!(m, labels, "the re-imported mask");
     assert_eq!(q.classes.len(), 2);
@@ -423,9 +413,9 @@ fn orthanc_to_vitscope_to_seg_to_orthanc_to_highdicom() {
     c.env("VITSCOPE_PACS_USER", USER)
         .env("VITSCOPE_PACS_PASSWORD", "wrong")
         .args(["pacs", "--url", &orthanc.url(), "search"]);
-    let line = one_error(&c.output().unwrap(), "wrong password");
+    let line = common::one_error(&c.output().unwrap(), "wrong password");
     assert!(line.contains("authentication"), "{line}");
-    let line = one_error(
+    let line = common::one_error(
         &orthanc
             .pacs(&["fetch", "--study", "1.2.3.4.5", "--project"])
             .arg(&fresh)
@@ -455,18 +445,11 @@ fn seg_png_source_nifti_and_bad_inputs() {
     std::fs::copy(data("CT_small.dcm"), &ct).unwrap();
     let project = dir.join("p.ron");
     empty_project(&project);
-    let mut p = vitscope::app::project::Project::load(&project).unwrap();
+    let mut p = vitscope::project::Project::load(&project).unwrap();
     for f in ["frame.png", "ct.dcm"] {
-        p.images.push(vitscope::app::project::ImageEntry {
-            path: f.into(),
-            status: Default::default(),
-            boxes: Vec::new(),
-            mask: None,
-            window: None,
-            frame: 0,
-        });
+        p.images.push(vitscope::project::ImageEntry::new(f.into()));
     }
-    p.save_file(&project).unwrap();
+    std::fs::write(&project, p.to_ron()).unwrap();
     let l_png = write_mask(&dir.join("frame_mask.png"), 224, 224);
     let l_ct = write_mask(&dir.join("ct_mask.png"), 128, 128);
     set_mask(&project, 0, &dir.join("frame_mask.png"));
@@ -543,24 +526,34 @@ print(json.dumps(out))
     assert!(c["sform"].as_i64().unwrap() > 0);
     assert!(near(&f["affine"][0][0], 1.0) && near(&f["affine"][1][1], 1.0));
 
-    // Import each format into a project without masks: the same masks.
+    // Import each format into a project without masks: the same masks. A SEG brings its
+    // segments' labels as classes; NIfTI ids above the class list need --add-classes.
     for (format, from) in [("seg", seg_dir.clone()), ("nifti", nii.clone())] {
         let q = dir.join(format!("import_{format}.ron"));
-        let mut p = vitscope::app::project::Project::load(&project).unwrap();
+        let mut p = vitscope::project::Project::load(&project).unwrap();
         p.images.iter_mut().for_each(|e| e.mask = None);
         p.classes.truncate(1);
-        p.save_file(&q).unwrap();
-        ok(
+        std::fs::write(&q, p.to_ron()).unwrap();
+        let import = |extra: &[&str]| {
             bin()
                 .args(["import", "--project"])
                 .arg(&q)
                 .arg("--from")
                 .arg(&from)
+                .args(extra)
                 .output()
-                .unwrap(),
-            &format!("import {format}"),
-        );
-        let p = vitscope::app::project::Project::load(&q).unwrap();
+                .unwrap()
+        };
+        if format == "nifti" {
+            let before = std::fs::read(&q).unwrap();
+            let line = common::one_error(&import(&[]), "ids above the class list");
+            assert!(line.contains("--add-classes"), "{line}");
+            assert_eq!(std::fs::read(&q).unwrap(), before, "a refused import wrote");
+            ok(import(&["--add-classes"]), "import nifti --add-classes");
+        } else {
+            ok(import(&[]), &format!("import {format}"));
+        }
+        let p = vitscope::project::Project::load(&q).unwrap();
         for (i, want) in [(0, &l_png), (1, &l_ct)] {
             let m = read_png(&dir.join(p.images[i].mask.as_ref().unwrap()));
             assert_eq!(&m, want, "{format}: image {i}");
@@ -571,7 +564,7 @@ print(json.dumps(out))
     // Bad inputs: one error naming the source; the project file byte-identical.
     let before = std::fs::read(&project).unwrap();
     let liver = data("liver_1frame.dcm");
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args(["import", "--project"])
             .arg(&project)
@@ -595,7 +588,7 @@ print(json.dumps(out))
     ));
     let small = dir.join("small.seg.dcm");
     obj.write_to_file(&small).unwrap();
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args(["import", "--project"])
             .arg(&project)
@@ -609,7 +602,7 @@ print(json.dumps(out))
     // A corrupt NIfTI named after an image.
     let bad = dir.join("ct.nii");
     std::fs::write(&bad, b"\x5c\x01\x00\x00 not really a header").unwrap();
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args(["import", "--project"])
             .arg(&project)
@@ -625,7 +618,7 @@ print(json.dumps(out))
     let t = dir.join("ct_trunc").join("ct.nii.gz");
     std::fs::create_dir_all(t.parent().unwrap()).unwrap();
     std::fs::write(&t, trunc).unwrap();
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args(["import", "--project"])
             .arg(&project)
@@ -693,7 +686,7 @@ fn dicomweb_errors_and_the_bearer_token() {
     ]
     .concat();
     let (url, _h) = fake_server(reply, Duration::ZERO);
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args([
                 "pacs",
@@ -713,7 +706,7 @@ fn dicomweb_errors_and_the_bearer_token() {
     // Garbage where JSON is due.
     let reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{{{{{".to_vec();
     let (url, _h) = fake_server(reply, Duration::ZERO);
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args(["pacs", "--url", &url, "search"])
             .output()
@@ -723,7 +716,7 @@ fn dicomweb_errors_and_the_bearer_token() {
     assert!(line.contains("DICOM JSON"), "{line}");
     // A server that does not answer in time.
     let (url, _h) = fake_server(Vec::new(), Duration::from_secs(4));
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args(["pacs", "--url", &url, "--timeout", "1", "search"])
             .output()
@@ -736,7 +729,7 @@ fn dicomweb_errors_and_the_bearer_token() {
     );
     // Nobody listening.
     let port = free_port();
-    let line = one_error(
+    let line = common::one_error(
         &bin()
             .args([
                 "pacs",
@@ -751,7 +744,7 @@ fn dicomweb_errors_and_the_bearer_token() {
     assert!(line.to_lowercase().contains("connect"), "{line}");
     assert_eq!(std::fs::read(&project).unwrap(), before);
     // No URL at all.
-    let line = one_error(&bin().args(["pacs", "search"]).output().unwrap(), "no URL");
+    let line = common::one_error(&bin().args(["pacs", "search"]).output().unwrap(), "no URL");
     assert!(line.contains("VITSCOPE_PACS_URL"), "{line}");
 }
 
@@ -761,7 +754,9 @@ fn dicomweb_errors_and_the_bearer_token() {
 fn pydicom_seg_test_files_read_as_pydicom_reads_them() {
     for f in ["liver_1frame.dcm", "liver_expb_1frame.dcm"] {
         let path = data(f);
-        let r = vitscope::interop::seg::read_seg(&path).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let all = vitscope::interop::seg::read_seg(&path).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(all.sources.len(), 1, "{f}: one source image");
+        let r = &all.sources[0];
         let script = r#"
 import json, sys
 import numpy as np, pydicom
@@ -781,14 +776,14 @@ print(json.dumps({"rows": int(d.Rows), "cols": int(d.Columns),
         );
         let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
-            (r.rows as u64, r.cols as u64),
+            (all.rows as u64, all.cols as u64),
             (j["rows"].as_u64().unwrap(), j["cols"].as_u64().unwrap())
         );
         assert_eq!(r.segments.len(), 1, "{f}");
         assert_eq!(r.segments[0].0, j["label"].as_str().unwrap());
-        assert_eq!(r.source_sop_instance, j["source"].as_str().unwrap());
+        assert_eq!(r.sop_instance, j["source"].as_str().unwrap());
         let ours = vitscope::interop::seg::pack_bits(&[&r.segments[0].2]);
-        let hex: String = ours[..r.rows * r.cols / 8]
+        let hex: String = ours[..all.rows * all.cols / 8]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
@@ -812,7 +807,9 @@ fn one_bit_frames_that_do_not_fill_whole_bytes() {
         })
         .collect();
     let rgb = vec![128u8; rows * cols * 3];
-    let uids = vitscope::interop::capture_uids(&rgb, cols, rows);
+    let uids = vitscope::project::identity::capture_uids(&vitscope::project::Identity::Sha256(
+        vitscope::project::identity::sha256_hex(&rgb),
+    ));
     let sc = dir.join("tiny.sc.dcm");
     let source = seg::write_secondary_capture(&rgb, cols, rows, "tiny", &uids, &sc).unwrap();
     let segments: Vec<seg::Segment> = masks
@@ -831,7 +828,8 @@ fn one_bit_frames_that_do_not_fill_whole_bytes() {
     dciodvfy_clean(&sc);
     let back = seg::read_seg(&file).unwrap();
     assert_eq!((back.rows, back.cols), (rows, cols));
-    for (k, (label, _, m)) in back.segments.iter().enumerate() {
+    assert_eq!(back.sources.len(), 1);
+    for (k, (label, _, m)) in back.sources[0].segments.iter().enumerate() {
         assert_eq!(label, &format!("s{k}"));
         assert_eq!(m, &masks[k], "segment {k}");
     }

@@ -7,8 +7,8 @@
 //! as one command when the drag ends; box moves and resizes edit the box live and are recorded as
 //! one `SetBox` from the state before the drag.
 
-use super::annotate::{self, Command, LabelBox, PatchRecorder};
 use super::state::{Session, Tool};
+use crate::project::annotation::{self, Command, LabelBox, PatchRecorder};
 
 /// A point in image pixels (may lie outside the image).
 pub type Point = (f32, f32);
@@ -173,7 +173,7 @@ impl CanvasTool {
                         return;
                     };
                     let mut recorder = Box::new(PatchRecorder::new(&st.ann.mask));
-                    if let Some(r) = annotate::stamp(&mut st.ann.mask, p.0, p.1, radius, value) {
+                    if let Some(r) = annotation::stamp(&mut st.ann.mask, p.0, p.1, radius, value) {
                         recorder.touch(r);
                         s.mask_touched(r);
                     }
@@ -208,7 +208,7 @@ impl CanvasTool {
                 let (from, radius, value) = (*last, s.brush_radius, paint_value(s));
                 *last = p;
                 if let Some(st) = s.state_mut()
-                    && let Some(r) = annotate::stroke(&mut st.ann.mask, from, p, radius, value)
+                    && let Some(r) = annotation::stroke(&mut st.ann.mask, from, p, radius, value)
                 {
                     recorder.touch(r);
                     s.mask_touched(r);
@@ -321,7 +321,7 @@ impl CanvasTool {
                 let (value, radius) = (paint_value(s), s.brush_radius);
                 let Some(st) = s.state_mut() else { return };
                 let mut rec = PatchRecorder::new(&st.ann.mask);
-                if let Some(r) = annotate::stamp(&mut st.ann.mask, p.0, p.1, radius, value) {
+                if let Some(r) = annotation::stamp(&mut st.ann.mask, p.0, p.1, radius, value) {
                     rec.touch(r);
                 }
                 if let Some(c) = rec.finish(&st.ann.mask) {
@@ -350,7 +350,7 @@ impl CanvasTool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::project::{ImageEntry, Project, Status};
+    use crate::project::{ImageEntry, Project};
 
     /// A session on one 64×48 gray PNG, opened.
     fn session() -> Session {
@@ -363,14 +363,7 @@ mod tests {
                 .unwrap();
         }
         let mut p = Project::default();
-        p.images.push(ImageEntry {
-            path: png,
-            status: Status::Todo,
-            boxes: Vec::new(),
-            mask: None,
-            window: None,
-            frame: 0,
-        });
+        p.images.push(ImageEntry::new(png));
         let mut s = Session::new(p, None, dir);
         s.open_image(0).unwrap();
         s

@@ -1,22 +1,19 @@
 //! The desktop workbench (eframe/egui): three explanation maps side by side or overlaid, annotation
 //! tools with undo, the project file, and live pointing-game / IoU scores.
 //!
-//! Plain data and logic, no egui: `state` (the session), `annotate` (edits, undo), `project`
-//! (the RON file), `recovery` (autosave clock, recovery copies), `canvas_tool` (pointer input
-//! to edits), `commands` (the registry of labels, shortcuts and help), `slots` (the three maps by
-//! name), `store` and `worker` (the map store, its workers and bounded cache), `export` and
-//! `transfer` (file formats, session import/export). Only `ui/` (one file per panel),
-//! `harness` (screenshot, frame bench) and `overlay` (the wgpu paint callback) know egui.
+//! Plain data and logic, no egui: `state` (the session over the project core,
+//! [`crate::project`]: annotations, edits and undo, the file, its lock, recovery copies),
+//! `canvas_tool` (pointer input to edits), `commands` (the registry of labels, shortcuts and
+//! help), `slots` (the three maps by name), `store` and `worker` (the map store, its workers and
+//! bounded cache), `transfer` (the File menu's imports and exports through `interop`). Only
+//! `ui/` (one file per panel), `harness` (screenshot, frame bench) and `overlay` (the wgpu paint
+//! callback) know egui.
 
-pub mod annotate;
 pub mod canvas_tool;
 pub mod commands;
-pub mod export;
 pub mod harness;
 pub mod loaded;
 pub mod overlay;
-pub mod project;
-pub mod recovery;
 pub mod slots;
 pub mod state;
 pub mod store;
@@ -32,7 +29,7 @@ use anyhow::{Context, Result, bail};
 pub use state::Session;
 pub use ui::Workbench;
 
-use project::CheckpointEntry;
+use crate::project::CheckpointEntry;
 
 /// Folder of the bundled demo (model, images, project): `$VITSCOPE_ASSETS/demo` if set; else the
 /// checkout the binary was built from; else, for a checkout that moved after the build,
@@ -76,8 +73,11 @@ pub fn bundled_checkpoint() -> CheckpointEntry {
 /// The demo project, opened untitled so a demo never writes into the installed assets.
 pub fn demo_session() -> Result<Session> {
     let file = demo_dir().join("project.ron");
-    let mut s = Session::open_project(&file)?;
+    // Read only: no lock and no upgrade are written into the assets.
+    let open = crate::project::OpenProject::read(&file)?;
+    let mut s = Session::from_open(open, None);
     s.project_path = None;
+    s.disk_hash = None;
     Ok(s)
 }
 

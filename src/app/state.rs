@@ -4,15 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::annotate::{self, Annotations, Command, History, LabelBox, PatchRecorder};
 pub use super::loaded::{LoadedImage, load_image};
-use super::project::{self, CheckpointEntry, ImageEntry, Project, ProjectError, Status};
 use super::slots::{MapSlot, PerMap};
 use super::worker::MapKey;
 use crate::explain::Method;
 use crate::metrics::Rect;
 use crate::model::device::DeviceChoice;
 use crate::model::preprocess::ResizeMode;
+use crate::project::annotation::{self, Annotations, Command, History, LabelBox, PatchRecorder};
+use crate::project::identity::{self, ImageCheck};
+use crate::project::lock::ProjectLock;
+use crate::project::recovery::{self, LiveSession};
+use crate::project::save::{self, Expect, Step};
+use crate::project::{
+    self, CheckpointEntry, ImageEntry, OpenProject, Project, ProjectError, Status,
+};
 
 /// Annotation tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,6 +128,9 @@ pub struct Session {
     pub base: PathBuf,
     /// Annotation state per image (loaded on first visit).
     pub states: Vec<Option<ImageState>>,
+    /// The identity check of each image: one that failed is never shown with its annotations,
+    /// scored or exported.
+    pub checks: Vec<ImageCheck>,
     /// Current image index.
     pub current: usize,
     /// The current image, decoded.
@@ -146,19 +155,36 @@ pub struct Session {
     pub mask_dirty_rect: Option<Rect>,
     /// Messages for the user (errors and notes), newest last.
     pub messages: Vec<String>,
-    /// Where an untitled session autosaves (its own file in the recovery folder).
-    pub recovery_file: Option<PathBuf>,
+    /// Where this session's autosave goes: beside a titled project, or a file of its own in the
+    /// recovery folder (untitled sessions; titled ones whose copy beside the project is pending or
+    /// cannot be written). Only this file is ever removed by a save.
+    pub own_copy: Option<PathBuf>,
+    /// The recovery folder (for copies of its own when the one beside the project fails).
+    pub recovery_dir: Option<PathBuf>,
+    /// The project's lock, held while the session may write it.
+    pub lock: Option<ProjectLock>,
+    /// Who holds the project when this session could not take the lock: it is read-only (no
+    /// edits; Save as works).
+    pub read_only: Option<String>,
+    /// SHA-256 of the project file as read or last saved: a save refuses to overwrite a file
+    /// that changed on disk meanwhile.
+    pub disk_hash: Option<String>,
+    /// Registers this session as running, so its own copies are not offered to another.
+    pub live: LiveSession,
 }
 
 impl Session {
     /// A session on a project (`path` = its file, or `None` with `base` for relative paths).
-    pub fn new(project: Project, path: Option<PathBuf>, base: PathBuf) -> Self {
+    /// Every image is checked against its identity (and gets one if it has none).
+    pub fn new(mut project: Project, path: Option<PathBuf>, base: PathBuf) -> Self {
         let n = project.images.len();
+        let (checks, _) = crate::project::open::check_all(&mut project, &base);
         Self {
             project,
             project_path: path,
             base,
             states: vec![None; n],
+            checks,
             current: 0,
             loaded: None,
             dirty: false,
@@ -171,15 +197,69 @@ impl Session {
             edit_generation: 0,
             mask_dirty_rect: None,
             messages: Vec::new(),
-            recovery_file: None,
+            own_copy: None,
+            recovery_dir: None,
+            lock: None,
+            read_only: None,
+            disk_hash: None,
+            live: LiveSession::start(),
         }
     }
 
-    /// Opens a project file.
+    /// A session on an opened project (its lock, hash, checks and notes).
+    pub fn from_open(open: OpenProject, read_only: Option<String>) -> Self {
+        let OpenProject {
+            project,
+            path,
+            base,
+            hash,
+            checks,
+            lock,
+            notes,
+            ..
+        } = open;
+        let mut s = Self::new(project, Some(path), base);
+        s.checks = checks;
+        s.lock = lock;
+        s.disk_hash = hash;
+        s.read_only = read_only;
+        for n in notes {
+            s.note(n);
+        }
+        for (i, c) in s.checks.clone().iter().enumerate() {
+            if let Some(p) = c.problem() {
+                s.note(format!("{}: {p}", s.project.images[i].path.display()));
+            }
+        }
+        s
+    }
+
+    /// Opens a project file for writing; when another program holds it, read-only with the
+    /// holder named.
     pub fn open_project(path: &Path) -> Result<Self, ProjectError> {
-        let p = Project::load(path)?;
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        Ok(Self::new(p, Some(path.to_path_buf()), base))
+        match OpenProject::write(path, "vitscope workbench") {
+            Ok(open) => Ok(Self::from_open(open, None)),
+            Err(ProjectError::Locked { holder, .. }) => {
+                let open = OpenProject::read(path)?;
+                let mut s = Self::from_open(open, Some(holder.clone()));
+                s.note(format!(
+                    "{}: read-only: the project is locked (in use) by {holder}; Save as writes a copy",
+                    path.display()
+                ));
+                Ok(s)
+            }
+            Err(ProjectError::CannotLock { message, .. }) => {
+                let open = OpenProject::read(path)?;
+                let why = format!("nobody: its folder takes no lock file ({message})");
+                let mut s = Self::from_open(open, Some(why));
+                s.note(format!(
+                    "{}: read-only: cannot lock the project ({message}); Save as writes a copy",
+                    path.display()
+                ));
+                Ok(s)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// An untitled project of image files (or every image in a folder).
@@ -187,16 +267,16 @@ impl Session {
         let mut p = Project::default();
         p.checkpoints.push(checkpoint);
         for path in paths {
-            p.images.push(ImageEntry {
-                path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
-                status: Status::Todo,
-                boxes: Vec::new(),
-                mask: None,
-                window: None,
-                frame: 0,
-            });
+            p.images.push(ImageEntry::new(
+                std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            ));
         }
         Self::new(p, None, PathBuf::from("."))
+    }
+
+    /// Whether annotations may be edited (the project is not held by another program).
+    pub fn editable(&self) -> bool {
+        self.read_only.is_none()
     }
 
     /// Notes a message for the user.
@@ -210,21 +290,29 @@ impl Session {
     }
 
     /// Loads image `index` and its annotations; errors are reported and leave the session usable.
+    /// An image whose file changed on disk is not shown with its annotations: nothing loads.
     pub fn open_image(&mut self, index: usize) -> Result<(), String> {
         let Some(entry) = self.project.images.get(index).cloned() else {
             return Err(format!("no image {index}"));
         };
         self.current = index;
         self.selected_box = None;
+        if let Some(p) = self.checks.get(index).and_then(ImageCheck::problem) {
+            self.loaded = None;
+            return Err(format!("{}: {p}", entry.path.display()));
+        }
         let path = self.resolve(&entry.path);
         let loaded = load_image(&path, index, entry.window, entry.frame).inspect_err(|_| {
             self.loaded = None;
         })?;
         let (w, h) = (loaded.width(), loaded.height());
-        self.init_state(index, w, h);
+        if let Err(e) = self.init_state(index, w, h) {
+            self.loaded = None;
+            return Err(e);
+        }
         // Opening marks the image in progress; that alone is no unsaved work (the next save
         // keeps it).
-        if entry.status == Status::Todo {
+        if entry.status == Status::Todo && self.editable() {
             self.project.images[index].status = Status::InProgress;
         }
         self.loaded = Some(loaded);
@@ -239,7 +327,7 @@ impl Session {
     }
 
     /// Loads the annotations of image `index` without showing it or touching its status (for
-    /// exports and project-wide scores).
+    /// exports and project-wide scores). An image that failed its identity check is an error.
     pub fn load_annotations(&mut self, index: usize) -> Result<(), String> {
         if self.states.get(index).is_some_and(Option::is_some) {
             return Ok(());
@@ -247,33 +335,44 @@ impl Session {
         let Some(entry) = self.project.images.get(index).cloned() else {
             return Err(format!("no image {index}"));
         };
+        if let Some(p) = self.checks.get(index).and_then(ImageCheck::problem) {
+            return Err(format!("{}: {p}", entry.path.display()));
+        }
         let path = self.resolve(&entry.path);
         // The size is all that is needed: read it from the header where the format allows.
         let (w, h) = crate::io::image::dimensions(&path).map_err(|e| e.to_string())?;
-        self.init_state(index, w, h);
-        Ok(())
+        self.init_state(index, w, h)
     }
 
-    fn init_state(&mut self, index: usize, w: usize, h: usize) {
+    /// Reads image `index`'s mask. A mask that cannot be read leaves the image without a state
+    /// (so it cannot be edited, and the next save keeps the file as it is).
+    fn init_state(&mut self, index: usize, w: usize, h: usize) -> Result<(), String> {
         if self.states[index].is_some() {
-            return;
+            return Ok(());
         }
         let entry = self.project.images[index].clone();
         let mut ann = Annotations::new(w, h);
         ann.boxes = entry.boxes.clone();
         if let Some(m) = &entry.mask {
             let mp = self.resolve(m);
-            match project::read_label_mask(&mp, w, h, self.project.classes.len()) {
-                Ok(mask) => ann.mask = mask,
-                // Keep the file untouched: the mask stays on disk and the error is shown.
-                Err(e) => self.note(format!("{e}; the mask is not loaded")),
+            let (mask, top) = project::masks::read_label_mask(&mp, w, h).map_err(|e| {
+                format!("{e}; the image's annotations are not loaded and its mask is left as it is")
+            })?;
+            if top as usize > self.project.classes.len() {
+                self.note(format!(
+                    "{}: the mask holds class id {top}, beyond the project's {} classes; it is kept as it is (add classes to name it)",
+                    mp.display(),
+                    self.project.classes.len()
+                ));
             }
+            ann.mask = mask;
         }
         self.states[index] = Some(ImageState {
             ann,
             history: History::default(),
             mask_dirty: false,
         });
+        Ok(())
     }
 
     /// Annotations of the current image.
@@ -286,15 +385,19 @@ impl Session {
         self.ann().map(|a| a.mask.count()).unwrap_or(0)
     }
 
-    /// Mutable state of the current image.
+    /// Mutable state of the current image (`None` when the session is read-only: every edit
+    /// goes through here).
     pub fn state_mut(&mut self) -> Option<&mut ImageState> {
+        if !self.editable() {
+            return None;
+        }
         self.states.get_mut(self.current)?.as_mut()
     }
 
     fn touched(&mut self, c: &Command) {
         if let Some(r) = c.mask_rect() {
             self.mask_dirty_rect = Some(match self.mask_dirty_rect {
-                Some(d) => annotate::union(d, r),
+                Some(d) => annotation::union(d, r),
                 None => r,
             });
             if let Some(s) = self.state_mut() {
@@ -330,7 +433,7 @@ impl Session {
     /// Marks a mask region changed during a stroke (before it is recorded).
     pub fn mask_touched(&mut self, r: Rect) {
         self.mask_dirty_rect = Some(match self.mask_dirty_rect {
-            Some(d) => annotate::union(d, r),
+            Some(d) => annotation::union(d, r),
             None => r,
         });
     }
@@ -382,7 +485,7 @@ impl Session {
         let Some(s) = self.state_mut() else { return };
         let mut rec = PatchRecorder::new(&s.ann.mask);
         let boxes = s.ann.boxes.clone();
-        if let Some(r) = annotate::mask_from_boxes(&mut s.ann.mask, &boxes) {
+        if let Some(r) = annotation::mask_from_boxes(&mut s.ann.mask, &boxes) {
             rec.touch(r);
         }
         if let Some(c) = rec.finish(&s.ann.mask) {
@@ -395,7 +498,7 @@ impl Session {
         let class = self.class;
         if let Some(b) = self
             .ann()
-            .and_then(|a| annotate::box_from_mask(&a.mask, class))
+            .and_then(|a| annotation::box_from_mask(&a.mask, class))
         {
             self.add_box(b);
         }
@@ -411,7 +514,7 @@ impl Session {
             .as_deref()
             .filter(|_| tol > 0.0)
             .map(|v| (v.as_slice(), tol));
-        if let Some(r) = annotate::flood_fill(&mut s.ann.mask, x, y, class, intensity) {
+        if let Some(r) = annotation::flood_fill(&mut s.ann.mask, x, y, class, intensity) {
             rec.touch(r);
         }
         if let Some(c) = rec.finish(&s.ann.mask) {
@@ -424,7 +527,7 @@ impl Session {
         let class = self.class;
         let Some(s) = self.state_mut() else { return };
         let mut rec = PatchRecorder::new(&s.ann.mask);
-        if let Some(r) = annotate::fill_polygon(&mut s.ann.mask, pts, class) {
+        if let Some(r) = annotation::fill_polygon(&mut s.ann.mask, pts, class) {
             rec.touch(r);
         }
         if let Some(c) = rec.finish(&s.ann.mask) {
@@ -434,6 +537,9 @@ impl Session {
 
     /// Sets the status of the current image.
     pub fn set_status(&mut self, s: Status) {
+        if !self.editable() {
+            return;
+        }
         if let Some(e) = self.project.images.get_mut(self.current) {
             e.status = s;
             self.dirty = true;
@@ -450,80 +556,171 @@ impl Session {
         self.dirty = true;
     }
 
-    /// Shows another frame of a multi-frame DICOM (annotations stay: frames share the geometry).
-    pub fn set_frame(&mut self, frame: u32) -> Result<(), String> {
+    /// Shows frame `frame` of the current multi-frame instance. Each frame is an image entry of
+    /// its own — annotations belong to (instance, frame) — so this opens the frame's entry,
+    /// adding one at the end of the list when the frame has none yet. Returns its index.
+    pub fn set_frame(&mut self, frame: u32) -> Result<usize, String> {
         let Some(l) = &self.loaded else {
-            return Ok(());
+            return Ok(self.current);
         };
-        let (index, path) = (l.index, l.path.clone());
-        let window = self.project.images[index].window;
-        let next = load_image(&path, index, window, frame)?;
-        if (next.width(), next.height()) != (l.width(), l.height()) {
+        let index = l.index;
+        let entry = self.project.images[index].clone();
+        if entry.frame == frame {
+            return Ok(index);
+        }
+        let path = self.resolve(&entry.path);
+        let frames = crate::io::image::frame_count(&path).map_err(|e| e.to_string())?;
+        if frame >= frames {
             return Err(format!(
-                "{}: frame {frame} has another size",
+                "{}: frame {frame} requested but the file has {frames} frame(s)",
                 path.display()
             ));
         }
-        self.project.images[index].frame = frame;
-        self.loaded = Some(next);
-        self.dirty = true;
-        Ok(())
+        let Some(identity::Identity::Dicom { uid, .. }) = &entry.identity else {
+            return Err(format!(
+                "{}: not a multi-frame DICOM instance",
+                path.display()
+            ));
+        };
+        let want = identity::Identity::Dicom {
+            uid: uid.clone(),
+            frame,
+        };
+        let i = match self
+            .project
+            .images
+            .iter()
+            .position(|e| e.identity.as_ref() == Some(&want))
+        {
+            Some(i) => i,
+            None => {
+                if !self.editable() {
+                    return Err(format!(
+                        "frame {frame} has no entry yet, and the project is read-only"
+                    ));
+                }
+                let mut e = ImageEntry::new(entry.path.clone());
+                e.frame = frame;
+                e.window = entry.window;
+                e.identity = Some(want);
+                self.project.images.push(e);
+                self.states.push(None);
+                self.checks.push(ImageCheck::Ok);
+                self.dirty = true;
+                self.project.images.len() - 1
+            }
+        };
+        self.open_image(i)?;
+        Ok(i)
     }
 
-    /// Mask file of image `i` inside the project's mask folder.
-    fn mask_file(&self, project_file: &Path, i: usize) -> PathBuf {
-        let stem = self.project.images[i]
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "image".into());
-        project::mask_dir(project_file).join(format!("{i:04}_{stem}.png"))
-    }
-
-    /// Writes the project and its masks to `path` (masks first, then the RON file, each
-    /// atomically). Paths in the file are made relative to its folder where possible.
+    /// Writes the project and its masks to `path` (see [`Session::save_with`]).
     pub fn save_to(&mut self, path: &Path, autosave: bool) -> Result<(), ProjectError> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        self.save_with(path, autosave, &mut |_| Ok(()))
+    }
+
+    /// Writes the project and its masks to `path`, all or nothing ([`project::save`]); `hook`
+    /// runs after every step of the save. Paths in the file are made relative to its folder
+    /// where possible.
+    ///
+    /// A save to the project's own file refuses to overwrite a file that changed on disk
+    /// ([`ProjectError::ChangedOnDisk`]); one to a new place (Save as) writes every mask there
+    /// and takes that project's lock. An autosave (`autosave`) writes the copy and changes
+    /// nothing in the session. A proper save removes this session's own copy, and only that.
+    pub fn save_with(
+        &mut self,
+        path: &Path,
+        autosave: bool,
+        hook: &mut dyn FnMut(Step) -> std::io::Result<()>,
+    ) -> Result<(), ProjectError> {
+        let dir = project::folder_of(path);
+        let new_place = self.project_path.as_deref() != Some(path);
+        if !autosave && !new_place && !self.editable() {
+            return Err(ProjectError::Locked {
+                path: path.to_path_buf(),
+                holder: self.read_only.clone().unwrap_or_default(),
+            });
+        }
+        if new_place {
+            // Every mask goes along, so the copy never shares a mask file with the original.
+            for i in 0..self.project.images.len() {
+                if self.project.images[i].mask.is_some() {
+                    let _ = self.load_annotations(i);
+                }
+            }
+        }
+        let lock = if !autosave && new_place {
+            Some(
+                ProjectLock::acquire(path, "vitscope workbench").map_err(|e| match e {
+                    project::lock::LockError::Held { holder, .. } => ProjectError::Locked {
+                        path: path.to_path_buf(),
+                        holder,
+                    },
+                    other => ProjectError::Write {
+                        path: path.to_path_buf(),
+                        message: other.to_string(),
+                    },
+                })?,
+            )
+        } else {
+            None
+        };
         let mut out = self.project.clone();
+        out.version = project::model::VERSION;
+        let mut masks = Vec::new();
         for (i, entry) in out.images.iter_mut().enumerate() {
-            entry.path = relative_to(&dir, &self.resolve(&entry.path));
-            // A loaded mask is written when it changed, or when saving somewhere new (save as,
-            // autosave); other images keep pointing at their existing mask files.
-            let new_place = self.project_path.as_deref() != Some(path);
+            entry.path = project::relative_to(&dir, &self.resolve(&entry.path));
             let write = self.states[i]
                 .as_ref()
                 .filter(|s| s.ann.mask.count() > 0 || entry.mask.is_some())
                 .filter(|s| s.mask_dirty || new_place);
             if let Some(s) = write {
-                let file = self.mask_file(path, i);
-                project::write_label_mask(&file, &s.ann.mask)?;
-                entry.mask = Some(relative_to(&dir, &file));
+                masks.push((i, &s.ann.mask));
             } else if let Some(m) = &entry.mask {
-                entry.mask = Some(relative_to(&dir, &self.resolve(m)));
+                entry.mask = Some(project::relative_to(&dir, &self.resolve(m)));
             }
         }
         for c in &mut out.checkpoints {
-            c.weights = relative_to(&dir, &self.resolve(&c.weights));
+            c.weights = project::relative_to(&dir, &self.resolve(&c.weights));
             if let Some(cfg) = &c.config {
-                c.config = Some(relative_to(&dir, &self.resolve(cfg)));
+                c.config = Some(project::relative_to(&dir, &self.resolve(cfg)));
             }
         }
-        out.save_file(path)?;
+        let expect = if autosave || new_place {
+            Expect::Any
+        } else {
+            Expect::Unchanged(self.disk_hash.clone())
+        };
+        let saved = save::save(
+            save::Request {
+                path,
+                project: out,
+                masks,
+                expect,
+            },
+            hook,
+        )?;
+        for w in &saved.warnings {
+            self.note(w.clone());
+        }
         if !autosave {
-            self.project = out;
+            self.project = saved.project;
             self.project_path = Some(path.to_path_buf());
             self.base = dir;
             for s in self.states.iter_mut().flatten() {
                 s.mask_dirty = false;
             }
             self.dirty = false;
-            super::recovery::remove_copy(&project::autosave_path(path));
-            if let Some(r) = self.recovery_file.take() {
-                super::recovery::remove_copy(&r);
+            self.disk_hash = Some(saved.hash);
+            if let Some((l, warning)) = lock {
+                self.lock = Some(l);
+                self.read_only = None;
+                if let Some(w) = warning {
+                    self.note(w);
+                }
+            }
+            if let Some(own) = self.own_copy.take() {
+                recovery::remove_copy(&own);
             }
         }
         Ok(())
@@ -542,23 +739,112 @@ impl Session {
         Ok(path)
     }
 
-    /// Writes the autosave copy: beside the project, or the untitled session's own recovery file.
-    pub fn autosave(&mut self) -> Result<PathBuf, ProjectError> {
-        let path = match (&self.project_path, &self.recovery_file) {
-            (Some(p), _) => project::autosave_path(p),
-            (None, Some(r)) => r.clone(),
-            (None, None) => {
-                return Err(ProjectError::Write {
-                    path: PathBuf::from("(untitled)"),
-                    message: "no recovery file for this untitled session".into(),
-                });
-            }
+    /// A fresh copy of this session's own in the recovery folder (when the copy beside the
+    /// project is pending or cannot be written).
+    pub fn fresh_own_copy(&mut self) -> Option<PathBuf> {
+        let dir = self.recovery_dir.clone()?;
+        let p = if self.project_path.is_some() {
+            recovery::new_titled_file(&dir)
+        } else {
+            recovery::new_untitled_file(&dir)
         };
+        self.own_copy = Some(p.clone());
+        Some(p)
+    }
+
+    /// Writes the autosave copy to this session's own copy; when that fails beside the project
+    /// (read-only folder, disk full), to a copy of its own in the recovery folder instead.
+    pub fn autosave(&mut self) -> Result<PathBuf, ProjectError> {
+        let path = match (&self.own_copy, &self.project_path) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => project::autosave_path(p),
+            (None, None) => match self.fresh_own_copy() {
+                Some(p) => p,
+                None => {
+                    return Err(ProjectError::Write {
+                        path: PathBuf::from("(untitled)"),
+                        message: "no recovery file for this untitled session".into(),
+                    });
+                }
+            },
+        };
+        self.own_copy = Some(path.clone());
+        match self.write_copy(&path) {
+            Ok(()) => Ok(path),
+            Err(e) => {
+                let in_recovery = self
+                    .recovery_dir
+                    .as_deref()
+                    .is_some_and(|d| path.starts_with(d));
+                match (in_recovery, self.fresh_own_copy()) {
+                    (false, Some(other)) => {
+                        self.write_copy(&other)?;
+                        self.note(format!(
+                            "{e}; the autosave went to {} instead",
+                            other.display()
+                        ));
+                        Ok(other)
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    fn write_copy(&mut self, path: &Path) -> Result<(), ProjectError> {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        self.save_to(&path, true)?;
-        Ok(path)
+        self.save_to(path, true)?;
+        // Who wrote it, so that a running session's copy is never offered to another.
+        let project = self.project_path.clone();
+        recovery::write_meta(path, self.live.id, project.as_deref()).map_err(|e| {
+            ProjectError::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(())
+    }
+
+    /// A session read from a recovery copy: every image's annotations are read into memory now
+    /// (so nothing depends on the copy's files afterwards) and marked for the next save. The
+    /// session belongs to the copy's project (`project`, `None` for an untitled copy) but holds
+    /// no lock yet. Any annotation that cannot be read refuses the restore.
+    pub fn from_copy(copy: &Path, project: Option<&Path>) -> Result<Session, String> {
+        let restored = Project::load(copy).map_err(|e| e.to_string())?;
+        let base = project::folder_of(copy);
+        let mut s = Session::new(restored, Some(copy.to_path_buf()), base);
+        for i in 0..s.project.images.len() {
+            let has = s.project.images[i].mask.is_some();
+            match s.load_annotations(i) {
+                Ok(()) => {
+                    if let Some(st) = s.states[i].as_mut() {
+                        st.mask_dirty = has || st.ann.mask.count() > 0;
+                    }
+                }
+                Err(e) if has => {
+                    return Err(format!("{}: cannot restore: {e}", copy.display()));
+                }
+                Err(_) => {}
+            }
+        }
+        // From here on nothing points into the copy: files absolute, masks in memory.
+        let base = s.base.clone();
+        for (i, e) in s.project.images.iter_mut().enumerate() {
+            e.path = project::resolve(&base, &e.path);
+            if s.states[i].is_some() {
+                e.mask = None;
+            }
+        }
+        for c in &mut s.project.checkpoints {
+            c.weights = project::resolve(&base, &c.weights);
+            c.config = c.config.as_ref().map(|p| project::resolve(&base, p));
+        }
+        s.base = PathBuf::from(".");
+        s.project_path = project.map(Path::to_path_buf);
+        s.dirty = true;
+        Ok(s)
     }
 
     /// Keys of the three maps of image `index` under the current model settings.
@@ -586,19 +872,24 @@ impl Session {
         }))
     }
 
-    /// Adds an image to the project (e.g. fetched from a PACS); returns its index.
-    pub fn add_image(&mut self, path: PathBuf) -> usize {
-        self.project.images.push(ImageEntry {
-            path,
-            status: Default::default(),
-            boxes: Vec::new(),
-            mask: None,
-            window: None,
-            frame: 0,
-        });
+    /// Adds an image whose identity is known (e.g. a PACS instance, by its SOP Instance UID)
+    /// unless an entry has that identity already; returns whether it was added.
+    pub fn add_identified(&mut self, path: PathBuf, id: identity::Identity) -> bool {
+        if self
+            .project
+            .images
+            .iter()
+            .any(|e| e.identity.as_ref() == Some(&id))
+        {
+            return false;
+        }
+        let mut e = ImageEntry::new(path);
+        e.identity = Some(id);
+        self.project.images.push(e);
         self.states.push(None);
+        self.checks.push(ImageCheck::Ok);
         self.dirty = true;
-        self.project.images.len() - 1
+        true
     }
 
     /// Display names of the project's checkpoints.
@@ -623,11 +914,4 @@ impl Session {
             c.config.as_ref().map(|p| self.resolve(p)),
         ))
     }
-}
-
-/// `p` relative to `dir` when it lies below it, else absolute.
-fn relative_to(dir: &Path, p: &Path) -> PathBuf {
-    let abs = |q: &Path| std::path::absolute(q).unwrap_or_else(|_| q.to_path_buf());
-    let (d, q) = (abs(dir), abs(p));
-    q.strip_prefix(&d).map(Path::to_path_buf).unwrap_or(q)
 }

@@ -575,6 +575,8 @@ impl MapStore {
 /// annotations go from memory, the others are read by the worker (so nothing is held per image).
 pub fn batch_job(session: &Session, top_percent: f64) -> BatchJob {
     let items = (0..session.project.images.len())
+        // An image whose file changed on disk is never scored against its annotations.
+        .filter(|&i| session.checks.get(i).is_some_and(|c| c.is_ok()))
         .filter_map(|i| {
             let e = &session.project.images[i];
             let annotation = match session.states.get(i).and_then(Option::as_ref) {
@@ -582,7 +584,6 @@ pub fn batch_job(session: &Session, top_percent: f64) -> BatchJob {
                 None => BatchAnnotation::OnDisk {
                     boxes: e.boxes.clone(),
                     mask: e.mask.as_ref().map(|m| session.resolve(m)),
-                    classes: session.project.classes.len(),
                 },
             };
             Some(BatchItem {

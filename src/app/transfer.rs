@@ -1,20 +1,31 @@
-//! Import and export of a whole session: which [`ExportKind`] / [`ImportKind`] writes or reads
-//! what, and the metrics CSV rows. No egui: the File menu calls these with a path, and so can a
-//! test. The file formats themselves live in [`super::export`].
+//! The File menu's imports and exports of a whole session, through the same core as the CLI:
+//! exports by `interop::export_images` (unique names, `manifest.csv`), imports matched by
+//! identity and merged per class by `project::import::plan`, then applied as one undoable edit
+//! per image. Also the metrics CSV. No egui: the File menu calls these with a path, and so can a
+//! test.
 
 use std::path::Path;
 
-use super::annotate::{self, Annotations, Command};
-use super::export::{self, ExportItem, ImportedAnnotations};
-use super::project;
 use super::slots::PerMap;
 use super::state::Session;
 use super::store::BatchScores;
 use super::worker::MapScores;
+use crate::interop::{self, ExportImage, Format};
 use crate::metrics::Rect;
+use crate::project::annotation::{self, Command};
+use crate::project::naming;
 
 /// Header of the metrics CSV.
-pub const CSV_HEADER: &str = "image,map,pointing_game,energy,top_perc,iou_rect,iou_binary,dice";
+pub const CSV_HEADER: [&str; 8] = [
+    "image",
+    "map",
+    "pointing_game",
+    "energy",
+    "top_perc",
+    "iou_rect",
+    "iou_binary",
+    "dice",
+];
 
 /// What an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,17 +72,17 @@ impl ExportKind {
     }
 }
 
-/// What an import reads.
+/// What an import reads (matched to the project's images by identity: a SEG by its referenced
+/// UID, the others by `manifest.csv`, else by a unique stem).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportKind {
-    /// A PNG mask of the current image (a file, or a folder holding `<stem>.png` or
-    /// `masks/<stem>.png`).
+    /// PNG masks of class ids (a file, or a folder holding them or `masks/`).
     PngMask,
-    /// The current image's annotations from a COCO file.
+    /// A COCO file.
     Coco,
-    /// A DICOM SEG of the current image (segments become classes by label).
+    /// DICOM SEG objects (segments become classes by label).
     Seg,
-    /// A NIfTI label mask of the current image.
+    /// NIfTI label masks.
     Nifti,
 }
 
@@ -95,25 +106,41 @@ impl ImportKind {
     }
 }
 
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Every image's annotations (loading those not visited yet); unreadable ones are noted.
-fn annotations(session: &mut Session) -> Vec<(String, Annotations)> {
+/// Every annotated image of the session to export (loading the annotations of images not
+/// visited yet): images whose file changed on disk are left out, each with a note.
+pub fn export_images(session: &mut Session) -> Result<Vec<ExportImage>, String> {
+    let names = naming::export_names(&session.project);
     let mut out = Vec::new();
-    for i in 0..session.project.images.len() {
-        if let Err(e) = session.load_annotations(i) {
-            session.note(e);
+    for (i, name) in names.iter().enumerate() {
+        let e = &session.project.images[i];
+        let annotated = e.mask.is_some() || !e.boxes.is_empty() || session.states[i].is_some();
+        if let Some(p) = session.checks[i].problem() {
+            if annotated {
+                let m = format!("{}: {p}; not exported", e.path.display());
+                session.note(m);
+            }
             continue;
         }
-        if let Some(s) = &session.states[i] {
-            out.push((file_name(&session.project.images[i].path), s.ann.clone()));
+        session.load_annotations(i)?;
+        let Some(s) = &session.states[i] else {
+            continue;
+        };
+        if s.ann.mask.count() == 0 && s.ann.boxes.is_empty() {
+            continue;
         }
+        let e = &session.project.images[i];
+        out.push(ExportImage {
+            name: name.clone(),
+            file: session.resolve(&e.path),
+            frame: e.frame,
+            identity: e
+                .identity
+                .clone()
+                .ok_or_else(|| format!("{}: the image has no identity", e.path.display()))?,
+            ann: s.ann.clone(),
+        });
     }
-    out
+    Ok(out)
 }
 
 /// A score for display and CSV: three decimals, "–" for an undefined (NaN) value.
@@ -126,46 +153,61 @@ pub fn fmt_score(v: f64) -> String {
 }
 
 /// The metrics CSV rows: the current image's live scores at every k, then one row per map of
-/// every batch-scored image at the batch's k.
+/// every batch-scored image at the batch's k. Images are named by their export names.
 pub fn csv_rows(
     session: &Session,
     live: &PerMap<Option<MapScores>>,
     batch: &BatchScores,
     batch_top: Option<f64>,
-) -> Vec<String> {
+) -> Vec<Vec<String>> {
+    let names = naming::export_names(&session.project);
     let mut rows = Vec::new();
     let name = session
         .loaded
         .as_ref()
-        .map(|l| l.path.display().to_string())
+        .and_then(|l| names.get(l.index).cloned())
         .unwrap_or_default();
     for (slot, s) in live.present() {
         for t in &s.truth.top {
-            rows.push(format!(
-                "{name},{},{},{},{},{},{},{}",
-                slot.name(),
-                s.truth.pointing_game as u8,
+            rows.push(vec![
+                name.clone(),
+                slot.name().to_string(),
+                (s.truth.pointing_game as u8).to_string(),
                 fmt_score(s.truth.energy),
-                t.top_perc,
+                t.top_perc.to_string(),
                 fmt_score(t.iou_rect),
                 fmt_score(t.iou_binary),
-                fmt_score(t.dice)
-            ));
+                fmt_score(t.dice),
+            ]);
         }
     }
     for (i, row) in &batch.rows {
-        let path = session.project.images[*i].path.display().to_string();
+        let image = names.get(*i).cloned().unwrap_or_default();
         for (slot, v) in row.present() {
-            rows.push(format!(
-                "{path},{},{},,{},{},,",
-                slot.name(),
-                v.hit as u8,
-                batch_top.unwrap_or(f64::NAN),
-                fmt_score(v.iou)
-            ));
+            rows.push(vec![
+                image.clone(),
+                slot.name().to_string(),
+                (v.hit as u8).to_string(),
+                String::new(),
+                batch_top.unwrap_or(f64::NAN).to_string(),
+                fmt_score(v.iou),
+                String::new(),
+                String::new(),
+            ]);
         }
     }
     rows
+}
+
+/// Writes the metrics CSV (RFC 4180 quoting).
+fn write_metrics_csv(path: &Path, rows: &[Vec<String>]) -> Result<(), String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    for r in rows {
+        w.write_record(r).map_err(|e| e.to_string())?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    crate::io::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes an export to `path`; returns what was written, for the status line.
@@ -173,136 +215,122 @@ pub fn export(
     session: &mut Session,
     kind: ExportKind,
     path: &Path,
-    csv: impl FnOnce(&Session) -> Vec<String>,
+    csv: impl FnOnce(&Session) -> Vec<Vec<String>>,
 ) -> Result<String, String> {
-    let r = match kind {
-        ExportKind::Seg | ExportKind::Nifti => {
-            let format = if kind == ExportKind::Seg {
-                crate::interop::Format::Seg
-            } else {
-                crate::interop::Format::Nifti
-            };
-            return crate::interop::export_session(session, format, path)
-                .map(|f| format!("exported {} file(s) to {}", f.len(), path.display()))
-                .map_err(|e| e.to_string());
-        }
+    let format = match kind {
         ExportKind::MetricsCsv => {
             let rows = csv(session);
-            export::write_csv(path, CSV_HEADER, &rows).map(|_| format!("{} rows", rows.len()))
+            write_metrics_csv(path, &rows)?;
+            return Ok(format!(
+                "exported {} rows to {}",
+                rows.len(),
+                path.display()
+            ));
         }
-        ExportKind::PngMasks | ExportKind::Coco => {
-            let anns = annotations(session);
-            let items: Vec<ExportItem> = anns
-                .iter()
-                .map(|(n, a)| ExportItem {
-                    file_name: n.clone(),
-                    boxes: &a.boxes,
-                    mask: &a.mask,
-                })
-                .collect();
-            if kind == ExportKind::PngMasks {
-                export::export_png_masks(path, &items).map(|n| format!("{n} masks"))
-            } else {
-                let classes: Vec<String> = session
-                    .project
-                    .classes
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .collect();
-                export::export_coco(path, &items, &classes).map(|_| "COCO".to_string())
-            }
-        }
+        ExportKind::Seg => Format::Seg,
+        ExportKind::Nifti => Format::Nifti,
+        ExportKind::PngMasks => Format::Png,
+        ExportKind::Coco => Format::Coco,
     };
-    r.map(|what| format!("exported {what} to {}", path.display()))
-        .map_err(|e| e.to_string())
+    let images = export_images(session)?;
+    let done = interop::export_images(&images, &session.project.classes, format, path)
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "exported {} image(s), {} file(s) with manifest.csv, to {}",
+        images.len(),
+        done.files.len(),
+        path.display()
+    ))
 }
 
-/// Reads an import for the current image and applies it as one undoable edit.
-pub fn import(session: &mut Session, kind: ImportKind, path: &Path) -> Result<String, String> {
-    let Some(l) = session.loaded.clone() else {
-        return Err("no image is open to import into".into());
-    };
-    let (w, h) = (l.width(), l.height());
-    let imported = match kind {
-        ImportKind::PngMask => {
-            let stem = l
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let candidates = [
-                path.join("masks").join(format!("{stem}.png")),
-                path.join(format!("{stem}.png")),
-                path.to_path_buf(),
-            ];
-            let Some(p) = candidates.iter().find(|p| p.is_file()) else {
-                return Err(format!(
-                    "{}: no mask named {stem}.png there",
-                    path.display()
-                ));
-            };
-            project::read_label_mask(p, w, h, session.project.classes.len())
-                .map(|m| ImportedAnnotations {
-                    boxes: Vec::new(),
-                    mask: Some(m),
-                })
-                .map_err(|e| e.to_string())?
-        }
-        ImportKind::Coco => {
-            export::import_coco(path, &file_name(&l.path), w, h).map_err(|e| e.to_string())?
-        }
-        ImportKind::Seg | ImportKind::Nifti => {
-            let mut classes = session.project.classes.clone();
-            let mask = if kind == ImportKind::Seg {
-                let r = crate::interop::seg::read_seg(path).map_err(|e| e.to_string())?;
-                if let Ok(src) = crate::interop::seg::source_from_dicom(&l.path)
-                    && src.sop_instance != r.source_sop_instance
-                {
-                    return Err(format!(
-                        "{}: the SEG segments image {}, not {} ({})",
-                        path.display(),
-                        r.source_sop_instance,
-                        l.path.display(),
-                        src.sop_instance
-                    ));
-                }
-                crate::interop::mask_from_seg(&r, &mut classes).map_err(|e| e.to_string())?
-            } else {
-                let m = crate::interop::nifti::read_mask(path).map_err(|e| e.to_string())?;
-                crate::interop::mask_from_nifti(m, &mut classes).map_err(|e| e.to_string())?
-            };
-            if (mask.width, mask.height) != (w, h) {
-                return Err(format!(
-                    "{}: a {}×{} mask, but the image is {w}×{h}",
-                    path.display(),
-                    mask.width,
-                    mask.height
-                ));
-            }
-            session.project.classes = classes;
-            ImportedAnnotations {
-                boxes: Vec::new(),
-                mask: Some(mask),
-            }
-        }
-    };
-    let Some(ann) = session.ann().cloned() else {
-        return Err("the image's annotations are not loaded".into());
-    };
-    let mut cmds: Vec<Command> = imported.boxes.iter().map(|b| Command::AddBox(*b)).collect();
-    if let Some(m) = imported.mask {
-        cmds.push(Command::Paint(annotate::MaskPatch {
-            rect: Rect {
-                x0: 0,
-                y0: 0,
-                x1: w,
-                y1: h,
-            },
-            before: ann.mask.data.clone(),
-            after: m.data,
-        }));
+/// Imports a file or folder into the images it matches by identity (any image of the project,
+/// not only the one shown), each as one undoable edit; returns the lines the CLI prints.
+pub fn import(
+    session: &mut Session,
+    kind: ImportKind,
+    path: &Path,
+    opts: crate::project::import::Options,
+) -> Result<String, String> {
+    if !session.editable() {
+        return Err(
+            "the project is read-only (in use by another program): nothing imported".into(),
+        );
     }
-    let n = cmds.len();
-    session.apply(Command::Batch(cmds));
-    Ok(format!("imported {n} annotations from {}", path.display()))
+    let format = match kind {
+        ImportKind::PngMask => Format::Png,
+        ImportKind::Coco => Format::Coco,
+        ImportKind::Seg => Format::Seg,
+        ImportKind::Nifti => Format::Nifti,
+    };
+    let incoming = interop::read_incoming(path, format).map_err(|e| e.to_string())?;
+    let names = naming::export_names(&session.project);
+    // Everything the plan may touch, loaded first (the plan reads, it never loads).
+    for i in 0..session.project.images.len() {
+        if session.checks[i].is_ok() {
+            session.load_annotations(i)?;
+        }
+    }
+    let name = session
+        .project_path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "this session".into());
+    let states = &session.states;
+    let plan = crate::project::import::plan(
+        &session.project,
+        &session.checks,
+        &names,
+        &name,
+        incoming,
+        &mut |i| {
+            states[i]
+                .as_ref()
+                .map(|s| s.ann.clone())
+                .ok_or_else(|| format!("image {} is not loaded", i + 1))
+        },
+        opts,
+    )?;
+    session.project.classes = plan.classes.clone();
+    let here = session.current;
+    for (&i, after) in &plan.changes {
+        let Some(before) = session.states[i].as_ref().map(|s| s.ann.clone()) else {
+            continue;
+        };
+        let (w, h) = (before.mask.width, before.mask.height);
+        let mut cmds: Vec<Command> = Vec::new();
+        for (k, b) in before.boxes.iter().enumerate().rev() {
+            if !after.boxes.contains(b) {
+                cmds.push(Command::RemoveBox(k, *b));
+            }
+        }
+        for b in &after.boxes {
+            if !before.boxes.contains(b) {
+                cmds.push(Command::AddBox(*b));
+            }
+        }
+        if before.mask != after.mask {
+            cmds.push(Command::Paint(annotation::MaskPatch {
+                rect: Rect {
+                    x0: 0,
+                    y0: 0,
+                    x1: w,
+                    y1: h,
+                },
+                before: before.mask.data.clone(),
+                after: after.mask.data.clone(),
+            }));
+        }
+        // Each image's history takes its own edit (undo per image).
+        session.current = i;
+        session.apply(Command::Batch(cmds));
+    }
+    session.current = here;
+    session.dirty = true;
+    let mut lines = plan.lines;
+    lines.push(format!(
+        "imported into {} image(s) from {}",
+        plan.changes.len(),
+        path.display()
+    ));
+    Ok(lines.join("\n"))
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use super::annotate::{Annotations, LabelBox};
 use super::slots::{MapSlot, PerMap};
+use crate::project::annotation::{Annotations, LabelBox};
 
 use crate::explain::{self, ExplainOptions, Method};
 use crate::faithfulness::suite::{self as faith, Input, Outcome, Test};
@@ -78,8 +78,6 @@ pub enum BatchAnnotation {
         boxes: Vec<LabelBox>,
         /// Mask PNG of class ids.
         mask: Option<PathBuf>,
-        /// Number of label classes (values above it are class 1).
-        classes: usize,
     },
 }
 
@@ -732,16 +730,13 @@ impl ModelThread {
         let (w, h) = (loaded.width(), loaded.height());
         let ann = match item.annotation {
             BatchAnnotation::InMemory(a) => a,
-            BatchAnnotation::OnDisk {
-                boxes,
-                mask,
-                classes,
-            } => {
+            BatchAnnotation::OnDisk { boxes, mask } => {
                 let mut a = Annotations::new(w, h);
                 a.boxes = boxes;
                 if let Some(m) = mask {
-                    a.mask = super::project::read_label_mask(&m, w, h, classes)
-                        .map_err(|e| e.to_string())?;
+                    a.mask = crate::project::masks::read_label_mask(&m, w, h)
+                        .map_err(|e| e.to_string())?
+                        .0;
                 }
                 a
             }

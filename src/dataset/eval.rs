@@ -47,6 +47,79 @@ pub struct Item {
     pub frame: u32,
 }
 
+/// Evaluation items of a workbench project, read through the project core: each annotated
+/// image whose file still has its identity, with its mask file, or, for an image with boxes only,
+/// a mask of its boxes written to `OUT/project_masks/`. Stems are the images' unique export names.
+/// Images whose file changed on disk are left out, each with a line in the returned warnings.
+pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>), EvalError> {
+    use crate::project::{self, OpenProject, naming};
+    let open = OpenProject::read(file).map_err(|e| EvalError::Other(e.to_string()))?;
+    let names = naming::export_names(&open.project);
+    let mut items = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, e) in open.project.images.iter().enumerate() {
+        if e.mask.is_none() && e.boxes.is_empty() {
+            continue;
+        }
+        if let Some(p) = open.checks[i].problem() {
+            warnings.push(format!(
+                "{}: {}: {p}; not scored",
+                file.display(),
+                e.path.display()
+            ));
+            continue;
+        }
+        let image = open.file(i);
+        let at = |m: String| {
+            EvalError::Other(format!(
+                "{}: image {} ({}): {m}",
+                file.display(),
+                i + 1,
+                e.path.display()
+            ))
+        };
+        let stem = names[i].clone();
+        let mask = match (&e.mask, e.boxes.is_empty()) {
+            (Some(m), _) => project::resolve(&open.base, m),
+            (None, false) => {
+                let (w, h) = vimage::dimensions(&image).map_err(|e| at(e.to_string()))?;
+                let rects: Vec<metrics::Rect> = e.boxes.iter().map(|b| b.rect()).collect();
+                if let Some(r) = rects.iter().find(|r| r.x1 > w || r.y1 > h) {
+                    return Err(at(format!(
+                        "a box {},{},{},{} outside its {w}×{h} pixels",
+                        r.x0, r.y0, r.x1, r.y1
+                    )));
+                }
+                let m = Mask::from_rects(w, h, &rects);
+                let path = out.join("project_masks").join(format!("{stem}.png"));
+                std::fs::create_dir_all(out.join("project_masks"))
+                    .map_err(|e| at(e.to_string()))?;
+                vmask::write_mask(&path, &m).map_err(|e| at(e.to_string()))?;
+                path
+            }
+            (None, true) => continue,
+        };
+        items.push(Item {
+            stem,
+            image,
+            mask,
+            frame: e.frame,
+        });
+    }
+    if items.is_empty() {
+        return Err(EvalError::Other(format!(
+            "{}: no annotated images in this project{}",
+            file.display(),
+            if warnings.is_empty() {
+                ""
+            } else {
+                " whose files still have their identity"
+            }
+        )));
+    }
+    Ok((items, warnings))
+}
+
 /// Lists `DIR/images/*` with their `DIR/masks/<stem>.*` partners (sorted by stem).
 pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
     let layout = |path: &Path, message: &str| EvalError::Layout {

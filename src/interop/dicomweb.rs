@@ -224,10 +224,12 @@ impl Client {
     }
 
     /// QIDO-RS: studies matching the filters, each with its series.
+    /// Studies whose UIDs are not valid UIDs are left out, each with a line in `warnings`.
     pub fn search(
         &self,
         patient_id: Option<&str>,
         modality: Option<&str>,
+        warnings: &mut Vec<String>,
     ) -> Result<Vec<Study>, PacsError> {
         let mut q = vec![
             "includefield=00081030".to_string(),
@@ -258,6 +260,10 @@ impl Client {
                     "{url}: a study in the reply has no Study Instance UID"
                 )));
             }
+            if let Err(e) = crate::project::identity::valid_uid(&uid) {
+                warnings.push(format!("{url}: a study left out: Study Instance UID {e}"));
+                continue;
+            }
             let surl = format!("{}/studies/{uid}/series", self.base);
             let details: Vec<Series> = self
                 .json(&surl)?
@@ -269,6 +275,15 @@ impl Client {
                     instances: value(se, "00201209").parse().ok(),
                 })
                 .filter(|se| modality.is_none_or(|m| se.modality.eq_ignore_ascii_case(m)))
+                .filter(|se| match crate::project::identity::valid_uid(&se.series) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        warnings.push(format!(
+                            "{surl}: a series left out: Series Instance UID {e}"
+                        ));
+                        false
+                    }
+                })
                 .collect();
             out.push(Study {
                 patient_id: value(&s, "00100020"),
@@ -283,7 +298,8 @@ impl Client {
         Ok(out)
     }
 
-    /// WADO-RS: every instance of a study, written as `DIR/<n>.dcm`; returns the files.
+    /// WADO-RS: every instance of a study, written as `DIR/part-<n>.dcm` in reply order (a
+    /// staging folder: [`super::pacs`] checks each and files it by UID); returns the files.
     pub fn fetch_study(&self, study: &str, dir: &Path) -> Result<Vec<PathBuf>, PacsError> {
         let url = format!("{}/studies/{study}", self.base);
         let (ct, body) = self.get(&url, "multipart/related; type=\"application/dicom\"")?;
@@ -306,7 +322,7 @@ impl Client {
                     k + 1
                 )));
             }
-            let p = dir.join(format!("{:04}.dcm", k + 1));
+            let p = dir.join(format!("part-{:04}.dcm", k + 1));
             crate::io::write_atomic(&p, data)
                 .map_err(|e| PacsError(format!("{}: {e}", p.display())))?;
             files.push(p);

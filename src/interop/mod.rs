@@ -1,29 +1,37 @@
 //! A project's annotations out to, and back in from, the formats hospitals and research
-//! pipelines use: DICOM SEG ([`seg`]), NIfTI ([`nifti`]), and the workbench's PNG masks, COCO and
-//! CSV. `vitscope export` never changes the project file; `vitscope import` saves it only when
-//! every input was read and matched (atomically, like every save), so a bad file changes
-//! nothing.
+//! pipelines use: DICOM SEG ([`seg`]), NIfTI ([`nifti`]), PNG masks, COCO ([`coco`]) and CSV;
+//! studies from a PACS ([`dicomweb`], [`pacs`]).
+//!
+//! Every export writes unique names and a `manifest.csv` ([`crate::project::naming`]); every
+//! import is matched to images by identity and planned whole before anything changes
+//! ([`crate::project::import`]); `import` and `pacs fetch` hold the project's lock and save all
+//! or nothing. An image whose file changed on disk is never exported or imported into.
 
+pub mod coco;
 pub mod dicomweb;
 pub mod nifti;
+pub mod pacs;
 pub mod seg;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::app::annotate::LabelMask;
-use crate::app::export::{self, ExportItem};
-use crate::app::project::LabelClass;
-use crate::app::state::Session;
+use crate::project::annotation::{Annotations, LabelMask};
+use crate::project::identity::{Identity, capture_uids};
+use crate::project::import::{self, Incoming, Layer, Target};
+use crate::project::naming::{self, ManifestRow};
+use crate::project::{LabelClass, OpenProject};
 
 /// Formats of `export` and `import`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// DICOM Segmentation, one per annotated image (`<stem>.seg.dcm`; a Secondary Capture
-    /// `<stem>.sc.dcm` of a non-DICOM image beside it).
+    /// DICOM Segmentation, one per annotated image (`<name>.seg.dcm`; a Secondary Capture
+    /// `<name>.sc.dcm` of a non-DICOM image beside it).
     Seg,
-    /// NIfTI-1 label masks, `<stem>.nii.gz`.
+    /// NIfTI-1 label masks, `<name>.nii.gz`.
     Nifti,
-    /// PNG masks in the paper's layout, `masks/<stem>.png`.
+    /// PNG masks in the paper's layout, `masks/<name>.png` (0/255 for one class, class ids for
+    /// several).
     Png,
     /// One COCO JSON file, `annotations.json`.
     Coco,
@@ -40,7 +48,8 @@ fn fail(e: impl std::fmt::Display) -> InteropError {
     InteropError(e.to_string())
 }
 
-fn stem(p: &Path) -> String {
+/// A file's stem with the export suffixes (`.seg.dcm`, `.sc.dcm`, `.nii.gz`, `.nii`) removed.
+pub fn stem(p: &Path) -> String {
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -55,69 +64,63 @@ fn stem(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn open(project: &Path) -> Result<Session, InteropError> {
-    let mut s = Session::open_project(project).map_err(fail)?;
-    for i in 0..s.project.images.len() {
-        s.load_annotations(i).map_err(InteropError)?;
-    }
-    Ok(s)
+/// One image to export: its unique name, file, identity and annotations.
+#[derive(Debug, Clone)]
+pub struct ExportImage {
+    /// Its unique export name ([`naming::export_names`]).
+    pub name: String,
+    /// The image file.
+    pub file: PathBuf,
+    /// The frame.
+    pub frame: u32,
+    /// Its identity.
+    pub identity: Identity,
+    /// Its annotations.
+    pub ann: Annotations,
 }
 
-/// 128-bit FNV-1a of `parts`.
-fn fnv128(parts: &[&[u8]]) -> u128 {
-    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    for p in parts {
-        for &b in *p {
-            h ^= b as u128;
-            h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
-        }
+impl ExportImage {
+    fn is_dicom(&self) -> bool {
+        matches!(self.identity, Identity::Dicom { .. })
     }
-    h
 }
 
-/// The Secondary Capture identity of a non-DICOM image: UIDs derived from its pixels, so that
-/// exporting again gives the same object and a SEG of it finds the image on import.
-pub fn capture_uids(rgb: &[u8], width: usize, height: usize) -> [String; 3] {
-    let dims = format!("{width}x{height}");
-    ["study", "series", "instance"].map(|what| {
-        format!(
-            "2.25.{}",
-            fnv128(&[b"vitscope-capture-", what.as_bytes(), dims.as_bytes(), rgb])
-        )
-    })
+/// What an export wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Exported {
+    /// The files, in order; the manifest last.
+    pub files: Vec<PathBuf>,
+    /// Images left out, and why.
+    pub skipped: Vec<String>,
 }
 
 /// The image's pixels as 8-bit RGB (`width`, `height`, bytes).
-fn rgb8(session: &Session, i: usize) -> Result<(usize, usize, Vec<u8>), InteropError> {
-    let e = &session.project.images[i];
-    let path = session.resolve(&e.path);
-    let img = crate::io::image::read_image_frame(&path, e.frame).map_err(fail)?;
-    Ok((img.width, img.height, img.to_rgb8().into_raw()))
+fn rgb8(img: &ExportImage) -> Result<(usize, usize, Vec<u8>), InteropError> {
+    let i = crate::io::image::read_image_frame(&img.file, img.frame).map_err(fail)?;
+    Ok((i.width, i.height, i.to_rgb8().into_raw()))
 }
 
-fn is_dicom_entry(session: &Session, i: usize) -> bool {
-    crate::io::dicom::is_dicom(&session.resolve(&session.project.images[i].path))
-}
-
-/// Per class that occurs, its pixels: the mask's, else the boxes rasterised.
-fn class_masks(mask: &LabelMask, boxes: &[crate::app::annotate::LabelBox]) -> Vec<(u8, Vec<bool>)> {
-    let (w, h) = (mask.width, mask.height);
-    let mut labels = mask.data.clone();
-    if mask.count() == 0 {
-        for b in boxes {
+/// The image's labels: its mask, or, without one, its boxes with their classes.
+fn labels(ann: &Annotations) -> LabelMask {
+    let mut m = ann.mask.clone();
+    if m.count() == 0 {
+        let (w, h) = (m.width, m.height);
+        for b in &ann.boxes {
             for y in (b.y0 as usize).min(h)..(b.y1 as usize).min(h) {
                 for x in (b.x0 as usize).min(w)..(b.x1 as usize).min(w) {
-                    labels[y * w + x] = b.class.max(1);
+                    m.data[y * w + x] = b.class.max(1);
                 }
             }
         }
     }
-    let mut present: Vec<u8> = labels.iter().copied().filter(|&v| v > 0).collect();
-    present.sort_unstable();
-    present.dedup();
-    present
+    m
+}
+
+/// Per class present, its pixels.
+fn class_masks(labels: &LabelMask) -> Vec<(u8, Vec<bool>)> {
+    coco::present_classes(labels)
         .into_iter()
-        .map(|c| (c, labels.iter().map(|&v| v == c).collect()))
+        .map(|c| (c, labels.data.iter().map(|&v| v == c).collect()))
         .collect()
 }
 
@@ -128,97 +131,180 @@ fn class_name(classes: &[LabelClass], c: u8) -> (String, [u8; 3]) {
         .unwrap_or_else(|| (format!("class {c}"), [255, 64, 160]))
 }
 
-/// Writes every annotated image of `project` to `out` in `format`; returns the files written.
+fn ids(classes: &[u8]) -> String {
+    classes
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The images of an opened project to export: every annotated one whose file still has its
+/// identity; the others are listed in `skipped`.
+pub fn export_images_of(
+    open: &OpenProject,
+) -> Result<(Vec<ExportImage>, Vec<String>), InteropError> {
+    let names = naming::export_names(&open.project);
+    let mut images = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, e) in open.project.images.iter().enumerate() {
+        let annotated = e.mask.is_some() || !e.boxes.is_empty();
+        if let Some(p) = open.checks[i].problem() {
+            if annotated {
+                skipped.push(format!("{}: {p}; not exported", e.path.display()));
+            }
+            continue;
+        }
+        let ann = open.annotations(i).map_err(InteropError)?;
+        if ann.mask.count() == 0 && ann.boxes.is_empty() {
+            continue;
+        }
+        images.push(ExportImage {
+            name: names[i].clone(),
+            file: open.file(i),
+            frame: e.frame,
+            identity: e.identity.clone().ok_or_else(|| {
+                InteropError(format!("{}: the image has no identity", e.path.display()))
+            })?,
+            ann,
+        });
+    }
+    Ok((images, skipped))
+}
+
+/// Writes every annotated image of `project` to `out` in `format` (the project is not changed).
 pub fn export_project(
     project: &Path,
     format: Format,
     out: &Path,
-) -> Result<Vec<PathBuf>, InteropError> {
-    let mut session = open(project)?;
-    export_session(&mut session, format, out)
+) -> Result<Exported, InteropError> {
+    let open = OpenProject::read(project).map_err(fail)?;
+    let (images, skipped) = export_images_of(&open)?;
+    let mut done = export_images(&images, &open.project.classes, format, out)?;
+    done.skipped = skipped;
+    Ok(done)
 }
 
-/// Writes every annotated image of a session (loading the annotations of images not visited
-/// yet) to `out` in `format`; returns the files written.
-pub fn export_session(
-    session: &mut Session,
+/// Writes `images` to `out` in `format`, with `manifest.csv`; no path is written twice.
+pub fn export_images(
+    images: &[ExportImage],
+    classes: &[LabelClass],
     format: Format,
     out: &Path,
-) -> Result<Vec<PathBuf>, InteropError> {
-    for i in 0..session.project.images.len() {
-        session.load_annotations(i).map_err(InteropError)?;
+) -> Result<Exported, InteropError> {
+    // The names are unique by construction; check it before anything is written.
+    let mut seen = HashSet::new();
+    if let Some(dup) = images.iter().find(|i| !seen.insert(i.name.as_str())) {
+        return Err(InteropError(format!(
+            "two images would be exported as '{}': nothing written",
+            dup.name
+        )));
     }
-    let session = &*session;
     std::fs::create_dir_all(out).map_err(|e| InteropError(format!("{}: {e}", out.display())))?;
-    let anns: Vec<(usize, String, crate::app::annotate::Annotations)> = session
-        .states
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| {
-            let s = s.as_ref()?;
-            let name = session.project.images[i]
-                .path
-                .file_name()?
-                .to_string_lossy()
-                .into_owned();
-            Some((i, name, s.ann.clone()))
-        })
-        .collect();
-    let annotated: Vec<&(usize, String, crate::app::annotate::Annotations)> = anns
-        .iter()
-        .filter(|(_, _, a)| a.mask.count() > 0 || !a.boxes.is_empty())
-        .collect();
-    let classes = &session.project.classes;
-    let mut written = Vec::new();
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut rows: Vec<ManifestRow> = Vec::new();
+    let row = |file: String, image: &str, img: &ExportImage, classes: &[u8]| ManifestRow {
+        file,
+        image: image.to_string(),
+        identity: img.identity.token(),
+        frame: img.frame,
+        class_ids: ids(classes),
+    };
     match format {
-        Format::Png | Format::Coco => {
-            let items: Vec<ExportItem> = annotated
-                .iter()
-                .map(|(_, n, a)| ExportItem {
-                    file_name: n.clone(),
-                    boxes: &a.boxes,
-                    mask: &a.mask,
-                })
-                .collect();
-            if format == Format::Png {
-                export::export_png_masks(out, &items).map_err(fail)?;
-                written.extend(annotated.iter().map(|(_, n, _)| {
-                    out.join("masks")
-                        .join(format!("{}.png", stem(Path::new(n))))
-                }));
-            } else {
-                let names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
-                let p = out.join("annotations.json");
-                export::export_coco(&p, &items, &names).map_err(fail)?;
+        Format::Png => {
+            let dir = out.join("masks");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| InteropError(format!("{}: {e}", dir.display())))?;
+            for img in images {
+                let l = labels(&img.ann);
+                let present = coco::present_classes(&l);
+                // One class: the paper's 0/255 layout (the manifest says which class); several:
+                // the class ids themselves.
+                let png = if present.len() == 1 {
+                    LabelMask {
+                        data: l
+                            .data
+                            .iter()
+                            .map(|&v| if v != 0 { 255 } else { 0 })
+                            .collect(),
+                        ..l.clone()
+                    }
+                } else {
+                    l.clone()
+                };
+                let file = format!("masks/{}.png", img.name);
+                let p = out.join(&file);
+                crate::project::masks::write_label_mask(&p, &png).map_err(fail)?;
+                rows.push(row(file, &img.name, img, &present));
                 written.push(p);
             }
         }
+        Format::Coco => {
+            let file_names: Vec<String> = images
+                .iter()
+                .map(|img| match img.file.extension() {
+                    Some(e) => format!("{}.{}", img.name, e.to_string_lossy()),
+                    None => img.name.clone(),
+                })
+                .collect();
+            let items: Vec<coco::ExportItem> = images
+                .iter()
+                .zip(&file_names)
+                .map(|(img, n)| coco::ExportItem {
+                    file_name: n.clone(),
+                    boxes: &img.ann.boxes,
+                    mask: &img.ann.mask,
+                })
+                .collect();
+            let names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
+            let p = out.join("annotations.json");
+            coco::export_coco(&p, &items, &names).map_err(fail)?;
+            for (img, n) in images.iter().zip(&file_names) {
+                rows.push(row(
+                    "annotations.json".into(),
+                    n,
+                    img,
+                    &coco::present_classes(&labels(&img.ann)),
+                ));
+            }
+            written.push(p);
+        }
         Format::Csv => {
-            let mut rows = Vec::new();
-            for (i, n, a) in &annotated {
-                let spacing = pixel_spacing(session, *i);
-                for b in &a.boxes {
+            let p = out.join("annotations.csv");
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let header = [
+                "image", "kind", "class", "x0", "y0", "x1", "y1", "pixels", "area_mm2",
+            ];
+            w.write_record(header).map_err(fail)?;
+            for img in images {
+                let spacing = pixel_spacing(img);
+                for b in &img.ann.boxes {
                     let (name, _) = class_name(classes, b.class.max(1));
-                    let (w, h) = (b.x1.saturating_sub(b.x0), b.y1.saturating_sub(b.y0));
+                    let (bw, bh) = (b.x1.saturating_sub(b.x0), b.y1.saturating_sub(b.y0));
                     let mm = spacing.map_or(String::new(), |[dr, dc]| {
-                        format!("{:.3}", w as f64 * dc * h as f64 * dr)
+                        format!("{:.3}", bw as f64 * dc * bh as f64 * dr)
                     });
-                    rows.push(format!(
-                        "{n},box,{name},{},{},{},{},{},{mm}",
-                        b.x0,
-                        b.y0,
-                        b.x1,
-                        b.y1,
-                        w as u64 * h as u64
-                    ));
+                    let px = (bw as u64 * bh as u64).to_string();
+                    let r = [
+                        img.name.clone(),
+                        "box".into(),
+                        name,
+                        b.x0.to_string(),
+                        b.y0.to_string(),
+                        b.x1.to_string(),
+                        b.y1.to_string(),
+                        px,
+                        mm,
+                    ];
+                    w.write_record(&r).map_err(fail)?;
                 }
-                for (c, m) in class_masks(&a.mask, &[]) {
+                for (c, m) in class_masks(&img.ann.mask) {
                     let (name, _) = class_name(classes, c);
-                    let (w, _) = (a.mask.width, a.mask.height);
+                    let width = img.ann.mask.width;
                     let (mut x0, mut y0, mut x1, mut y1, mut k) =
                         (usize::MAX, usize::MAX, 0, 0, 0u64);
                     for (p, _) in m.iter().enumerate().filter(|(_, v)| **v) {
-                        let (x, y) = (p % w, p / w);
+                        let (x, y) = (p % width, p / width);
                         x0 = x0.min(x);
                         y0 = y0.min(y);
                         x1 = x1.max(x + 1);
@@ -228,62 +314,82 @@ pub fn export_session(
                     let mm = spacing.map_or(String::new(), |[dr, dc]| {
                         format!("{:.3}", k as f64 * dr * dc)
                     });
-                    rows.push(format!("{n},mask,{name},{x0},{y0},{x1},{y1},{k},{mm}"));
+                    let r = [
+                        img.name.clone(),
+                        "mask".into(),
+                        name,
+                        x0.to_string(),
+                        y0.to_string(),
+                        x1.to_string(),
+                        y1.to_string(),
+                        k.to_string(),
+                        mm,
+                    ];
+                    w.write_record(&r).map_err(fail)?;
                 }
+                rows.push(row(
+                    "annotations.csv".into(),
+                    &img.name,
+                    img,
+                    &coco::present_classes(&labels(&img.ann)),
+                ));
             }
-            let p = out.join("annotations.csv");
-            export::write_csv(&p, "image,kind,class,x0,y0,x1,y1,pixels,area_mm2", &rows)
-                .map_err(fail)?;
+            let bytes = w.into_inner().map_err(fail)?;
+            crate::io::write_atomic(&p, &bytes)
+                .map_err(|e| InteropError(format!("{}: {e}", p.display())))?;
             written.push(p);
         }
         Format::Nifti => {
-            for (i, n, a) in &annotated {
-                let mut labels = a.mask.data.clone();
-                if a.mask.count() == 0 {
-                    for (c, m) in class_masks(&a.mask, &a.boxes) {
-                        for (l, v) in labels.iter_mut().zip(m) {
-                            if v {
-                                *l = c;
-                            }
-                        }
-                    }
-                }
-                let g = nifti_geometry(session, *i);
-                let p = out.join(format!("{}.nii.gz", stem(Path::new(n))));
+            for img in images {
+                let l = labels(&img.ann);
+                let file = format!("{}.nii.gz", img.name);
+                let p = out.join(&file);
                 nifti::write_mask(
                     &p,
-                    &labels,
-                    a.mask.width,
-                    a.mask.height,
-                    &g,
+                    &l.data,
+                    l.width,
+                    l.height,
+                    &nifti_geometry(img),
                     "vitscope labels",
                 )
                 .map_err(fail)?;
+                rows.push(row(file, &img.name, img, &coco::present_classes(&l)));
                 written.push(p);
             }
         }
         Format::Seg => {
-            for (i, n, a) in &annotated {
-                let s = stem(Path::new(n));
-                let source = if is_dicom_entry(session, *i) {
-                    seg::source_from_dicom(&session.resolve(&session.project.images[*i].path))
-                        .map_err(fail)?
+            for img in images {
+                let source = if img.is_dicom() {
+                    seg::source_frame(&img.file, img.frame).map_err(fail)?
                 } else {
-                    let (w, h, rgb) = rgb8(session, *i)?;
-                    let p = out.join(format!("{s}.sc.dcm"));
-                    let uids = capture_uids(&rgb, w, h);
+                    let (w, h, rgb) = rgb8(img)?;
+                    let file = format!("{}.sc.dcm", img.name);
+                    let p = out.join(&file);
+                    let uids = capture_uids(&img.identity);
+                    let name = img
+                        .file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     let src =
-                        seg::write_secondary_capture(&rgb, w, h, n, &uids, &p).map_err(fail)?;
+                        seg::write_secondary_capture(&rgb, w, h, &name, &uids, &p).map_err(fail)?;
+                    rows.push(row(file, &img.name, img, &[]));
                     written.push(p);
                     src
                 };
-                if (source.cols, source.rows) != (a.mask.width, a.mask.height) {
+                if (source.cols, source.rows) != (img.ann.mask.width, img.ann.mask.height) {
                     return Err(InteropError(format!(
-                        "{n}: the mask is {}×{} but the DICOM image {}×{}",
-                        a.mask.width, a.mask.height, source.cols, source.rows
+                        "{}: the mask is {}×{} but the DICOM image {}×{}",
+                        img.file.display(),
+                        img.ann.mask.width,
+                        img.ann.mask.height,
+                        source.cols,
+                        source.rows
                     )));
                 }
-                let segments: Vec<seg::Segment> = class_masks(&a.mask, &a.boxes)
+                let l = labels(&img.ann);
+                let present = coco::present_classes(&l);
+                let segments: Vec<seg::Segment> = class_masks(&l)
                     .into_iter()
                     .enumerate()
                     .map(|(k, (c, mask))| {
@@ -296,27 +402,34 @@ pub fn export_session(
                         }
                     })
                     .collect();
-                let p = out.join(format!("{s}.seg.dcm"));
+                let file = format!("{}.seg.dcm", img.name);
+                let p = out.join(&file);
                 seg::write_seg(&source, &segments, &p).map_err(fail)?;
+                rows.push(row(file, &img.name, img, &present));
                 written.push(p);
             }
         }
     }
-    Ok(written)
+    written.push(naming::write_manifest(out, &rows).map_err(InteropError)?);
+    Ok(Exported {
+        files: written,
+        skipped: Vec::new(),
+    })
 }
 
-/// Pixel spacing (row, column) in mm of a DICOM image entry.
-fn pixel_spacing(session: &Session, i: usize) -> Option<[f64; 2]> {
-    is_dicom_entry(session, i)
-        .then(|| seg::source_from_dicom(&session.resolve(&session.project.images[i].path)).ok())
+fn dicom_source(img: &ExportImage) -> Option<seg::SourceImage> {
+    img.is_dicom()
+        .then(|| seg::source_frame(&img.file, img.frame).ok())
         .flatten()
-        .and_then(|s| s.pixel_spacing)
 }
 
-fn nifti_geometry(session: &Session, i: usize) -> nifti::Geometry {
-    let src = is_dicom_entry(session, i)
-        .then(|| seg::source_from_dicom(&session.resolve(&session.project.images[i].path)).ok())
-        .flatten();
+/// Pixel spacing (row, column) in mm of a DICOM image.
+fn pixel_spacing(img: &ExportImage) -> Option<[f64; 2]> {
+    dicom_source(img).and_then(|s| s.pixel_spacing)
+}
+
+fn nifti_geometry(img: &ExportImage) -> nifti::Geometry {
+    let src = dicom_source(img);
     nifti::Geometry {
         spacing: src
             .as_ref()
@@ -349,68 +462,13 @@ pub fn guess_format(from: &Path) -> Option<Format> {
         Some(Format::Coco)
     } else if name.ends_with(".png") {
         Some(Format::Png)
+    } else if name.ends_with(".csv") {
+        Some(Format::Csv)
     } else if from.is_file() && crate::io::dicom::is_dicom(from) {
         Some(Format::Seg)
     } else {
         None
     }
-}
-
-/// The class index (1-based) of `name`, adding a class when the project has none by that name.
-fn class_for(
-    classes: &mut Vec<LabelClass>,
-    name: &str,
-    colour: [u8; 3],
-) -> Result<u8, InteropError> {
-    if let Some(k) = classes.iter().position(|c| c.name == name) {
-        return Ok(k as u8 + 1);
-    }
-    if classes.len() >= 255 {
-        return Err(InteropError(format!(
-            "class '{name}': the project has 255 classes already"
-        )));
-    }
-    classes.push(LabelClass {
-        name: name.to_string(),
-        color: colour,
-    });
-    Ok(classes.len() as u8)
-}
-
-/// A SEG's segments as one label mask: each segment's pixels get the class of its label (a new
-/// class for a new label, coloured as the SEG recommends); later segments win where they overlap.
-pub fn mask_from_seg(
-    r: &seg::SegRead,
-    classes: &mut Vec<LabelClass>,
-) -> Result<LabelMask, InteropError> {
-    let mut mask = LabelMask::new(r.cols, r.rows);
-    for (label, lab, m) in &r.segments {
-        let colour = lab.map(lab_to_rgb).unwrap_or([255, 64, 160]);
-        let c = class_for(classes, label, colour)?;
-        for (o, &v) in mask.data.iter_mut().zip(m) {
-            if v {
-                *o = c;
-            }
-        }
-    }
-    Ok(mask)
-}
-
-/// A NIfTI label mask as a project mask, adding classes `label K` for ids beyond the project's.
-pub fn mask_from_nifti(
-    m: nifti::NiftiMask,
-    classes: &mut Vec<LabelClass>,
-) -> Result<LabelMask, InteropError> {
-    let top = m.labels.iter().copied().max().unwrap_or(0);
-    while (classes.len() as u8) < top {
-        let name = format!("label {}", classes.len() + 1);
-        class_for(classes, &name, [255, 64, 160])?;
-    }
-    Ok(LabelMask {
-        width: m.width,
-        height: m.height,
-        data: m.labels,
-    })
 }
 
 /// Files to import: `from` itself, or the files of the folder `from` in `format`.
@@ -443,156 +501,200 @@ fn sources(from: &Path, format: Format) -> Result<Vec<PathBuf>, InteropError> {
     Ok(v)
 }
 
-/// Reads `from` (a file, or a folder of files) in `format` (else guessed from the name) into the
-/// project's images and saves the project. Returns a summary.
+/// One layer per class id present in `labels`.
+fn layers_of(labels: &[u8]) -> Vec<Layer> {
+    let mut seen = [false; 256];
+    for &v in labels {
+        seen[v as usize] = true;
+    }
+    (1..=255u8)
+        .filter(|&c| seen[c as usize])
+        .map(|c| Layer::Id(c, labels.iter().map(|&v| v == c).collect()))
+        .collect()
+}
+
+/// Reads every file of an import (all of them, before anything is matched or changed).
+pub fn read_incoming(from: &Path, format: Format) -> Result<Vec<Incoming>, InteropError> {
+    let files = sources(from, format)?;
+    let root = from.is_dir().then_some(from);
+    let mut out = Vec::new();
+    for f in files {
+        let what = f.display().to_string();
+        match format {
+            Format::Seg => {
+                let r = seg::read_seg(&f).map_err(fail)?;
+                for s in r.sources {
+                    out.push(Incoming {
+                        file: f.clone(),
+                        what: what.clone(),
+                        target: Target::Uid {
+                            uid: s.sop_instance,
+                            frame: s.frame.map_or(0, |k| k - 1),
+                        },
+                        width: r.cols,
+                        height: r.rows,
+                        layers: s
+                            .segments
+                            .into_iter()
+                            .map(|(label, lab, pixels)| Layer::Named {
+                                label,
+                                colour: lab.map(lab_to_rgb).unwrap_or([255, 64, 160]),
+                                pixels,
+                            })
+                            .collect(),
+                        boxes: Vec::new(),
+                    });
+                }
+            }
+            Format::Nifti => {
+                let m = nifti::read_mask(&f).map_err(fail)?;
+                out.push(Incoming {
+                    target: Target::Named {
+                        stem: stem(&f),
+                        row: naming::row_for(&f, root).map_err(InteropError)?,
+                    },
+                    width: m.width,
+                    height: m.height,
+                    layers: layers_of(&m.labels),
+                    boxes: Vec::new(),
+                    file: f,
+                    what,
+                });
+            }
+            Format::Png => {
+                let raw = crate::project::masks::read_raw(&f)
+                    .map_err(|e| InteropError(format!("{what}: {e}")))?;
+                let row = naming::row_for(&f, root).map_err(InteropError)?;
+                let binary_class = match row.as_ref().map(ManifestRow::classes).as_deref() {
+                    Some([one]) => *one,
+                    _ => 1,
+                };
+                let (labels, _) = raw
+                    .to_class_ids(binary_class)
+                    .map_err(|e| InteropError(format!("{what}: {e}")))?;
+                out.push(Incoming {
+                    target: Target::Named {
+                        stem: stem(&f),
+                        row,
+                    },
+                    width: labels.width,
+                    height: labels.height,
+                    layers: layers_of(&labels.data),
+                    boxes: Vec::new(),
+                    file: f,
+                    what,
+                });
+            }
+            Format::Coco => {
+                let images = coco::parse_coco(&f).map_err(fail)?;
+                let rows = naming::rows_of(&f).map_err(InteropError)?;
+                for img in images {
+                    let row = rows.iter().find(|r| r.image == img.file_name).cloned();
+                    out.push(Incoming {
+                        file: f.clone(),
+                        what: format!("{what}: image {}", img.file_name),
+                        target: Target::Named {
+                            stem: stem(Path::new(&img.file_name)),
+                            row,
+                        },
+                        width: img.width,
+                        height: img.height,
+                        layers: img
+                            .layers
+                            .into_iter()
+                            .map(|(c, px)| Layer::Id(c, px))
+                            .collect(),
+                        boxes: img.boxes,
+                    });
+                }
+            }
+            Format::Csv => {
+                return Err(InteropError(format!(
+                    "{what}: CSV is an export format only; import SEG, NIfTI, PNG or COCO"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Import options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Matching and merging.
+    pub merge: import::Options,
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+}
+
+/// What an import did (or would do, for a dry run).
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    /// Matches, overlaps, classes added.
+    pub lines: Vec<String>,
+    /// Notes (a stale lock taken over, identities recorded, warnings after the save).
+    pub notes: Vec<String>,
+    /// Images changed.
+    pub images: usize,
+}
+
+/// Reads `from` (a file, or a folder of files) in `format` (else guessed from the name), matches
+/// it to the project's images by identity and saves the project, all or nothing.
 pub fn import_into_project(
     project: &Path,
     from: &Path,
     format: Option<Format>,
-) -> Result<String, InteropError> {
+    opts: ImportOptions,
+) -> Result<ImportReport, InteropError> {
     let format = format.or_else(|| guess_format(from)).ok_or_else(|| {
         InteropError(format!(
             "{}: give --format (seg, nifti, png or coco)",
             from.display()
         ))
     })?;
-    let mut session = open(project)?;
-    let files = sources(from, format)?;
-    let mut changed: Vec<(usize, LabelMask, Vec<crate::app::annotate::LabelBox>)> = Vec::new();
-    let size_of = |session: &Session, i: usize| {
-        session.states[i]
-            .as_ref()
-            .map(|s| (s.ann.mask.width, s.ann.mask.height))
-            .unwrap_or((0, 0))
+    // Everything is read and checked first, without the lock: a bad input is refused before
+    // any writer could be kept waiting, and a dry run stops there.
+    let incoming = read_incoming(from, format)?;
+    let name = project.display().to_string();
+    let first = OpenProject::read(project).map_err(fail)?;
+    let plan_on = |open: &OpenProject, incoming: Vec<Incoming>| {
+        let names = naming::export_names(&open.project);
+        import::plan(
+            &open.project,
+            &open.checks,
+            &names,
+            &name,
+            incoming,
+            &mut |i| open.annotations(i),
+            opts.merge,
+        )
+        .map_err(InteropError)
     };
-    let by_stem = |session: &Session, s: &str| {
-        session
-            .project
-            .images
-            .iter()
-            .position(|e| stem(&e.path) == s)
+    let plan = plan_on(&first, incoming.clone())?;
+    if opts.dry_run {
+        return Ok(ImportReport {
+            images: plan.changes.len(),
+            lines: plan.lines,
+            notes: Vec::new(),
+        });
+    }
+    drop(first);
+    // Then as the one writer: the plan again on the project as it is now, and one save.
+    let mut open = OpenProject::write(project, "vitscope import").map_err(fail)?;
+    let plan = plan_on(&open, incoming)?;
+    let mut report = ImportReport {
+        lines: plan.lines.clone(),
+        notes: std::mem::take(&mut open.notes),
+        images: plan.changes.len(),
     };
-    let mut classes = session.project.classes.clone();
-    for f in &files {
-        match format {
-            Format::Seg => {
-                let r = seg::read_seg(f).map_err(fail)?;
-                let i = find_by_sop(&session, &r.source_sop_instance)?.ok_or_else(|| {
-                    InteropError(format!(
-                        "{}: the SEG segments image {}, which is not in {}",
-                        f.display(),
-                        r.source_sop_instance,
-                        project.display()
-                    ))
-                })?;
-                let (w, h) = size_of(&session, i);
-                if (r.cols, r.rows) != (w, h) {
-                    return Err(InteropError(format!(
-                        "{}: frames of {}×{} but its image {} is {w}×{h}",
-                        f.display(),
-                        r.cols,
-                        r.rows,
-                        session.project.images[i].path.display()
-                    )));
-                }
-                changed.push((i, mask_from_seg(&r, &mut classes)?, Vec::new()));
-            }
-            Format::Nifti => {
-                let m = nifti::read_mask(f).map_err(fail)?;
-                let s = stem(f);
-                let i = by_stem(&session, &s).ok_or_else(|| {
-                    InteropError(format!(
-                        "{}: no image named {s} in {}",
-                        f.display(),
-                        project.display()
-                    ))
-                })?;
-                let (w, h) = size_of(&session, i);
-                if (m.width, m.height) != (w, h) {
-                    return Err(InteropError(format!(
-                        "{}: a {}×{} mask but its image is {w}×{h}",
-                        f.display(),
-                        m.width,
-                        m.height
-                    )));
-                }
-                changed.push((i, mask_from_nifti(m, &mut classes)?, Vec::new()));
-            }
-            Format::Png => {
-                let s = stem(f);
-                let Some(i) = by_stem(&session, &s) else {
-                    continue; // masks of images not in the project are skipped in a folder
-                };
-                let (w, h) = size_of(&session, i);
-                let m = crate::app::project::read_label_mask(f, w, h, classes.len().max(1))
-                    .map_err(fail)?;
-                changed.push((i, m, Vec::new()));
-            }
-            Format::Coco => {
-                for i in 0..session.project.images.len() {
-                    let (w, h) = size_of(&session, i);
-                    let name = session.project.images[i]
-                        .path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let Ok(a) = export::import_coco(f, &name, w, h) else {
-                        continue;
-                    };
-                    if let Some(m) = a.mask {
-                        changed.push((i, m, a.boxes));
-                    } else if !a.boxes.is_empty() {
-                        let m = session.states[i].as_ref().map(|s| s.ann.mask.clone());
-                        changed.push((i, m.unwrap_or_else(|| LabelMask::new(w, h)), a.boxes));
-                    }
-                }
-            }
-            Format::Csv => {
-                return Err(InteropError("CSV is an export format only".into()));
-            }
-        }
+    open.project.classes = plan.classes.clone();
+    for (&i, ann) in &plan.changes {
+        open.project.images[i].boxes = ann.boxes.clone();
     }
-    if changed.is_empty() {
-        return Err(InteropError(format!(
-            "{}: nothing matched an image of the project",
-            from.display()
-        )));
-    }
-    session.project.classes = classes;
-    let n = changed.len();
-    for (i, mask, boxes) in changed {
-        if let Some(s) = session.states[i].as_mut() {
-            s.ann.mask = mask;
-            s.ann.boxes.extend(boxes);
-            s.mask_dirty = true;
-        }
-    }
-    session.dirty = true;
-    session.save().map_err(fail)?;
-    Ok(format!(
-        "imported {n} mask(s) from {} into {}",
-        from.display(),
-        project.display()
-    ))
-}
-
-/// The image of the project whose SOP Instance UID is `uid`: a DICOM image's own, or the
-/// Secondary Capture identity of a non-DICOM image.
-fn find_by_sop(session: &Session, uid: &str) -> Result<Option<usize>, InteropError> {
-    for i in 0..session.project.images.len() {
-        let found = if is_dicom_entry(session, i) {
-            seg::source_from_dicom(&session.resolve(&session.project.images[i].path))
-                .map(|s| s.sop_instance == uid)
-                .unwrap_or(false)
-        } else {
-            let (w, h, rgb) = rgb8(session, i)?;
-            capture_uids(&rgb, w, h)[2] == uid
-        };
-        if found {
-            return Ok(Some(i));
-        }
-    }
-    Ok(None)
+    let masks: Vec<(usize, &LabelMask)> = plan.changes.iter().map(|(&i, a)| (i, &a.mask)).collect();
+    let saved = open.save(masks).map_err(fail)?;
+    report.notes.extend(saved.warnings);
+    Ok(report)
 }
 
 /// DICOM's scaled CIELab back to sRGB (approximate inverse of [`seg::rgb_to_dicom_lab`]).
@@ -623,66 +725,4 @@ pub fn lab_to_rgb(lab: [u16; 3]) -> [u8; 3] {
         (v * 255.0).round() as u8
     };
     [gamma(r), gamma(g), gamma(bl)]
-}
-
-/// Fetches a study (WADO-RS) into the project's cache folder (`NAME_pacs/<study>/` beside
-/// `NAME.ron`) and adds its image instances (not SEG or other non-image objects) to the
-/// project. The project file is written once, after everything arrived; a failure leaves it as
-/// it was. Returns the images added.
-pub fn fetch_into_project(
-    client: &dicomweb::Client,
-    study: &str,
-    project: &Path,
-) -> Result<usize, InteropError> {
-    let mut p = crate::app::project::Project::load(project).map_err(fail)?;
-    if !study.chars().all(|c| c.is_ascii_digit() || c == '.')
-        || study.is_empty()
-        || study.len() > 64
-    {
-        return Err(InteropError(format!("--study '{study}' is not a UID")));
-    }
-    let base = project
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = project
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project".into());
-    let dir = base.join(format!("{name}_pacs")).join(study);
-    let files = client.fetch_study(study, &dir).map_err(fail)?;
-    let mut added = 0;
-    for f in files {
-        let is_image = seg::source_from_dicom(&f)
-            .map(|s| s.sop_class != seg::SEG_SOP_CLASS)
-            .unwrap_or(false)
-            && crate::io::image::read_image(&f).is_ok();
-        if !is_image {
-            continue;
-        }
-        let rel = f
-            .strip_prefix(base)
-            .map(Path::to_path_buf)
-            .unwrap_or(f.clone());
-        if p.images.iter().any(|e| e.path == rel) {
-            continue;
-        }
-        p.images.push(crate::app::project::ImageEntry {
-            path: rel,
-            status: Default::default(),
-            boxes: Vec::new(),
-            mask: None,
-            window: None,
-            frame: 0,
-        });
-        added += 1;
-    }
-    if added == 0 {
-        return Err(InteropError(format!(
-            "{}: study {study} has no image this workbench can open",
-            client.url()
-        )));
-    }
-    p.save_file(project).map_err(fail)?;
-    Ok(added)
 }

@@ -11,6 +11,11 @@
 //! bit k · rows · columns, least significant bit first); 8-bit (fractional) frames count as
 //! inside above half their maximum. Each frame's referenced SOP Instance UID matches it to an
 //! image; segments map to classes by label.
+//!
+//! **Frames.** A mask of frame k of a multi-frame image is a SEG of (instance, k): each SEG frame
+//! names the source frame (Referenced Frame Number, 1-based, in the Derivation Image and Source
+//! Image sequences and in the Common Instance Reference) and carries that frame's own Plane
+//! Position; on import the frame number brings the mask back to frame k.
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +82,9 @@ pub struct SourceImage {
     pub position: Option<[f64; 3]>,
     /// Slice Thickness.
     pub slice_thickness: Option<f64>,
+    /// The source frame the SEG is of (1-based Referenced Frame Number), for a multi-frame
+    /// source; `None` for a single-frame one.
+    pub referenced_frame: Option<u32>,
 }
 
 /// Patient and study attributes a derived object carries over (type 2: present, maybe empty).
@@ -114,8 +122,15 @@ fn floats<const N: usize>(obj: &InMemDicomObject, tag: Tag) -> Option<[f64; N]> 
     a.iter().all(|x| x.is_finite()).then_some(a)
 }
 
-/// Reads what a SEG needs from a DICOM image (header only).
+/// Reads what a SEG needs from a DICOM image (header only), for its first frame.
 pub fn source_from_dicom(path: &Path) -> Result<SourceImage, DicomError> {
+    source_frame(path, 0)
+}
+
+/// What a SEG needs from frame `frame` (0-based) of a DICOM image (header only): a frame of a
+/// multi-frame image is referenced by number, with its own plane position where the image gives
+/// one per frame (Per-frame Functional Groups).
+pub fn source_frame(path: &Path, frame: u32) -> Result<SourceImage, DicomError> {
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(path)
@@ -135,6 +150,41 @@ pub fn source_from_dicom(path: &Path) -> Result<SourceImage, DicomError> {
         .flatten()
         .and_then(|e| e.to_int::<u32>().ok())
         .ok_or_else(|| err(path, "no Columns"))? as usize;
+    let frames = text(&obj, tags::NUMBER_OF_FRAMES)
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    if frame >= frames {
+        return Err(err(
+            path,
+            format!("frame {frame} requested but the image has {frames} frame(s)"),
+        ));
+    }
+    // Enhanced multi-frame images keep geometry in functional groups: the frame's own, else the
+    // shared one, else the top level.
+    let per_frame = items(&obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).get(frame as usize);
+    let shared = items(&obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).first();
+    let group = |seq: Tag, tag: Tag| -> Option<&InMemDicomObject> {
+        per_frame
+            .and_then(|f| items(f, seq).first())
+            .filter(|i| i.element_opt(tag).ok().flatten().is_some())
+            .or_else(|| {
+                shared
+                    .and_then(|s| items(s, seq).first())
+                    .filter(|i| i.element_opt(tag).ok().flatten().is_some())
+            })
+    };
+    let position = group(tags::PLANE_POSITION_SEQUENCE, tags::IMAGE_POSITION_PATIENT)
+        .and_then(|g| floats::<3>(g, tags::IMAGE_POSITION_PATIENT))
+        .or_else(|| floats::<3>(&obj, tags::IMAGE_POSITION_PATIENT));
+    let orientation = group(
+        tags::PLANE_ORIENTATION_SEQUENCE,
+        tags::IMAGE_ORIENTATION_PATIENT,
+    )
+    .and_then(|g| floats::<6>(g, tags::IMAGE_ORIENTATION_PATIENT))
+    .or_else(|| floats::<6>(&obj, tags::IMAGE_ORIENTATION_PATIENT));
+    let spacing = group(tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING)
+        .and_then(|g| floats::<2>(g, tags::PIXEL_SPACING));
     Ok(SourceImage {
         sop_class: need(tags::SOP_CLASS_UID, "SOPClassUID")?,
         sop_instance: need(tags::SOP_INSTANCE_UID, "SOPInstanceUID")?,
@@ -147,11 +197,13 @@ pub fn source_from_dicom(path: &Path) -> Result<SourceImage, DicomError> {
             .collect(),
         rows,
         cols,
-        pixel_spacing: floats::<2>(&obj, tags::PIXEL_SPACING)
+        pixel_spacing: spacing
+            .or_else(|| floats::<2>(&obj, tags::PIXEL_SPACING))
             .or_else(|| floats::<2>(&obj, tags::IMAGER_PIXEL_SPACING)),
-        orientation: floats::<6>(&obj, tags::IMAGE_ORIENTATION_PATIENT),
-        position: floats::<3>(&obj, tags::IMAGE_POSITION_PATIENT),
+        orientation,
+        position,
         slice_thickness: floats::<1>(&obj, tags::SLICE_THICKNESS).map(|v| v[0]),
+        referenced_frame: (frames > 1).then_some(frame + 1),
     })
 }
 
@@ -437,6 +489,31 @@ pub fn write_secondary_capture(
     })
 }
 
+/// A reference to the source image: its SOP Class and Instance, and the frame of a multi-frame
+/// source.
+fn source_reference(source: &SourceImage) -> InMemDicomObject {
+    let mut i = InMemDicomObject::from_element_iter([
+        DataElement::new(
+            tags::REFERENCED_SOP_CLASS_UID,
+            VR::UI,
+            source.sop_class.as_str(),
+        ),
+        DataElement::new(
+            tags::REFERENCED_SOP_INSTANCE_UID,
+            VR::UI,
+            source.sop_instance.as_str(),
+        ),
+    ]);
+    if let Some(k) = source.referenced_frame {
+        i.put(DataElement::new(
+            tags::REFERENCED_FRAME_NUMBER,
+            VR::IS,
+            k.to_string(),
+        ));
+    }
+    i
+}
+
 /// Writes a binary SEG of `segments` (each `source.rows × source.cols`) on `source` to `path`.
 /// Returns the SEG's SOP Instance UID.
 pub fn write_seg(
@@ -651,20 +728,13 @@ pub fn write_seg(
                     dicom_value!(U16, [s.number]),
                 )])],
             ));
-            let mut src = InMemDicomObject::from_element_iter([
-                DataElement::new(
-                    tags::REFERENCED_SOP_CLASS_UID,
-                    VR::UI,
-                    source.sop_class.as_str(),
-                ),
-                DataElement::new(
-                    tags::REFERENCED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    source.sop_instance.as_str(),
-                ),
-                // The SEG is on the source's own pixel grid.
-                DataElement::new(tags::SPATIAL_LOCATIONS_PRESERVED, VR::CS, "YES"),
-            ]);
+            // The SEG is on the source's own pixel grid.
+            let mut src = source_reference(source);
+            src.put(DataElement::new(
+                tags::SPATIAL_LOCATIONS_PRESERVED,
+                VR::CS,
+                "YES",
+            ));
             src.put(seq(
                 tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
                 vec![code(
@@ -706,18 +776,7 @@ pub fn write_seg(
             )]);
             s.put(seq(
                 tags::REFERENCED_INSTANCE_SEQUENCE,
-                vec![InMemDicomObject::from_element_iter([
-                    DataElement::new(
-                        tags::REFERENCED_SOP_CLASS_UID,
-                        VR::UI,
-                        source.sop_class.as_str(),
-                    ),
-                    DataElement::new(
-                        tags::REFERENCED_SOP_INSTANCE_UID,
-                        VR::UI,
-                        source.sop_instance.as_str(),
-                    ),
-                ])],
+                vec![source_reference(source)],
             ));
             s
         }],
@@ -732,17 +791,43 @@ pub fn write_seg(
     Ok(sop)
 }
 
-/// A SEG read back: its grid, the image it segments, and each segment's label and mask.
+/// A SEG read back: its grid, and per source image (instance and frame) each segment's label,
+/// colour and mask.
 #[derive(Debug, Clone)]
 pub struct SegRead {
     /// Rows.
     pub rows: usize,
     /// Columns.
     pub cols: usize,
-    /// The referenced source SOP Instance UID (every frame's must agree).
-    pub source_sop_instance: String,
+    /// The source images it segments, in the order their first frame appears.
+    pub sources: Vec<SegSource>,
+}
+
+/// What a SEG holds for one source image.
+#[derive(Debug, Clone)]
+pub struct SegSource {
+    /// Referenced SOP Instance UID.
+    pub sop_instance: String,
+    /// Referenced Frame Number (1-based) of a multi-frame source; `None` for a single frame.
+    pub frame: Option<u32>,
     /// (label, colour if given, mask) per segment, in segment-number order.
     pub segments: Vec<(String, Option<[u16; 3]>, Vec<bool>)>,
+}
+
+impl SegRead {
+    /// The only source, for a SEG of one 2-D image; an error naming `path` otherwise.
+    pub fn single(&self, path: &Path) -> Result<&SegSource, DicomError> {
+        match self.sources.as_slice() {
+            [one] => Ok(one),
+            many => Err(err(
+                path,
+                format!(
+                    "the SEG covers {} source images or frames: only a SEG of one 2-D image is read here",
+                    many.len()
+                ),
+            )),
+        }
+    }
 }
 
 fn items(obj: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
@@ -872,7 +957,16 @@ pub fn read_seg(path: &Path) -> Result<SegRead, DicomError> {
     }
     // Extra items (some writers leave them) describe no frame and are not read.
     let per_frame = &per_frame[..frames];
-    let mut source: Option<String> = None;
+    // The Common Instance Reference names the source of frames that name none themselves.
+    let fallback = items(&obj, tags::REFERENCED_SERIES_SEQUENCE)
+        .iter()
+        .flat_map(|s| items(s, tags::REFERENCED_INSTANCE_SEQUENCE))
+        .find_map(|i| {
+            text(i, tags::REFERENCED_SOP_INSTANCE_UID)
+                .map(|u| (u, frame_number(path, i).transpose()))
+        });
+    segs.sort_by_key(|s| s.0);
+    let mut sources: Vec<SegSource> = Vec::new();
     for (k, f) in per_frame.iter().enumerate() {
         let seg_no = items(f, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
             .first()
@@ -886,21 +980,22 @@ pub fn read_seg(path: &Path) -> Result<SegRead, DicomError> {
         let refd = items(f, tags::DERIVATION_IMAGE_SEQUENCE)
             .iter()
             .flat_map(|d| items(d, tags::SOURCE_IMAGE_SEQUENCE))
-            .find_map(|s| text(s, tags::REFERENCED_SOP_INSTANCE_UID));
-        if let Some(r) = refd {
-            match &source {
-                Some(prev) if *prev != r => {
-                    return Err(err(
-                        path,
-                        format!(
-                            "frames reference two images ({prev} and {r}): only a SEG of one 2-D image is imported"
-                        ),
-                    ));
+            .find_map(|s| {
+                text(s, tags::REFERENCED_SOP_INSTANCE_UID)
+                    .map(|u| (u, frame_number(path, s).transpose()))
+            });
+        let (uid, frame) = match refd {
+            Some((u, fr)) => (u, fr.transpose()?),
+            None => match &fallback {
+                Some((u, Some(Err(e)))) => {
+                    return Err(err(path, format!("{u}: {}", e.message)));
                 }
-                _ => source = Some(r),
-            }
-        }
-        let seg = segs.iter_mut().find(|s| s.0 == seg_no).ok_or_else(|| {
+                Some((u, Some(Ok(k)))) => (u.clone(), Some(*k)),
+                Some((u, None)) => (u.clone(), None),
+                None => return Err(err(path, "the SEG does not reference a source image")),
+            },
+        };
+        let s = segs.iter().position(|s| s.0 == seg_no).ok_or_else(|| {
             err(
                 path,
                 format!(
@@ -909,23 +1004,48 @@ pub fn read_seg(path: &Path) -> Result<SegRead, DicomError> {
                 ),
             )
         })?;
-        for (o, v) in seg.3.iter_mut().zip(frame_mask(k)) {
+        let at = match sources
+            .iter()
+            .position(|x| x.sop_instance == uid && x.frame == frame)
+        {
+            Some(at) => at,
+            None => {
+                sources.push(SegSource {
+                    sop_instance: uid,
+                    frame,
+                    segments: segs
+                        .iter()
+                        .map(|s| (s.1.clone(), s.2, vec![false; n]))
+                        .collect(),
+                });
+                sources.len() - 1
+            }
+        };
+        for (o, v) in sources[at].segments[s].2.iter_mut().zip(frame_mask(k)) {
             *o |= v;
         }
     }
-    let source = source
-        .or_else(|| {
-            items(&obj, tags::REFERENCED_SERIES_SEQUENCE)
-                .iter()
-                .flat_map(|s| items(s, tags::REFERENCED_INSTANCE_SEQUENCE))
-                .find_map(|i| text(i, tags::REFERENCED_SOP_INSTANCE_UID))
-        })
-        .ok_or_else(|| err(path, "the SEG does not reference a source image"))?;
-    segs.sort_by_key(|s| s.0);
+    if sources.is_empty() {
+        return Err(err(path, "the SEG has no frame"));
+    }
     Ok(SegRead {
         rows,
         cols,
-        source_sop_instance: source,
-        segments: segs.into_iter().map(|s| (s.1, s.2, s.3)).collect(),
+        sources,
     })
+}
+
+/// The Referenced Frame Number of a reference item: `None` when absent, an error when it is not a
+/// single number from 1.
+fn frame_number(path: &Path, item: &InMemDicomObject) -> Result<Option<u32>, DicomError> {
+    match text(item, tags::REFERENCED_FRAME_NUMBER) {
+        None => Ok(None),
+        Some(t) => match t.trim().parse::<u32>() {
+            Ok(k) if k >= 1 => Ok(Some(k)),
+            _ => Err(err(
+                path,
+                format!("Referenced Frame Number '{t}' is not one frame number from 1"),
+            )),
+        },
+    }
 }

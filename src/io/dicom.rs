@@ -251,6 +251,44 @@ pub fn dimensions(path: &Path) -> Result<(usize, usize), ImageError> {
     Ok((g.cols as usize, g.rows as usize))
 }
 
+/// The identifying UIDs of a DICOM instance and its frame count, read through the same length
+/// checks as the pixels (pixel data not decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceUids {
+    /// Study Instance UID (empty when absent).
+    pub study: String,
+    /// Series Instance UID (empty when absent).
+    pub series: String,
+    /// SOP Instance UID (never empty).
+    pub sop_instance: String,
+    /// SOP Class UID (empty when absent).
+    pub sop_class: String,
+    /// NumberOfFrames (1 when absent).
+    pub frames: u32,
+}
+
+/// Reads a DICOM file's UIDs; a file without a SOP Instance UID is an error naming it.
+pub fn instance_uids(path: &Path) -> Result<InstanceUids, ImageError> {
+    use dicom_dictionary_std::tags;
+    let (obj, _, _) = open_checked(path)?;
+    let get = |t| text(&obj, t).unwrap_or_default();
+    let sop_instance = get(tags::SOP_INSTANCE_UID);
+    if sop_instance.is_empty() {
+        return Err(read_error(path, "no SOP Instance UID".into()));
+    }
+    let frames = int(&obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames")
+        .map_err(|e| read_error(path, e))?
+        .unwrap_or(1)
+        .clamp(1, u32::MAX as i64) as u32;
+    Ok(InstanceUids {
+        study: get(tags::STUDY_INSTANCE_UID),
+        series: get(tags::SERIES_INSTANCE_UID),
+        sop_instance,
+        sop_class: get(tags::SOP_CLASS_UID),
+        frames,
+    })
+}
+
 /// NumberOfFrames of a DICOM image (pixel data not decoded).
 pub fn frame_count(path: &Path) -> Result<u32, ImageError> {
     let (obj, _, _) = open_checked(path)?;

@@ -207,3 +207,110 @@ pub fn forward_cpu_batched(name: &str, vit: &Vit, x: &Tensor<4>, tol: f32) -> Ve
     );
     out[..k].to_vec()
 }
+
+/// Every file below `dir` with its bytes (sorted by path): what "changes nothing" is checked
+/// against.
+pub fn tree(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A tmpfs of `size` mounted at a folder (root only: CI runs as root); unmounted on drop.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "mounting a tmpfs at {} failed: the read-only and full-disk tests run as root (CI does)",
+            at.display()
+        );
+        Tmpfs(at.to_path_buf())
+    }
+
+    /// Remounts it read-only.
+    pub fn read_only(&self) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount {} read-only", self.0.display());
+    }
+
+    /// Fills it until at most `leave` bytes are free.
+    pub fn fill(&self, leave: u64) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let chunk = vec![0xA5u8; 4096];
+        loop {
+            let out = std::process::Command::new("df")
+                .args(["-B1", "--output=avail"])
+                .arg(&self.0)
+                .output()
+                .unwrap();
+            let avail: u64 = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .nth(1)
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap();
+            if avail <= leave || f.write_all(&chunk).is_err() {
+                break;
+            }
+            let _ = f.flush();
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A copy of the bundled demo project (images, masks, model) in `to`; returns its project file.
+pub fn copy_demo(to: &std::path::Path) -> PathBuf {
+    let src = vitscope::app::demo_dir();
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    for f in ["project.ron", "model.safetensors", "config.json"] {
+        std::fs::copy(src.join(f), to.join(f)).unwrap();
+    }
+    to.join("project.ron")
+}
+
+/// The one `error:` line of a refused command: exit 1, no panic.
+pub fn one_error(out: &std::process::Output, what: &str) -> String {
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{what}: exit status\n{e}");
+    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{what}: one error line expected:\n{e}");
+    assert!(!e.contains("panicked"), "{what}: {e}");
+    lines[0].to_string()
+}

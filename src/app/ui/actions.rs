@@ -7,10 +7,10 @@ use eframe::egui;
 
 use super::Workbench;
 use crate::app::commands::UiCommand;
-use crate::app::project::{self, Status};
-use crate::app::recovery::{self, RecoveryCopy};
 use crate::app::state::Session;
 use crate::app::transfer::{self, ExportKind, ImportKind};
+use crate::project::recovery::{self, RecoveryCopy};
+use crate::project::{self, ProjectError, Status};
 
 /// Something a panel asks for; [`Workbench::apply`] carries it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +66,32 @@ pub enum Action {
     DiscardRecovery(RecoveryCopy),
     /// Close the recovery list, keeping the copies.
     KeepRecovery,
+    /// Show the recovery list again (File → Recover unsaved work…).
+    ShowRecovery,
     /// The answer to "save changes?".
     Confirm(Answer),
+    /// The answer to "the project changed on disk".
+    Conflict(ConflictAnswer),
+    /// Close the "save failed" dialog.
+    DismissSaveError,
+    /// The current image's file changed on disk: take the file there now as the image.
+    AcceptChangedImage,
+    /// The current image's file changed on disk: point the entry at the file named in the path
+    /// field (it must have the entry's identity).
+    RelinkImage,
+}
+
+/// Answers to "the project file changed on disk since it was read".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictAnswer {
+    /// Read the file again (this session's changes stay in its recovery copy).
+    Reload,
+    /// Save this session's content under another name (the path field).
+    SaveAs,
+    /// Write this session's content over the file on disk.
+    Overwrite,
+    /// Do nothing now.
+    Cancel,
 }
 
 /// Answers to "save changes?".
@@ -102,23 +126,111 @@ impl Workbench {
         self.adopt_session();
     }
 
-    /// Opens a project file, an image or a folder of images, replacing the session now.
+    /// Opens a project file, an image or a folder of images, replacing the session now. Opening
+    /// this session's own project again hands its lock over.
     pub fn open_path(&mut self, path: &Path) {
+        let same = self
+            .session
+            .project_path
+            .as_deref()
+            .is_some_and(|p| std::path::absolute(p).ok() == std::path::absolute(path).ok());
+        let held = if same { self.session.lock.take() } else { None };
         match crate::app::session_for(path) {
             Ok(s) => self.replace_session(s),
-            Err(e) => self.session.note(format!("{e:#}")),
+            Err(e) => {
+                self.session.lock = self.session.lock.take().or(held);
+                self.session.note(format!("{e:#}"))
+            }
+        }
+    }
+
+    /// Accepts the file now at the current entry's path as its image (after "image changed on
+    /// disk"): the entry takes the file's identity, and its annotations are shown on it.
+    pub(super) fn accept_changed_image(&mut self) {
+        let i = self.session.current;
+        if !self.session.editable() {
+            return;
+        }
+        if let Some(project::ImageCheck::Changed { found }) = self.session.checks.get(i).cloned() {
+            let e = &mut self.session.project.images[i];
+            e.identity = Some(found);
+            let path = e.path.display().to_string();
+            self.session.checks[i] = project::ImageCheck::Ok;
+            self.session.dirty = true;
+            self.session
+                .note(format!("{path}: accepted the file on disk as this image"));
+            self.open(i);
+        }
+    }
+
+    /// Points the current entry at the file named in the path field, which must have the
+    /// entry's identity.
+    pub(super) fn relink_image(&mut self) {
+        let i = self.session.current;
+        if !self.session.editable() {
+            return;
+        }
+        let Some(file) = self.choose_path(false, false, "Relink image") else {
+            return;
+        };
+        let e = self.session.project.images[i].clone();
+        match project::identity::of_file(&file, e.frame) {
+            Ok(id) if Some(&id) == e.identity.as_ref() => {
+                let abs = std::path::absolute(&file).unwrap_or(file);
+                self.session.project.images[i].path = abs.clone();
+                self.session.checks[i] = project::ImageCheck::Ok;
+                self.session.dirty = true;
+                self.session
+                    .note(format!("relinked image {} to {}", i + 1, abs.display()));
+                self.open(i);
+            }
+            Ok(id) => self.session.note(format!(
+                "{}: this file is {}, not the image's {}: not relinked",
+                file.display(),
+                id.describe(),
+                e.identity.map(|i| i.describe()).unwrap_or_default()
+            )),
+            Err(err) => self.session.note(err),
         }
     }
 
     pub(super) fn save_as(&mut self, path: &Path) -> bool {
-        match self.session.save_to(path, false) {
+        let r = self.session.save_to(path, false);
+        self.after_save(r, path)
+    }
+
+    /// Reports a save: a note when it worked; a dialog that stays when it failed (and the
+    /// autosave moves to the recovery folder, so the session keeps its crash protection); the
+    /// reload / save as / overwrite question when the file changed on disk.
+    fn after_save(&mut self, r: Result<(), ProjectError>, path: &Path) -> bool {
+        match r {
             Ok(()) => {
                 self.session.note(format!("saved {}", path.display()));
                 let _ = recovery::register(&self.recovery_dir(), path);
                 true
             }
+            Err(ProjectError::ChangedOnDisk { .. }) => {
+                self.conflict = true;
+                self.session.note(format!(
+                    "{}: the project file changed on disk: not saved",
+                    path.display()
+                ));
+                false
+            }
             Err(e) => {
+                let beside = self
+                    .session
+                    .own_copy
+                    .as_deref()
+                    .is_none_or(|c| !c.starts_with(self.recovery_dir()));
+                if beside {
+                    self.session.fresh_own_copy();
+                }
                 self.session.note(e.to_string());
+                self.save_error = Some(format!(
+                    "{e}\n\nNothing was changed on disk. Your work stays in this session, and its autosave now goes to the recovery folder ({}).",
+                    self.recovery_dir().display()
+                ));
                 false
             }
         }
@@ -126,17 +238,9 @@ impl Workbench {
 
     /// Saves to the project file, or to the path field when untitled. False: nothing saved.
     pub(super) fn save(&mut self) -> bool {
-        if self.session.project_path.is_some() {
-            match self.session.save() {
-                Ok(p) => {
-                    self.session.note(format!("saved {}", p.display()));
-                    true
-                }
-                Err(e) => {
-                    self.session.note(e.to_string());
-                    false
-                }
-            }
+        if let Some(p) = self.session.project_path.clone() {
+            let r = self.session.save_to(&p, false);
+            self.after_save(r, &p)
         } else if let Some(p) = self.choose_path(true, false, "Save as") {
             self.save_as(&p)
         } else {
@@ -195,38 +299,64 @@ impl Workbench {
         }
     }
 
-    /// Removes this session's own recovery copy (the user discarded the work).
+    /// Removes this session's own recovery copy (the user discarded the work); never a copy that
+    /// is being restored.
     pub(super) fn discard_own_copy(&mut self) {
-        let own = match (&self.session.project_path, &self.session.recovery_file) {
-            (Some(p), _) => Some(project::autosave_path(p)),
-            (None, r) => r.clone(),
-        };
-        if let Some(f) = own {
+        let restoring = self.restoring.as_ref().map(|r| r.0.autosave.clone());
+        if let Some(f) = self.session.own_copy.take()
+            && Some(&f) != restoring.as_ref()
+        {
             recovery::remove_copy(&f);
         }
     }
 
-    pub(super) fn restore(&mut self, copy: &RecoveryCopy) {
-        let mut s = match Session::open_project(&copy.autosave) {
-            Ok(s) => s,
-            Err(e) => {
-                self.session.note(e.to_string());
-                return;
+    /// Reads a recovery copy into a session now (before anything can remove it), then replaces
+    /// the current session with it — at once, or after "save changes?".
+    pub(super) fn start_restore(&mut self, copy: RecoveryCopy, ctx: Option<&egui::Context>) {
+        match Session::from_copy(&copy.autosave, copy.project.as_deref()) {
+            Ok(s) => {
+                self.restoring = Some((copy.clone(), Box::new(s)));
+                self.guarded(Pending::Restore(copy), ctx);
             }
-        };
-        s.project_path = copy.project.clone();
-        // An untitled copy stays this session's recovery file.
-        s.recovery_file = copy.project.is_none().then(|| copy.autosave.clone());
-        s.dirty = true;
-        // Load every image's annotations now and mark them for the next save, so the project
-        // never points at the autosave's files.
-        for i in 0..s.project.images.len() {
-            if s.load_annotations(i).is_ok()
-                && let Some(st) = s.states[i].as_mut()
-            {
-                st.mask_dirty = st.ann.mask.count() > 0;
-            }
+            Err(e) => self.session.note(e),
         }
+    }
+
+    /// Replaces the session with the restored one: it takes the project's lock (from this
+    /// session when it is the same project), the file's current hash, and the copy as its own.
+    pub(super) fn restore(&mut self, copy: &RecoveryCopy) {
+        let Some((c, restored)) = self.restoring.take() else {
+            return;
+        };
+        if c != *copy {
+            return;
+        }
+        let mut s = *restored;
+        if let Some(p) = copy.project.clone() {
+            let same = self.session.project_path.as_deref() == Some(p.as_path());
+            if same && self.session.lock.is_some() {
+                s.lock = self.session.lock.take();
+            } else {
+                if same {
+                    self.session.lock = None;
+                }
+                match project::lock::ProjectLock::acquire(&p, "vitscope workbench") {
+                    Ok((l, warn)) => {
+                        s.lock = Some(l);
+                        if let Some(w) = warn {
+                            s.note(w);
+                        }
+                    }
+                    Err(project::lock::LockError::Held { holder, .. }) => {
+                        s.note(format!("{}: read-only: the project is locked (in use) by {holder}; Save as writes a copy", p.display()));
+                        s.read_only = Some(holder);
+                    }
+                    Err(e) => s.note(e.to_string()),
+                }
+            }
+            s.disk_hash = project::save::disk_hash(&p).ok().flatten();
+        }
+        s.own_copy = Some(copy.autosave.clone());
         s.note(format!("restored {}", copy.autosave.display()));
         self.recovery_offer.retain(|c| c != copy);
         self.replace_session(s);
@@ -250,8 +380,16 @@ impl Workbench {
             Action::Import(kind) => {
                 let folder = kind == ImportKind::PngMask;
                 if let Some(path) = self.choose_path(false, folder, kind.label()) {
-                    let r = transfer::import(&mut self.session, kind, &path);
-                    self.session.note(r.unwrap_or_else(|e| e));
+                    let r = transfer::import(&mut self.session, kind, &path, Default::default());
+                    match r {
+                        Ok(lines) => {
+                            for l in lines.lines() {
+                                self.session.note(l.to_string());
+                            }
+                            self.uploads = super::canvas::Uploads::default();
+                        }
+                        Err(e) => self.session.note(e),
+                    }
                 }
             }
             Action::AddCheckpoint => self.add_checkpoint(),
@@ -260,12 +398,10 @@ impl Workbench {
                 self.uploads.image = None;
             }
             Action::SetFrame(f) => match self.session.set_frame(f) {
-                Ok(()) => {
-                    self.uploads.image = None;
-                    self.store.clear_live();
-                }
+                Ok(i) => self.open(i),
                 Err(e) => self.session.note(e),
             },
+            Action::AddClass if !self.session.editable() => {}
             Action::AddClass => {
                 let n = self.session.project.classes.len();
                 let hue = n as f32 * 0.13 + 0.55;
@@ -300,12 +436,67 @@ impl Workbench {
                         .retry(&keys.values().cloned().collect::<Vec<_>>());
                 }
             }
-            Action::Restore(copy) => self.guarded(Pending::Restore(copy), ctx),
+            Action::Restore(copy) => self.start_restore(copy, ctx),
             Action::DiscardRecovery(copy) => {
                 copy.discard(&self.recovery_dir());
                 self.recovery_offer.retain(|c| *c != copy);
             }
-            Action::KeepRecovery => self.recovery_offer.clear(),
+            Action::KeepRecovery => {
+                // Every copy stays; this session's autosave never goes over one of them.
+                let pending = self
+                    .session
+                    .own_copy
+                    .as_ref()
+                    .is_some_and(|o| self.recovery_offer.iter().any(|c| c.autosave == *o));
+                if pending {
+                    self.session.fresh_own_copy();
+                }
+                self.recovery_offer.clear();
+            }
+            Action::ShowRecovery => {
+                let own = self.session.own_copy.clone();
+                self.recovery_offer =
+                    recovery::list(&self.recovery_dir(), self.session.project_path.as_deref())
+                        .into_iter()
+                        .filter(|c| Some(&c.autosave) != own.as_ref())
+                        .collect();
+                if self.recovery_offer.is_empty() {
+                    self.session.note("no recovery copies to offer");
+                }
+            }
+            Action::Conflict(answer) => {
+                self.conflict = false;
+                match answer {
+                    ConflictAnswer::Cancel => {}
+                    ConflictAnswer::Reload => {
+                        if let Some(p) = self.session.project_path.clone() {
+                            // The session's changes stay in its recovery copy.
+                            self.write_autosave();
+                            let own = self.session.own_copy.take();
+                            self.session.lock = None;
+                            self.open_path(&p);
+                            if let Some(o) = own {
+                                self.session
+                                    .note(format!("your changes are kept in {}", o.display()));
+                            }
+                        }
+                    }
+                    ConflictAnswer::SaveAs => {
+                        if let Some(p) = self.choose_path(true, false, "Save as") {
+                            self.save_as(&p);
+                        }
+                    }
+                    ConflictAnswer::Overwrite => {
+                        if let Some(p) = self.session.project_path.clone() {
+                            self.session.disk_hash = project::save::disk_hash(&p).ok().flatten();
+                            self.save();
+                        }
+                    }
+                }
+            }
+            Action::DismissSaveError => self.save_error = None,
+            Action::AcceptChangedImage => self.accept_changed_image(),
+            Action::RelinkImage => self.relink_image(),
             Action::Confirm(answer) => {
                 let Some(p) = self.confirm.take() else { return };
                 match answer {
@@ -323,6 +514,11 @@ impl Workbench {
                         self.session.dirty = false;
                         self.proceed(p, ctx);
                     }
+                }
+                if self.confirm.is_none() && self.restoring.is_some() {
+                    // Cancelled (or done): a copy read for a restore that did not happen stays
+                    // where it is, still offered.
+                    self.restoring = None;
                 }
             }
         }

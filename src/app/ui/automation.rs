@@ -8,8 +8,8 @@ use eframe::egui;
 
 use super::Workbench;
 use crate::app::harness::{self, BenchStep};
-use crate::app::recovery::AutosaveStep;
 use crate::app::state::Tool;
+use crate::project::recovery::AutosaveStep;
 
 impl Workbench {
     pub(super) fn autosave_step(&mut self, ctx: &egui::Context) {

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use eframe::egui::{self, Color32, Pos2, Rect as URect, Sense, Stroke, Vec2};
 use eframe::egui_wgpu;
 
-use super::Workbench;
+use super::{Action, Workbench};
 use crate::app::canvas_tool::{Button, Effect};
 use crate::app::overlay::{self, PaneCallback, PaneUniform, Upload};
-use crate::app::project::{Layout, Threshold};
 use crate::app::slots::{MapSlot, PerMap};
 use crate::app::state::Tool;
 use crate::metrics::Rect;
+use crate::project::{Layout, Threshold};
 
 /// How the canvas maps image pixels to the screen (shared by all panes: zoom and pan are synced).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -465,4 +465,33 @@ pub fn ruler_text(a: (f32, f32), b: (f32, f32), spacing: Option<[f64; 2]>) -> St
         ),
         None => format!("{px:.1} px"),
     }
+}
+
+/// In place of the canvas when the current image's file is not the image its annotations belong
+/// to: the problem, and the two ways out.
+pub(super) fn changed_image_ui(ui: &mut egui::Ui, problem: &str, editable: bool) -> Vec<Action> {
+    let mut out = Vec::new();
+    ui.vertical_centered(|ui| {
+        ui.add_space(40.0);
+        ui.heading("Image changed on disk");
+        ui.label(problem);
+        ui.add_space(8.0);
+        ui.add_enabled_ui(editable, |ui| {
+            if ui
+                .button("Relink…")
+                .on_hover_text("Point this entry at the file named in the path field; it must be the same image (same SOP Instance UID or SHA-256)")
+                .clicked()
+            {
+                out.push(Action::RelinkImage);
+            }
+            if ui
+                .button("Accept new file")
+                .on_hover_text("The file there now is this image: show the annotations on it")
+                .clicked()
+            {
+                out.push(Action::AcceptChangedImage);
+            }
+        });
+    });
+    out
 }

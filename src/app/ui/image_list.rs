@@ -5,8 +5,8 @@ use eframe::egui::{self, Color32, Sense, Vec2};
 
 use super::Action;
 use crate::app::commands::UiCommand;
-use crate::app::project::Status;
 use crate::app::state::Session;
+use crate::project::Status;
 
 fn status_color(s: Status) -> Color32 {
     match s {

@@ -16,6 +16,7 @@ mod model;
 mod overlay;
 mod pacs;
 mod plots;
+mod probe;
 mod sanity;
 mod scores;
 mod study;
@@ -28,20 +29,21 @@ use std::time::Duration;
 use eframe::egui;
 use eframe::egui_wgpu;
 
-pub use actions::{Action, Answer, Pending};
+pub use actions::{Action, Answer, ConflictAnswer, Pending};
 pub use canvas::ViewTransform;
 pub use study::{CellScore, StudyTab, StudyView};
 
 use super::canvas_tool::CanvasTool;
 use super::commands::{KeyName, UiCommand};
 use super::harness::{FrameBench, Screenshot, ScriptedStroke};
-use super::project::Threshold;
-use super::recovery::{self, AutosaveClock, RecoveryCopy};
 use super::slots::PerMap;
 use super::state::Session;
 use super::store::{DEFAULT_CACHE_MB, MapStore};
 use super::worker::{ExplainJob, MapKey, MapResult, MetricsJob};
 use crate::model::device::DeviceChoice;
+use crate::project;
+use crate::project::Threshold;
+use crate::project::recovery::{self, AutosaveClock, RecoveryCopy};
 
 /// Percentages scored for the IoU-against-k curve (the paper's four included).
 pub const CURVE_TOPS: [f64; 12] = [
@@ -87,6 +89,12 @@ pub struct Workbench {
     pub recovery_offer: Vec<RecoveryCopy>,
     /// What waits for "save changes?".
     pub confirm: Option<Pending>,
+    /// A recovery copy already read into a session, waiting for "save changes?".
+    restoring: Option<(RecoveryCopy, Box<Session>)>,
+    /// The project file changed on disk: reload / save as / overwrite is asked.
+    pub conflict: bool,
+    /// A save failed: the dialog stays until dismissed.
+    pub save_error: Option<String>,
     quit_confirmed: bool,
     frame_cpu_ms: Option<f32>,
     hover: Option<(usize, usize)>,
@@ -193,11 +201,14 @@ impl Workbench {
             path_field: String::new(),
             show_help: false,
             screenshot: opts.screenshot.map(Screenshot::new),
-            autosave: AutosaveClock::new(Duration::from_secs(recovery::AUTOSAVE_SECS)),
+            autosave: AutosaveClock::new(Duration::from_secs(recovery::autosave_secs())),
             data_dir,
             cache_override: opts.cache_mb,
             recovery_offer: Vec::new(),
             confirm: None,
+            restoring: None,
+            conflict: false,
+            save_error: None,
             quit_confirmed: false,
             frame_cpu_ms: None,
             hover: None,
@@ -229,21 +240,33 @@ impl Workbench {
         recovery::recovery_dir(&self.data_dir)
     }
 
-    /// Sets up a new session: its recovery file (untitled) or registration (titled), the first
-    /// image.
+    /// Sets up a new session: where its autosave goes (beside a titled project unless the copy
+    /// there is pending, else a copy of its own in the recovery folder), the registration of a
+    /// titled project, the first image.
     fn adopt_session(&mut self) {
         let dir = self.recovery_dir();
-        match &self.session.project_path {
+        self.session.recovery_dir = Some(dir.clone());
+        match self.session.project_path.clone() {
             Some(p) => {
-                if let Err(e) = recovery::register(&dir, p) {
+                if let Err(e) = recovery::register(&dir, &p) {
                     self.session.note(format!(
                         "{}: cannot register the autosave: {e}",
                         dir.display()
                     ));
                 }
+                if self.session.own_copy.is_none() {
+                    let beside = project::autosave_path(&p);
+                    let pending = recovery::pending_autosave(&p).is_some()
+                        || self.recovery_offer.iter().any(|c| c.autosave == beside);
+                    if pending {
+                        self.session.fresh_own_copy();
+                    } else {
+                        self.session.own_copy = Some(beside);
+                    }
+                }
             }
-            None if self.session.recovery_file.is_none() => {
-                self.session.recovery_file = Some(recovery::new_untitled_file(&dir));
+            None if self.session.own_copy.is_none() => {
+                self.session.fresh_own_copy();
             }
             None => {}
         }
@@ -252,7 +275,7 @@ impl Workbench {
             .or(self.session.project.view.map_cache_mb)
             .unwrap_or(DEFAULT_CACHE_MB);
         self.store.set_budget_mb(mb);
-        self.autosave = AutosaveClock::new(Duration::from_secs(recovery::AUTOSAVE_SECS));
+        self.autosave = AutosaveClock::new(Duration::from_secs(recovery::autosave_secs()));
         self.sent_key = None;
         self.open(0);
     }
@@ -424,12 +447,20 @@ impl Workbench {
 
     /// Whether work would be lost by replacing the session.
     fn unsaved(&self) -> bool {
-        self.session.dirty || self.tool.stroking()
+        (self.session.dirty || self.tool.stroking()) && self.session.editable()
+    }
+
+    /// A dialog that takes all input is open (the recovery list, a question).
+    pub fn modal_open(&self) -> bool {
+        !self.recovery_offer.is_empty()
+            || self.confirm.is_some()
+            || self.conflict
+            || self.save_error.is_some()
     }
 
     /// The registered commands whose shortcuts were pressed this frame.
-    fn shortcut_actions(ctx: &egui::Context) -> Vec<Action> {
-        if ctx.egui_wants_keyboard_input() {
+    fn shortcut_actions(ctx: &egui::Context, modal: bool) -> Vec<Action> {
+        if modal || ctx.egui_wants_keyboard_input() {
             return Vec::new();
         }
         ctx.input(|i| {
@@ -460,7 +491,7 @@ impl Workbench {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
             self.confirm = Some(Pending::Quit);
         }
-        let mut actions = Self::shortcut_actions(&ctx);
+        let mut actions = Self::shortcut_actions(&ctx, self.modal_open());
         self.request_current_maps();
         egui::Panel::top("top").show(ui, |ui| {
             actions.extend(top_bar::top_bar_ui(
@@ -469,6 +500,22 @@ impl Workbench {
                 &mut self.session,
             ))
         });
+        if let Some(holder) = &self.session.read_only {
+            let file = self
+                .session
+                .project_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            egui::Panel::top("read_only").show(ui, |ui| {
+                ui.colored_label(
+                    egui::Color32::from_rgb(255, 190, 60),
+                    format!(
+                        "Read-only: {file} is locked (in use) by {holder}. Edits are off; Save as writes a copy."
+                    ),
+                );
+            });
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::bottom("analysis")
             .resizable(true)
@@ -526,7 +573,19 @@ impl Workbench {
                         .show(ui, |ui| actions.extend(self.tools_ui(ui)));
                 });
             });
-        egui::CentralPanel::default().show(ui, |ui| self.canvas_ui(ui));
+        let problem = self
+            .session
+            .checks
+            .get(self.session.current)
+            .and_then(crate::project::ImageCheck::problem)
+            .filter(|_| self.session.loaded.is_none());
+        egui::CentralPanel::default().show(ui, |ui| match problem {
+            Some(p) => actions.extend(canvas::changed_image_ui(ui, &p, self.session.editable())),
+            None => self.canvas_ui(ui),
+        });
+        if let Some(r) = self.pane_rects.first() {
+            probe::rect(&ctx, "pane 0", *r);
+        }
         self.schedule_metrics();
         help::help_window(&ctx, &mut self.show_help);
         if self.show_sanity {
@@ -538,8 +597,13 @@ impl Workbench {
         if self.show_pacs {
             self.pacs_window(&ctx);
         }
-        actions.extend(dialogs::recovery_ui(&ctx, &self.recovery_offer));
+        if self.confirm.is_none() {
+            // While "save changes?" is asked about a restore, it alone is shown.
+            actions.extend(dialogs::recovery_ui(&ctx, &self.recovery_offer));
+        }
         actions.extend(dialogs::confirm_ui(&ctx, self.confirm.as_ref()));
+        actions.extend(dialogs::conflict_ui(&ctx, self.conflict));
+        actions.extend(dialogs::save_error_ui(&ctx, self.save_error.as_deref()));
         for a in actions {
             self.apply(a, Some(&ctx));
         }

@@ -4,8 +4,8 @@
 use eframe::egui;
 
 use crate::app::overlay::COLORMAPS;
-use crate::app::project::{Layout, Threshold, ViewSettings};
 use crate::app::slots::MapSlot;
+use crate::project::{Layout, Threshold, ViewSettings};
 
 /// Draws the panel.
 pub fn overlay_ui(ui: &mut egui::Ui, v: &mut ViewSettings) {

@@ -1,6 +1,8 @@
 //! The PACS browser: search a DICOMweb server's studies (QIDO-RS), fetch one (WADO-RS) into the
-//! session's cache folder and add its images to the project. The network runs in a thread of
-//! its own; the UI polls its replies and never waits. Credentials come from the environment
+//! session's cache folder — filed by UID (`<study>/<series>/<sop>.dcm`, as `pacs fetch` does) —
+//! and add the images the project does not have yet (recognised by SOP Instance UID). The
+//! network and every parse of a received file run in a thread of its own; the UI polls its
+//! replies and never waits. Credentials come from the environment
 //! only (`VITSCOPE_PACS_TOKEN`, or `VITSCOPE_PACS_USER` / `VITSCOPE_PACS_PASSWORD`).
 
 use std::path::PathBuf;
@@ -11,11 +13,12 @@ use eframe::egui;
 
 use super::Workbench;
 use crate::interop::dicomweb::{Auth, Client, Study};
+use crate::interop::pacs::Received;
 
 /// A reply of the network thread.
 enum Reply {
-    Found(Result<Vec<Study>, String>),
-    Fetched(Result<Vec<PathBuf>, String>),
+    Found(Result<(Vec<Study>, Vec<String>), String>),
+    Fetched(Result<Vec<Received>, String>),
 }
 
 /// State of the PACS window.
@@ -84,19 +87,25 @@ impl PacsBrowser {
         self.start("searching…", wake, move |client| {
             let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
             let (pid, modality) = (opt(&pid), opt(&modality));
+            let mut warnings = Vec::new();
             Reply::Found(
                 client
-                    .search(pid.as_deref(), modality.as_deref())
+                    .search(pid.as_deref(), modality.as_deref(), &mut warnings)
+                    .map(|s| (s, warnings))
                     .map_err(|e| e.0),
             )
         });
     }
 
-    /// Starts fetching a study into `dir`.
-    pub fn fetch(&mut self, study: &str, dir: PathBuf, wake: impl Fn() + Send + 'static) {
+    /// Starts fetching a study into the cache folder `cache` (filed by UID there).
+    pub fn fetch(&mut self, study: &str, cache: PathBuf, wake: impl Fn() + Send + 'static) {
         let study = study.to_string();
         self.start("fetching…", wake, move |client| {
-            Reply::Fetched(client.fetch_study(&study, &dir).map_err(|e| e.0))
+            Reply::Fetched(
+                crate::interop::pacs::receive(&client, &study, &cache)
+                    .map(|(r, _)| r)
+                    .map_err(|e| e.0),
+            )
         });
     }
 }
@@ -105,15 +114,7 @@ impl Workbench {
     /// Where fetched studies go: `NAME_pacs/` beside the project file, else the data folder.
     fn pacs_cache(&self) -> PathBuf {
         match &self.session.project_path {
-            Some(p) => {
-                let stem = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "project".into());
-                p.parent()
-                    .unwrap_or(std::path::Path::new("."))
-                    .join(format!("{stem}_pacs"))
-            }
+            Some(p) => crate::project::pacs_dir(p),
             None => self.data_dir.join("pacs"),
         }
     }
@@ -126,21 +127,34 @@ impl Workbench {
         {
             self.pacs.busy = None;
             match reply {
-                Reply::Found(Ok(s)) => {
+                Reply::Found(Ok((s, warnings))) => {
                     self.pacs.status = format!("{} stud(ies)", s.len());
+                    if !warnings.is_empty() {
+                        self.pacs.status +=
+                            &format!(" ({} left out: invalid UIDs)", warnings.len());
+                    }
+                    for w in warnings {
+                        self.session.note(w);
+                    }
                     self.pacs.studies = s;
                 }
-                Reply::Fetched(Ok(files)) => {
-                    let mut added = 0;
-                    for f in files {
-                        let image = crate::interop::seg::source_from_dicom(&f)
-                            .is_ok_and(|s| s.sop_class != crate::interop::seg::SEG_SOP_CLASS);
-                        if image && crate::io::image::read_image(&f).is_ok() {
-                            self.session.add_image(f);
-                            added += 1;
+                Reply::Fetched(Ok(received)) => {
+                    let (mut added, mut known) = (0, 0);
+                    if self.session.editable() {
+                        for r in received.into_iter().filter(|r| r.image) {
+                            let id = crate::project::Identity::Dicom {
+                                uid: r.sop_instance,
+                                frame: 0,
+                            };
+                            if self.session.add_identified(r.path, id) {
+                                added += 1;
+                            } else {
+                                known += 1;
+                            }
                         }
                     }
-                    self.pacs.status = format!("added {added} image(s) to the project");
+                    self.pacs.status =
+                        format!("added {added} image(s) to the project ({known} already in it)");
                 }
                 Reply::Found(Err(e)) | Reply::Fetched(Err(e)) => {
                     self.session.note(e.clone());
@@ -207,8 +221,8 @@ impl Workbench {
         if search {
             self.pacs.search(move || c.request_repaint());
         } else if let Some(study) = fetch {
-            let dir = self.pacs_cache().join(&study);
-            self.pacs.fetch(&study, dir, move || c.request_repaint());
+            let cache = self.pacs_cache();
+            self.pacs.fetch(&study, cache, move || c.request_repaint());
         }
         if self.pacs.busy() {
             ctx.request_repaint_after(Duration::from_millis(100));

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use eframe::egui;
 
 use super::Workbench;
-use crate::app::project::{Layout, Threshold};
 use crate::app::slots::MapSlot;
 use crate::app::worker::{ExplainJob, LayersJob};
 use crate::explain::upsample;
 use crate::io::colormap::Colormap;
 use crate::metrics::{self, Mask};
 use crate::model::preprocess;
+use crate::project::{Layout, Threshold};
 
 /// Which study view is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

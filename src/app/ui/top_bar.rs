@@ -4,18 +4,18 @@ use std::path::PathBuf;
 
 use eframe::egui;
 
-use super::Action;
+use super::{Action, probe};
 use crate::app::commands::UiCommand;
-use crate::app::project::Layout;
 use crate::app::state::Session;
 use crate::app::transfer::{ExportKind, ImportKind};
+use crate::project::Layout;
 
 fn command_button(ui: &mut egui::Ui, c: UiCommand, out: &mut Vec<Action>) {
-    if ui
+    let r = ui
         .button(c.label_with_shortcut())
-        .on_hover_text(c.tooltip())
-        .clicked()
-    {
+        .on_hover_text(c.tooltip());
+    probe::note(ui, &format!("menu: {}", c.label()), &r);
+    if r.clicked() {
         out.push(Action::Command(c));
     }
 }
@@ -28,7 +28,7 @@ pub fn top_bar_ui(
 ) -> Vec<Action> {
     let mut out = Vec::new();
     ui.horizontal_wrapped(|ui| {
-        ui.menu_button("File", |ui| {
+        let file = ui.menu_button("File", |ui| {
             for c in [
                 UiCommand::NewProject,
                 UiCommand::Open,
@@ -57,7 +57,15 @@ pub fn top_bar_ui(
             {
                 out.push(Action::ShowPacs);
             }
+            let r = ui
+                .button("Recover unsaved work…")
+                .on_hover_text("List the recovery copies of sessions that ended without saving");
+            probe::note(ui, "Recover unsaved work…", &r);
+            if r.clicked() {
+                out.push(Action::ShowRecovery);
+            }
         });
+        probe::note(ui, "File", &file.response);
         ui.label("Path:");
         ui.add(
             egui::TextEdit::singleline(path_field)

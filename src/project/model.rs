@@ -1,16 +1,20 @@
-//! The project file (RON): images, their annotations and review status, checkpoints and view
-//! settings. Masks are PNG files of class ids beside it. Every save is atomic; an autosave copy
-//! lives beside the project (or in the user's data folder for an untitled project).
+//! The project file (RON): images with their identities, annotations and review status,
+//! checkpoints and view settings. Masks are PNG files of class ids beside it ([`super::masks`]);
+//! saves are all-or-nothing ([`super::save`]).
+//!
+//! Version 2 added each image's [`Identity`]; a version 1 file reads as before and gets its
+//! identities on first open ([`super::open`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::annotate::{LabelBox, LabelMask};
+use super::annotation::LabelBox;
+use super::identity::Identity;
 use crate::io::colormap::Colormap;
 
 /// Current project file version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Errors of project files; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,30 @@ pub enum ProjectError {
         path: PathBuf,
         /// OS or encoder message.
         message: String,
+    },
+    /// Another process holds the project's lock.
+    #[error("{path}: the project is locked (in use) by {holder}")]
+    Locked {
+        /// Project file.
+        path: PathBuf,
+        /// Who holds it.
+        holder: String,
+    },
+    /// The project's lock file cannot be made (a read-only folder, no permission).
+    #[error("{path}: cannot lock the project for writing: {message}")]
+    CannotLock {
+        /// Project file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The project file changed on disk since it was read: nothing was overwritten.
+    #[error(
+        "{path}: the project file changed on disk since it was read (another program saved it); nothing was overwritten"
+    )]
+    ChangedOnDisk {
+        /// Project file.
+        path: PathBuf,
     },
     /// A mask file that does not fit its image.
     #[error("{path}: mask is {got_w}×{got_h} but the image is {want_w}×{want_h}")]
@@ -127,9 +155,36 @@ pub struct ImageEntry {
     /// DICOM window centre and width chosen by the user.
     #[serde(default)]
     pub window: Option<(f64, f64)>,
-    /// Frame of a multi-frame DICOM.
+    /// Frame of a multi-frame DICOM (each frame of an instance is an entry of its own).
     #[serde(default)]
     pub frame: u32,
+    /// What the image is ([`Identity`]); `None` only in files older than version 2, until the
+    /// first open gives it.
+    #[serde(default)]
+    pub identity: Option<Identity>,
+}
+
+impl ImageEntry {
+    /// A new entry of `path` (its identity still to be read).
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            status: Status::Todo,
+            boxes: Vec::new(),
+            mask: None,
+            window: None,
+            frame: 0,
+            identity: None,
+        }
+    }
+
+    /// The file name's stem (`.dcm`, `.png` … removed).
+    pub fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Panes shown.
@@ -233,15 +288,6 @@ impl Default for Project {
     }
 }
 
-/// Resolves a project-relative path.
-pub fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
-}
-
 impl Project {
     /// Reads a project file. A bad file is an error naming it; nothing is written.
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
@@ -308,6 +354,24 @@ impl Project {
                     ));
                 }
             }
+            match &e.identity {
+                Some(Identity::Sha256(h))
+                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    return Err(format!(
+                        "{}: identity Sha256(\"{h}\") is not 64 hex digits",
+                        at()
+                    ));
+                }
+                Some(Identity::Dicom { uid, frame }) if uid.is_empty() || *frame != e.frame => {
+                    return Err(format!(
+                        "{}: identity Dicom(uid: \"{uid}\", frame: {frame}) does not name frame {} of an instance",
+                        at(),
+                        e.frame
+                    ));
+                }
+                _ => {}
+            }
             if let Some((c, w)) = e.window
                 && !(c.is_finite() && w.is_finite() && w >= 1.0)
             {
@@ -347,102 +411,6 @@ impl Project {
         ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
             .expect("a project always serialises")
     }
-
-    /// Writes the RON file atomically.
-    pub fn save_file(&self, path: &Path) -> Result<(), ProjectError> {
-        crate::io::write_atomic(path, self.to_ron().as_bytes()).map_err(|e| ProjectError::Write {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
-    }
-}
-
-/// Folder of a project's mask files: `NAME_masks` beside `NAME.ron`.
-pub fn mask_dir(project: &Path) -> PathBuf {
-    let stem = project
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project".into());
-    project
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!("{stem}_masks"))
-}
-
-/// The autosave file of a project: `.NAME.autosave.ron` beside it.
-pub fn autosave_path(project: &Path) -> PathBuf {
-    let name = project
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project.ron".into());
-    project
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!(".{name}.autosave.ron"))
-}
-
-/// An autosave worth offering back: it exists and is newer than the project file.
-pub fn pending_autosave(project: &Path) -> Option<PathBuf> {
-    let auto = autosave_path(project);
-    let t_auto = std::fs::metadata(&auto).and_then(|m| m.modified()).ok()?;
-    match std::fs::metadata(project).and_then(|m| m.modified()) {
-        Ok(t_proj) if t_proj >= t_auto => None,
-        _ => Some(auto),
-    }
-}
-
-/// Reads a mask PNG as class ids. Values 1..=`classes` keep their class; any other non-zero
-/// value (a 0/255 mask in the paper's layout) is class 1.
-pub fn read_label_mask(
-    path: &Path,
-    width: usize,
-    height: usize,
-    classes: usize,
-) -> Result<LabelMask, ProjectError> {
-    let m = crate::io::mask::read_mask_values(path).map_err(|e| ProjectError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    if (m.width, m.height) != (width, height) {
-        return Err(ProjectError::MaskSize {
-            path: path.to_path_buf(),
-            got_w: m.width,
-            got_h: m.height,
-            want_w: width,
-            want_h: height,
-        });
-    }
-    let data = m
-        .data
-        .iter()
-        .map(|&v| match v {
-            0 => 0,
-            v if (v as usize) <= classes => v,
-            _ => 1,
-        })
-        .collect();
-    Ok(LabelMask {
-        width,
-        height,
-        data,
-    })
-}
-
-/// Writes class ids as an 8-bit gray PNG, atomically.
-pub fn write_label_mask(path: &Path, mask: &LabelMask) -> Result<(), ProjectError> {
-    let err = |message: String| ProjectError::Write {
-        path: path.to_path_buf(),
-        message,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    }
-    let img = image::GrayImage::from_raw(mask.width as u32, mask.height as u32, mask.data.clone())
-        .ok_or_else(|| err("mask buffer does not match its size".into()))?;
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut bytes, image::ImageFormat::Png)
-        .map_err(|e| err(e.to_string()))?;
-    crate::io::write_atomic(path, bytes.get_ref()).map_err(|e| err(e.to_string()))
 }
 
 #[cfg(test)]
@@ -465,6 +433,10 @@ mod tests {
             mask: Some("m/a.png".into()),
             window: Some((40.0, 400.0)),
             frame: 2,
+            identity: Some(Identity::Dicom {
+                uid: "1.2.3".into(),
+                frame: 2,
+            }),
         });
         p.view.threshold = Threshold::Absolute(0.5);
         let back = Project::parse(&p.to_ron(), Path::new("x.ron")).unwrap();

@@ -1,13 +1,13 @@
-//! Export and import of annotations: PNG masks in the paper's layout, COCO JSON (boxes and RLE
-//! masks), and a CSV of metrics.
+//! COCO JSON (boxes and RLE masks) out and in, with COCO's run-length encodings (uncompressed
+//! and pycocotools' compressed strings). The import reads the whole document and checks every
+//! annotation before it gives anything back: one bad annotation refuses the file.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::annotate::{LabelBox, LabelMask};
-use crate::io::mask as vmask;
 use crate::metrics::Mask;
+use crate::project::annotation::{LabelBox, LabelMask};
 
 /// An export or import error naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -34,27 +34,6 @@ pub struct ExportItem<'a> {
     pub boxes: &'a [LabelBox],
     /// Mask.
     pub mask: &'a LabelMask,
-}
-
-/// Writes `DIR/masks/<stem>.png` (0 / 255, inside = any class) for each item; returns the count.
-pub fn export_png_masks(dir: &Path, items: &[ExportItem]) -> Result<usize, ExportError> {
-    let masks = dir.join("masks");
-    std::fs::create_dir_all(&masks).map_err(|e| err(&masks, e))?;
-    for it in items {
-        let stem = Path::new(&it.file_name)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| it.file_name.clone());
-        let path = masks.join(format!("{stem}.png"));
-        let bin = if it.mask.count() > 0 {
-            it.mask.binary()
-        } else {
-            let rects: Vec<_> = it.boxes.iter().map(LabelBox::rect).collect();
-            Mask::from_rects(it.mask.width, it.mask.height, &rects)
-        };
-        vmask::write_mask(&path, &bin).map_err(|e| err(&path, e))?;
-    }
-    Ok(items.len())
 }
 
 /// COCO uncompressed RLE of a binary mask: column-major run lengths, starting with zeros.
@@ -122,9 +101,34 @@ pub fn rle_from_string(s: &str) -> Option<Vec<u32>> {
     counts.into_iter().map(|c| u32::try_from(c).ok()).collect()
 }
 
-/// The COCO document of the items.
+/// The class ids present in a mask, ascending.
+pub fn present_classes(mask: &LabelMask) -> Vec<u8> {
+    let mut seen = [false; 256];
+    for &v in &mask.data {
+        seen[v as usize] = true;
+    }
+    (1..=255u8).filter(|&c| seen[c as usize]).collect()
+}
+
+/// The COCO document of the items: a category per project class, and `class K` for an id a mask
+/// holds beyond the class list (never folded into another class).
 pub fn coco_json(items: &[ExportItem], classes: &[String]) -> Value {
-    let categories: Vec<Value> = classes
+    let mut names: Vec<String> = classes.to_vec();
+    let top = items
+        .iter()
+        .flat_map(|it| {
+            present_classes(it.mask)
+                .last()
+                .copied()
+                .into_iter()
+                .chain(it.boxes.iter().map(|b| b.class))
+        })
+        .max()
+        .unwrap_or(0) as usize;
+    while names.len() < top {
+        names.push(format!("class {}", names.len() + 1));
+    }
+    let categories: Vec<Value> = names
         .iter()
         .enumerate()
         .map(|(i, n)| json!({"id": i + 1, "name": n, "supercategory": "annotation"}))
@@ -141,12 +145,9 @@ pub fn coco_json(items: &[ExportItem], classes: &[String]) -> Value {
                 "bbox": [b.x0, b.y0, bw, bh], "area": bw * bh, "iscrowd": 0,
             }));
         }
-        for class in 1..=classes.len().max(1) as u8 {
+        for class in present_classes(it.mask) {
             let bin: Vec<bool> = it.mask.data.iter().map(|&v| v == class).collect();
             let area = bin.iter().filter(|&&v| v).count();
-            if area == 0 {
-                continue;
-            }
             let m = Mask {
                 width: w,
                 height: h,
@@ -173,132 +174,187 @@ pub fn export_coco(
     crate::io::write_atomic(path, text.as_bytes()).map_err(|e| err(path, e))
 }
 
-/// Annotations of one image read from a COCO file.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct ImportedAnnotations {
-    /// Boxes.
+/// One image of a COCO file with its annotations, every one checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CocoImage {
+    /// `file_name`.
+    pub file_name: String,
+    /// `width`.
+    pub width: usize,
+    /// `height`.
+    pub height: usize,
+    /// Boxes of annotations without a segmentation (class = `category_id`).
     pub boxes: Vec<LabelBox>,
-    /// Mask of class ids (`None` when the file has no segmentation for the image).
-    pub mask: Option<LabelMask>,
+    /// Per category id, the pixels of its segmentations (polygons or RLE).
+    pub layers: Vec<(u8, Vec<bool>)>,
 }
 
-/// Reads a COCO file's annotations for the image named `file_name` (matched by file name) of
-/// size `width × height`.
-pub fn import_coco(
-    path: &Path,
-    file_name: &str,
-    width: usize,
-    height: usize,
-) -> Result<ImportedAnnotations, ExportError> {
+fn dim(path: &Path, v: &Value, what: &str) -> Result<usize, ExportError> {
+    v.as_u64()
+        .filter(|&d| (1..=65_535).contains(&d))
+        .map(|d| d as usize)
+        .ok_or_else(|| err(path, format!("{what} {v} is not a size of 1 to 65535")))
+}
+
+/// Reads a COCO file: every image that has annotations, with them. Anything malformed — an
+/// annotation of an unknown image, a category that is not 1 to 255, a box or polygon that is
+/// not numbers, an RLE of the wrong size — refuses the whole file.
+pub fn parse_coco(path: &Path) -> Result<Vec<CocoImage>, ExportError> {
     let text = crate::io::guard::read_text(path).map_err(|e| err(path, e))?;
     let doc: Value =
         serde_json::from_str(&text).map_err(|e| err(path, format!("not JSON: {e}")))?;
-    let base = |s: &str| {
-        Path::new(s)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let want = base(file_name);
     let images = doc["images"]
         .as_array()
         .ok_or_else(|| err(path, "no \"images\" list"))?;
-    let Some(img) = images
-        .iter()
-        .find(|i| i["file_name"].as_str().map(base).as_deref() == Some(want.as_str()))
-    else {
-        return Ok(ImportedAnnotations::default());
+    let anns = match &doc["annotations"] {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a.clone(),
+        _ => return Err(err(path, "\"annotations\" is not a list")),
     };
-    let id = img["id"].clone();
-    let mut out = ImportedAnnotations::default();
-    let anns = doc["annotations"].as_array().cloned().unwrap_or_default();
-    for a in anns.iter().filter(|a| a["image_id"] == id) {
-        let class = a["category_id"].as_u64().unwrap_or(1).clamp(1, 255) as u8;
+    let mut out: Vec<(Value, CocoImage)> = Vec::new();
+    for (k, img) in images.iter().enumerate() {
+        let file_name = img["file_name"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err(path, format!("image {}: no file_name", k + 1)))?
+            .to_string();
+        let width = dim(path, &img["width"], &format!("image {file_name}: width"))?;
+        let height = dim(path, &img["height"], &format!("image {file_name}: height"))?;
+        if img["id"].is_null() {
+            return Err(err(path, format!("image {file_name}: no id")));
+        }
+        if out
+            .iter()
+            .any(|(id, o)| *id == img["id"] || o.file_name == file_name)
+        {
+            return Err(err(
+                path,
+                format!("image {file_name}: its id or file_name occurs twice"),
+            ));
+        }
+        crate::io::guard::check_dimensions(width as u64, height as u64)
+            .map_err(|e| err(path, format!("image {file_name}: {e}")))?;
+        out.push((
+            img["id"].clone(),
+            CocoImage {
+                file_name,
+                width,
+                height,
+                boxes: Vec::new(),
+                layers: Vec::new(),
+            },
+        ));
+    }
+    for (k, a) in anns.iter().enumerate() {
+        let at = |m: String| err(path, format!("annotation {} (id {}): {m}", k + 1, a["id"]));
+        let Some((_, img)) = out.iter_mut().find(|(id, _)| *id == a["image_id"]) else {
+            return Err(at(format!("image_id {} names no image", a["image_id"])));
+        };
+        let class = a["category_id"]
+            .as_u64()
+            .filter(|c| (1..=255).contains(c))
+            .ok_or_else(|| at(format!("category_id {} is not 1 to 255", a["category_id"])))?
+            as u8;
+        let (width, height) = (img.width, img.height);
         let seg = &a["segmentation"];
         if seg.is_null() || seg.as_array().is_some_and(|v| v.is_empty()) {
             let b = a["bbox"]
                 .as_array()
                 .filter(|b| b.len() == 4)
-                .ok_or_else(|| err(path, "an annotation has neither bbox nor segmentation"))?;
-            let v = coordinates(path, b)?;
-            if let Some(lb) = LabelBox::from_corners(
+                .ok_or_else(|| at("neither a bbox of four numbers nor a segmentation".into()))?;
+            let v = coordinates(b).map_err(at)?;
+            let lb = LabelBox::from_corners(
                 (v[0], v[1]),
                 (v[0] + v[2], v[1] + v[3]),
                 width,
                 height,
                 class,
-            ) {
-                out.boxes.push(lb);
-            }
+            )
+            .ok_or_else(|| {
+                at(format!(
+                    "bbox {v:?} is empty inside the {width}×{height} image"
+                ))
+            })?;
+            img.boxes.push(lb);
             continue;
         }
-        let mask = out
-            .mask
-            .get_or_insert_with(|| LabelMask::new(width, height));
+        let mut mask = LabelMask::new(width, height);
         if let Some(polys) = seg.as_array() {
             for poly in polys {
                 let v = coordinates(
-                    path,
                     poly.as_array()
-                        .ok_or_else(|| err(path, "a polygon is not a list of numbers"))?,
-                )?;
+                        .ok_or_else(|| at("a polygon is not a list of numbers".into()))?,
+                )
+                .map_err(at)?;
+                if v.len() < 6 || v.len() % 2 == 1 {
+                    return Err(at(format!(
+                        "a polygon of {} numbers (at least three x,y pairs)",
+                        v.len()
+                    )));
+                }
                 let pts: Vec<(f32, f32)> = v.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-                super::annotate::fill_polygon(mask, &pts, class);
+                crate::project::annotation::fill_polygon(&mut mask, &pts, 1);
             }
         } else {
             let size = seg["size"]
                 .as_array()
-                .ok_or_else(|| err(path, "RLE without size"))?;
+                .ok_or_else(|| at("RLE without size".into()))?;
             let (h, w) = (
                 size.first().and_then(Value::as_u64).unwrap_or(0) as usize,
                 size.get(1).and_then(Value::as_u64).unwrap_or(0) as usize,
             );
             if (w, h) != (width, height) {
-                return Err(err(
-                    path,
-                    format!("RLE mask is {w}×{h} but {file_name} is {width}×{height}"),
-                ));
+                return Err(at(format!(
+                    "RLE mask is {w}×{h} but {} is {width}×{height}",
+                    img.file_name
+                )));
             }
             let counts = match &seg["counts"] {
                 Value::String(s) => rle_from_string(s),
-                Value::Array(v) => v.iter().map(|c| c.as_u64().map(|c| c as u32)).collect(),
+                Value::Array(v) => v
+                    .iter()
+                    .map(|c| c.as_u64().and_then(|c| u32::try_from(c).ok()))
+                    .collect(),
                 _ => None,
             }
-            .ok_or_else(|| err(path, "RLE counts are not valid"))?;
+            .ok_or_else(|| at("RLE counts are not valid".into()))?;
             let bin = rle_decode(&counts, w, h)
-                .ok_or_else(|| err(path, "RLE counts do not add up to the mask size"))?;
+                .ok_or_else(|| at("RLE counts do not add up to the mask size".into()))?;
             for (m, b) in mask.data.iter_mut().zip(bin) {
                 if b {
-                    *m = class;
+                    *m = 1;
                 }
             }
         }
+        match img.layers.iter_mut().find(|(c, _)| *c == class) {
+            Some((_, px)) => {
+                for (p, &m) in px.iter_mut().zip(&mask.data) {
+                    *p |= m != 0;
+                }
+            }
+            None => img
+                .layers
+                .push((class, mask.data.iter().map(|&m| m != 0).collect())),
+        }
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(_, i)| i)
+        .filter(|i| !i.boxes.is_empty() || !i.layers.is_empty())
+        .collect())
 }
 
-/// Finite pixel coordinates of a COCO bbox or polygon; anything else is an error naming the file.
-fn coordinates(path: &Path, values: &[Value]) -> Result<Vec<f32>, ExportError> {
+/// Finite pixel coordinates of a COCO bbox or polygon; anything else is an error saying which.
+fn coordinates(values: &[Value]) -> Result<Vec<f32>, String> {
     values
         .iter()
         .map(|x| {
             x.as_f64()
                 .filter(|v| v.is_finite() && v.abs() <= 1e9)
                 .map(|v| v as f32)
-                .ok_or_else(|| err(path, format!("coordinate {x} is not a pixel position")))
+                .ok_or_else(|| format!("coordinate {x} is not a pixel position"))
         })
         .collect()
-}
-
-/// Writes CSV text atomically.
-pub fn write_csv(path: &Path, header: &str, rows: &[String]) -> Result<(), ExportError> {
-    let mut text = String::from(header);
-    text.push('\n');
-    for r in rows {
-        text.push_str(r);
-        text.push('\n');
-    }
-    crate::io::write_atomic(path, text.as_bytes()).map_err(|e| err(path, e))
 }
 
 #[cfg(test)]
