@@ -66,8 +66,11 @@ pub fn run_import(a: ImportArgs) -> Result<()> {
         dry_run: a.dry_run,
     };
     let r = interop::import_into_project(&a.project, &a.from, a.format, opts)?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     for n in &r.notes {
-        eprintln!("warning: {n}");
+        eprintln!("note: {n}");
     }
     for l in &r.lines {
         println!("{l}");
@@ -180,8 +183,11 @@ pub fn run_pacs(a: PacsArgs) -> Result<()> {
         }
         PacsAction::Fetch { study, project } => {
             let r = vitscope::interop::pacs::fetch_into_project(&client, &study, &project)?;
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
             for n in &r.notes {
-                eprintln!("warning: {n}");
+                eprintln!("note: {n}");
             }
             for l in &r.lines {
                 println!("{l}");
@@ -266,11 +272,24 @@ fn entry_index(
     }
 }
 
+/// Prints what opening a project for writing had to say (a stale lock, identities recorded).
+fn say(open: &mut vitscope::project::OpenProject) {
+    for w in std::mem::take(&mut open.warnings) {
+        eprintln!("warning: {w}");
+    }
+    for n in std::mem::take(&mut open.notes) {
+        eprintln!("note: {n}");
+    }
+}
+
 pub fn run_project(a: ProjectArgs) -> Result<()> {
     use vitscope::project::{ImageCheck, OpenProject, identity};
     match a.action {
         ProjectAction::Check { project } => {
             let open = OpenProject::read(&project)?;
+            if open.upgraded > 0 {
+                eprintln!("warning: {}", interop::unrecorded(&project, open.upgraded));
+            }
             let mut bad = 0;
             for (i, e) in open.project.images.iter().enumerate() {
                 let id = e
@@ -296,6 +315,7 @@ pub fn run_project(a: ProjectArgs) -> Result<()> {
         }
         ProjectAction::Relink { project, image, to } => {
             let mut open = OpenProject::write(&project, "vitscope project relink")?;
+            say(&mut open);
             let i = entry_index(&open.project, &project, &image)?;
             let e = &open.project.images[i];
             let want = e.identity.clone();
@@ -317,6 +337,7 @@ pub fn run_project(a: ProjectArgs) -> Result<()> {
         }
         ProjectAction::Accept { project, image } => {
             let mut open = OpenProject::write(&project, "vitscope project accept")?;
+            say(&mut open);
             let i = entry_index(&open.project, &project, &image)?;
             let ImageCheck::Changed { found } = open.checks[i].clone() else {
                 anyhow::bail!(

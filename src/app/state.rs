@@ -215,6 +215,7 @@ impl Session {
             hash,
             checks,
             lock,
+            warnings,
             notes,
             ..
         } = open;
@@ -223,7 +224,7 @@ impl Session {
         s.lock = lock;
         s.disk_hash = hash;
         s.read_only = read_only;
-        for n in notes {
+        for n in warnings.into_iter().chain(notes) {
             s.note(n);
         }
         for (i, c) in s.checks.clone().iter().enumerate() {

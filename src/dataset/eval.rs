@@ -57,11 +57,16 @@ pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>)
     let names = naming::export_names(&open.project);
     let mut items = Vec::new();
     let mut warnings = Vec::new();
+    let mut changed = 0;
+    if open.upgraded > 0 {
+        warnings.push(crate::interop::unrecorded(file, open.upgraded));
+    }
     for (i, e) in open.project.images.iter().enumerate() {
         if e.mask.is_none() && e.boxes.is_empty() {
             continue;
         }
         if let Some(p) = open.checks[i].problem() {
+            changed += 1;
             warnings.push(format!(
                 "{}: {}: {p}; not scored",
                 file.display(),
@@ -110,7 +115,7 @@ pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>)
         return Err(EvalError::Other(format!(
             "{}: no annotated images in this project{}",
             file.display(),
-            if warnings.is_empty() {
+            if changed == 0 {
                 ""
             } else {
                 " whose files still have their identity"

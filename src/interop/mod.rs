@@ -172,6 +172,15 @@ pub fn export_images_of(
     Ok((images, skipped))
 }
 
+/// The warning of a reader (export, eval) about images of a version 1 project that have no
+/// recorded identity: checked against the files as they are now.
+pub fn unrecorded(project: &Path, n: usize) -> String {
+    format!(
+        "{}: {n} image(s) have no recorded identity yet (a project file older than version 2): they are taken as the files are now; open the project in the workbench (or import into it) once to record them",
+        project.display()
+    )
+}
+
 /// Writes every annotated image of `project` to `out` in `format` (the project is not changed).
 pub fn export_project(
     project: &Path,
@@ -179,7 +188,10 @@ pub fn export_project(
     out: &Path,
 ) -> Result<Exported, InteropError> {
     let open = OpenProject::read(project).map_err(fail)?;
-    let (images, skipped) = export_images_of(&open)?;
+    let (images, mut skipped) = export_images_of(&open)?;
+    if open.upgraded > 0 {
+        skipped.push(unrecorded(project, open.upgraded));
+    }
     let mut done = export_images(&images, &open.project.classes, format, out)?;
     done.skipped = skipped;
     Ok(done)
@@ -632,7 +644,9 @@ pub struct ImportOptions {
 pub struct ImportReport {
     /// Matches, overlaps, classes added.
     pub lines: Vec<String>,
-    /// Notes (a stale lock taken over, identities recorded, warnings after the save).
+    /// Warnings (a stale lock taken over, problems after the save).
+    pub warnings: Vec<String>,
+    /// Notes (identities recorded).
     pub notes: Vec<String>,
     /// Images changed.
     pub images: usize,
@@ -675,6 +689,7 @@ pub fn import_into_project(
         return Ok(ImportReport {
             images: plan.changes.len(),
             lines: plan.lines,
+            warnings: Vec::new(),
             notes: Vec::new(),
         });
     }
@@ -684,6 +699,7 @@ pub fn import_into_project(
     let plan = plan_on(&open, incoming)?;
     let mut report = ImportReport {
         lines: plan.lines.clone(),
+        warnings: std::mem::take(&mut open.warnings),
         notes: std::mem::take(&mut open.notes),
         images: plan.changes.len(),
     };
@@ -693,7 +709,7 @@ pub fn import_into_project(
     }
     let masks: Vec<(usize, &LabelMask)> = plan.changes.iter().map(|(&i, a)| (i, &a.mask)).collect();
     let saved = open.save(masks).map_err(fail)?;
-    report.notes.extend(saved.warnings);
+    report.warnings.extend(saved.warnings);
     Ok(report)
 }
 

@@ -173,7 +173,9 @@ pub struct FetchReport {
     pub added: usize,
     /// Instances already in the project (recognised by UID).
     pub known: usize,
-    /// Notes (stale lock, identities recorded, warnings after the save).
+    /// Warnings (a stale lock taken over, problems after the save).
+    pub warnings: Vec<String>,
+    /// Notes (identities recorded).
     pub notes: Vec<String>,
 }
 
@@ -191,6 +193,7 @@ pub fn fetch_into_project(
     let cache = crate::project::pacs_dir(project);
     let (received, placed) = receive(client, study, &cache)?;
     let mut report = FetchReport {
+        warnings: std::mem::take(&mut open.warnings),
         notes: std::mem::take(&mut open.notes),
         ..Default::default()
     };
@@ -237,7 +240,7 @@ pub fn fetch_into_project(
         }
         if report.added > 0 {
             let saved = open.save(Vec::new()).map_err(super::fail)?;
-            report.notes.extend(saved.warnings);
+            report.warnings.extend(saved.warnings);
         }
         Ok(())
     })();

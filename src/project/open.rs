@@ -32,7 +32,9 @@ pub struct OpenProject {
     pub upgraded: usize,
     /// The writer's lock (`None` when opened for reading).
     pub lock: Option<ProjectLock>,
-    /// Notes for the user (a stale lock taken over, identities recorded).
+    /// Warnings for the user (a stale lock taken over).
+    pub warnings: Vec<String>,
+    /// Notes for the user (identities recorded).
     pub notes: Vec<String>,
 }
 
@@ -77,6 +79,7 @@ impl OpenProject {
             checks,
             upgraded,
             lock: None,
+            warnings: Vec::new(),
             notes: Vec::new(),
         })
     }
@@ -96,7 +99,7 @@ impl OpenProject {
         })?;
         let mut p = Self::read(path)?;
         p.lock = Some(lock);
-        p.notes.extend(warning);
+        p.warnings.extend(warning);
         if p.upgraded > 0 {
             let n = p.upgraded;
             p.save(Vec::new())?;

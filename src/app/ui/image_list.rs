@@ -32,17 +32,31 @@ pub fn image_list_ui(ui: &mut egui::Ui, s: &Session, hover: Option<(usize, usize
         .max_height(ui.available_height() - 150.0)
         .show(ui, |ui| {
             for (i, e) in s.project.images.iter().enumerate() {
-                let name = e
+                let mut name = e
                     .path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                // Each frame of a multi-frame instance is an entry of its own.
+                if e.frame > 0 {
+                    name += &format!(" · frame {}", e.frame);
+                }
+                // An image whose file changed on disk is marked (its annotations are kept, not
+                // shown).
+                if !s.checks.get(i).is_none_or(|c| c.is_ok()) {
+                    name = format!("⚠ {name}");
+                }
                 ui.horizontal(|ui| {
                     let (dot, resp) = ui.allocate_exact_size(Vec2::splat(12.0), Sense::hover());
                     ui.painter()
                         .circle_filled(dot.center(), 5.0, status_color(e.status));
                     resp.on_hover_text(e.status.name());
-                    if ui.selectable_label(i == s.current, name).clicked() {
+                    let r = ui.selectable_label(i == s.current, name);
+                    let r = match s.checks.get(i).and_then(|c| c.problem()) {
+                        Some(p) => r.on_hover_text(p),
+                        None => r,
+                    };
+                    if r.clicked() {
                         out.push(Action::OpenImage(i));
                     }
                 });
