@@ -57,6 +57,14 @@ impl Xvfb {
         panic!("no free X display");
     }
 
+    fn try_xdotool(&self, args: &[&str]) -> bool {
+        Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
     fn xdotool(&self, args: &[&str]) -> String {
         let out = Command::new("xdotool")
             .args(args)
@@ -162,17 +170,24 @@ impl App {
             {
                 if let Some(rest) = line.strip_prefix("ui-probe: ") {
                     let f: Vec<&str> = rest.split('\t').collect();
-                    if let [label, x, y] = f.as_slice() {
-                        p.lock().unwrap().insert(
-                            label.to_string(),
-                            (x.parse().unwrap_or(0), y.parse().unwrap_or(0)),
-                        );
+                    match f.as_slice() {
+                        [label, "gone", _] => {
+                            p.lock().unwrap().remove(*label);
+                        }
+                        [label, x, y] => {
+                            p.lock().unwrap().insert(
+                                label.to_string(),
+                                (x.parse().unwrap_or(0), y.parse().unwrap_or(0)),
+                            );
+                        }
+                        _ => {}
                     }
                 }
                 l.lock().unwrap().push(line);
             }
         });
-        let window = x.xdotool(&["search", "--sync", "--name", "^vitscope$"]);
+        // The window once it is mapped (focus needs a viewable window).
+        let window = x.xdotool(&["search", "--sync", "--onlyvisible", "--name", "^vitscope$"]);
         let window = window.lines().next().unwrap_or_default().to_string();
         let app = App {
             child,
@@ -204,39 +219,100 @@ impl App {
         }
     }
 
-    /// Forgets where a control was (it is about to be drawn anew, maybe elsewhere).
-    fn forget(&self, label: &str) {
-        self.probes.lock().unwrap().remove(label);
+    /// Clicks `label` until it took: `then` appears, or (`None`) `label` is gone. A control can
+    /// still move while a slow frame lays a new dialog out, so a click that missed is repeated
+    /// where the control is now.
+    fn click_then(&self, x: &Xvfb, label: &str, then: Option<&str>) {
+        for _ in 0..5 {
+            self.wait_for(label, 60);
+            std::thread::sleep(Duration::from_millis(400));
+            let Some((px, py)) = self.probes.lock().unwrap().get(label).copied() else {
+                continue;
+            };
+            x.xdotool(&[
+                "mousemove",
+                "--window",
+                &self.window,
+                &px.to_string(),
+                &py.to_string(),
+            ]);
+            std::thread::sleep(Duration::from_millis(150));
+            x.xdotool(&["click", "1"]);
+            let took = match then {
+                Some(next) => self.shows(next, 6),
+                None => self.hides(label, 6),
+            };
+            if took {
+                return;
+            }
+        }
+        panic!("clicking '{label}' never took:\n{}", self.log());
     }
 
+    /// Clicks a control that goes away when clicked (a dialog's button, a menu entry).
     fn click(&self, x: &Xvfb, label: &str) {
-        let (px, py) = self.wait_for(label, 60);
-        // Let the frame that drew it settle before the pointer arrives.
-        std::thread::sleep(Duration::from_millis(300));
-        x.xdotool(&[
-            "mousemove",
-            "--window",
-            &self.window,
-            &px.to_string(),
-            &py.to_string(),
-        ]);
-        std::thread::sleep(Duration::from_millis(150));
-        x.xdotool(&["click", "1"]);
-        std::thread::sleep(Duration::from_millis(400));
-        self.forget(label);
+        self.click_then(x, label, None);
+    }
+
+    /// Whether `label` is gone within `secs`.
+    fn hides(&self, label: &str, secs: u64) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(secs) {
+            if !self.probes.lock().unwrap().contains_key(label) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 
     fn key(&self, x: &Xvfb, key: &str) {
-        x.xdotool(&["windowfocus", "--sync", &self.window]);
+        // Focus can fail for a moment on a loaded machine while the window is (re)mapped.
+        let t = Instant::now();
+        while !x.try_xdotool(&["windowfocus", "--sync", &self.window]) {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "the window never took focus"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         x.xdotool(&["key", key]);
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    /// A brush stroke (key D, then a drag) across pane 0, from `a` to `b` in fractions of it.
+    /// Whether the probe reports `label` within `secs`.
+    fn shows(&self, label: &str, secs: u64) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(secs) {
+            if self.probes.lock().unwrap().contains_key(label) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// A brush stroke (key D, then a drag) across pane 0, from `a` to `b` in fractions of it,
+    /// until the session has unsaved changes (on a loaded machine a slow frame can take a whole
+    /// drag as one click; then the stroke is drawn again).
     fn stroke(&self, x: &Xvfb, a: (f32, f32), b: (f32, f32)) {
+        assert!(
+            !self.probes.lock().unwrap().contains_key("unsaved changes"),
+            "a stroke is drawn on a session without unsaved changes"
+        );
+        for _ in 0..4 {
+            self.drag(x, a, b);
+            if self.shows("unsaved changes", 10) {
+                return;
+            }
+        }
+        panic!("four strokes left no unsaved change:\n{}", self.log());
+    }
+
+    fn drag(&self, x: &Xvfb, a: (f32, f32), b: (f32, f32)) {
         self.key(x, "d");
         let (cx, cy) = self.wait_for("pane 0", 10);
-        // Pane 0 is about 700 × 400 pixels in a 1500 × 950 window: stay well inside.
+        // Pane 0 is about 380 × 280 pixels with the 224² image fitted in it: stay inside.
         let at = |f: (f32, f32)| {
             (
                 (cx as f32 + (f.0 - 0.5) * 300.0) as i32,
@@ -252,7 +328,9 @@ impl App {
             &p.0.to_string(),
             &p.1.to_string(),
         ]);
+        std::thread::sleep(Duration::from_millis(200));
         x.xdotool(&["mousedown", "1"]);
+        std::thread::sleep(Duration::from_millis(300));
         for k in 1..=12 {
             let t = k as f32 / 12.0;
             let (mx, my) = (
@@ -266,8 +344,9 @@ impl App {
                 &mx.to_string(),
                 &my.to_string(),
             ]);
-            std::thread::sleep(Duration::from_millis(40));
+            std::thread::sleep(Duration::from_millis(80));
         }
+        std::thread::sleep(Duration::from_millis(300));
         x.xdotool(&["mouseup", "1"]);
         std::thread::sleep(Duration::from_millis(400));
     }
@@ -392,11 +471,10 @@ fn killed_sessions_come_back_through_later_dont_save_and_save() {
     x.screenshot(&shots.join("3-two-offered.png"));
     app.click(&x, "Later");
     app.stroke(&x, (0.3, 0.8), (0.5, 0.85));
-    app.click(&x, "File");
-    app.click(&x, "Recover unsaved work…");
+    app.click_then(&x, "File", Some("Recover unsaved work…"));
+    app.click_then(&x, "Recover unsaved work…", Some("Restore 2"));
     // Newest first: the second crash is "Restore 1", the first "Restore 2".
-    app.click(&x, "Restore 2");
-    app.wait_for("Don't save", 20);
+    app.click_then(&x, "Restore 2", Some("Don't save"));
     x.screenshot(&shots.join("3-save-changes.png"));
     app.click(&x, "Don't save");
     x.screenshot(&shots.join("3-restored.png"));
@@ -414,10 +492,11 @@ fn killed_sessions_come_back_through_later_dont_save_and_save() {
     app.wait_for("Restore", 30);
     app.click(&x, "Later");
     app.stroke(&x, (0.1, 0.1), (0.3, 0.15));
-    app.click(&x, "File");
-    app.click(&x, "Recover unsaved work…");
-    app.click(&x, "Restore");
+    app.click_then(&x, "File", Some("Recover unsaved work…"));
+    app.click_then(&x, "Recover unsaved work…", Some("Restore"));
+    app.click_then(&x, "Restore", Some("Save"));
     app.click(&x, "Save");
+    x.screenshot(&shots.join("4-after-save.png"));
     wait(20, "the edits saved", || {
         let m = mask0(&project);
         m != crash1 && m.count() > crash1.count()

@@ -740,3 +740,76 @@ fn a_refetch_in_any_order_with_instances_added_and_removed_never_moves_an_annota
         assert_eq!(common::tree(&dir), before, "{what}: the folder changed");
     }
 }
+
+#[test]
+fn a_class_id_the_project_does_not_define_is_kept_as_itself() {
+    // A mask file that holds id 3 in a project of two classes (written by hand, or left by a
+    // class list that was shortened): saved, exported and scored as 3, never as another class.
+    let dir = tempdir("undefined-id");
+    image::GrayImage::from_fn(40, 30, |x, y| image::Luma([(x * 5 + y) as u8]))
+        .save(dir.join("a.png"))
+        .unwrap();
+    image::GrayImage::from_fn(40, 30, |x, _| {
+        image::Luma([if x < 10 {
+            3
+        } else if x < 20 {
+            1
+        } else {
+            0
+        }])
+    })
+    .save(dir.join("m.png"))
+    .unwrap();
+    let mut p = Project::default();
+    let mut e = ImageEntry::new("a.png".into());
+    e.mask = Some("m.png".into());
+    p.images.push(e);
+    let file = dir.join("p.ron");
+    std::fs::write(&file, p.to_ron()).unwrap();
+    // The workbench loads it as it is (and says so), and a save keeps id 3.
+    let mut s = vitscope::app::Session::open_project(&file).unwrap();
+    s.open_image(0).unwrap();
+    assert!(
+        s.messages.iter().any(|m| m.contains("class id 3")),
+        "{:?}",
+        s.messages
+    );
+    s.add_box(vitscope::project::annotation::LabelBox {
+        x0: 30,
+        y0: 1,
+        x1: 35,
+        y1: 5,
+        class: 1,
+    });
+    s.states[0].as_mut().unwrap().mask_dirty = true;
+    s.save().unwrap();
+    drop(s);
+    let open = OpenProject::read(&file).unwrap();
+    let m = open.annotations(0).unwrap().mask;
+    assert_eq!((m.data[0], m.data[15], m.data[25]), (3, 1, 0));
+    // Exports name it "class 3".
+    let out = dir.join("out");
+    ok(
+        bin()
+            .args(["export", "--format", "coco", "--project"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "export coco",
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("annotations.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["categories"][2]["name"], "class 3", "{doc}");
+    let cats: Vec<u64> = doc["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["category_id"].as_u64().unwrap())
+        .collect();
+    assert!(cats.contains(&3) && cats.contains(&1), "{cats:?}");
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    assert!(manifest.contains(",0,1;3\n"), "{manifest}");
+}

@@ -187,7 +187,8 @@ pub fn plan(
     let mut lines = Vec::new();
     for item in incoming {
         let f = item.file.display().to_string();
-        let (found, how) = candidates(project, names, &item.target)?;
+        let (found, how) = candidates(project, names, &item.target)
+            .map_err(|e| format!("{}: its manifest row: {e}", item.what))?;
         let i = match found.as_slice() {
             [i] => *i,
             [] => {

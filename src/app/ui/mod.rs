@@ -609,6 +609,7 @@ impl Workbench {
         }
         self.autosave_step(&ctx);
         self.automation_step(&ctx);
+        probe::end_frame();
         if self.store.busy() {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
@@ -627,7 +628,11 @@ impl Workbench {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "untitled".into());
-            ui.label(format!("{file} · {dirty}"));
+            let r = ui.label(format!("{file} · {dirty}"));
+            // The state the saves and autosaves follow, for the X11 test that drives the window.
+            if self.session.dirty {
+                probe::note(ui, "unsaved changes", &r);
+            }
             if let Some(ms) = self.frame_cpu_ms.filter(|_| self.show_timings) {
                 ui.label(format!("· frame CPU {ms:.1} ms"));
             }
