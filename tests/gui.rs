@@ -1271,12 +1271,12 @@ fn a_failed_save_keeps_a_dialog_up_and_the_autosave_moves_to_the_recovery_folder
     let fs = common::Tmpfs::mount(&dir.join("fs"), "1m");
     // The project and its images on the small file system; the model stays outside.
     let src = vitscope::app::demo_dir();
-    let proj = fs.0.join("p.ron");
-    std::fs::create_dir_all(fs.0.join("images")).unwrap();
+    let proj = fs.path.join("p.ron");
+    std::fs::create_dir_all(fs.path.join("images")).unwrap();
     let mut p = vitscope::project::Project::load(&src.join("project.ron")).unwrap();
     for e in &mut p.images {
         let name = e.path.file_name().unwrap().to_owned();
-        std::fs::copy(src.join(&e.path), fs.0.join("images").join(&name)).unwrap();
+        std::fs::copy(src.join(&e.path), fs.path.join("images").join(&name)).unwrap();
         e.path = PathBuf::from("images").join(name);
         e.mask = None;
     }
@@ -1304,7 +1304,7 @@ fn a_failed_save_keeps_a_dialog_up_and_the_autosave_moves_to_the_recovery_folder
     assert!(wb.session.dirty, "the work stays in the session");
     assert_eq!(std::fs::read(&proj).unwrap(), before);
     assert!(
-        !std::fs::read_dir(&fs.0)
+        !std::fs::read_dir(&fs.path)
             .unwrap()
             .flatten()
             .any(|e| e.file_name().to_string_lossy().ends_with(".tmp")),

@@ -227,44 +227,79 @@ pub fn tree(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// A tmpfs of `size` mounted at a folder (root only: CI runs as root); unmounted on drop.
-pub struct Tmpfs(pub PathBuf);
+/// A small file system for the failing-save tests: a tmpfs of `size` mounted at a folder (as
+/// root, as CI runs), unmounted on drop. Where mounting is not allowed, a plain folder whose
+/// "full" and "read-only" states are both made with `chattr +i` (no file can be created in it,
+/// so a save fails there as on a full or read-only disk).
+pub struct Tmpfs {
+    pub path: PathBuf,
+    mounted: bool,
+    immutable: std::cell::Cell<bool>,
+}
 
 impl Tmpfs {
     pub fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
+        let mounted = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!(
+                "no tmpfs at {} (mounting needs root): a plain folder made immutable stands for a full or read-only disk",
+                at.display()
+            );
+        }
+        Tmpfs {
+            path: at.to_path_buf(),
+            mounted,
+            immutable: std::cell::Cell::new(false),
+        }
+    }
+
+    fn chattr(&self, flag: &str) {
+        let ok = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&self.path)
             .status()
             .is_ok_and(|s| s.success());
         assert!(
             ok,
-            "mounting a tmpfs at {} failed: the read-only and full-disk tests run as root (CI does)",
-            at.display()
+            "neither a tmpfs mount nor chattr {flag} works at {}: the failing-save tests need root",
+            self.path.display()
         );
-        Tmpfs(at.to_path_buf())
     }
 
-    /// Remounts it read-only.
+    /// Makes the folder read-only (a read-only remount, else `chattr +i`).
     pub fn read_only(&self) {
-        let ok = std::process::Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "remount {} read-only", self.0.display());
+        if self.mounted {
+            let ok = std::process::Command::new("mount")
+                .args(["-o", "remount,ro"])
+                .arg(&self.path)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "remount {} read-only", self.path.display());
+        } else {
+            self.chattr("+i");
+            self.immutable.set(true);
+        }
     }
 
-    /// Fills it until at most `leave` bytes are free.
+    /// Fills it until at most `leave` bytes are free (without a tmpfs: makes it immutable).
     pub fn fill(&self, leave: u64) {
         use std::io::Write;
-        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        if !self.mounted {
+            self.read_only();
+            return;
+        }
+        let mut f = std::fs::File::create(self.path.join("filler")).unwrap();
         let chunk = vec![0xA5u8; 4096];
         loop {
             let out = std::process::Command::new("df")
                 .args(["-B1", "--output=avail"])
-                .arg(&self.0)
+                .arg(&self.path)
                 .output()
                 .unwrap();
             let avail: u64 = String::from_utf8_lossy(&out.stdout)
@@ -282,10 +317,18 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
+        if self.immutable.get() {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.path)
+                .status();
+        }
+        if self.mounted {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.path)
+                .status();
+        }
     }
 }
 
