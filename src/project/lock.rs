@@ -201,7 +201,7 @@ impl ProjectLock {
         project: &Path,
         program: &str,
     ) -> Result<(ProjectLock, Option<String>), LockError> {
-        let path = super::lock_path(project);
+        let path = super::paths::lock_path(project);
         let io = |e: std::io::Error| LockError::Io {
             lock: path.clone(),
             message: e.to_string(),
@@ -209,7 +209,7 @@ impl ProjectLock {
         let owner = Owner::current(program);
         let text = owner.to_text();
         let mut warning = None;
-        let dir = super::folder_of(project);
+        let dir = super::paths::folder_of(project);
         for _ in 0..3 {
             // The lock appears whole or not at all: written under a temp name (created O_EXCL),
             // then hard-linked into place, which fails when a lock exists. A writer killed at
@@ -301,7 +301,7 @@ impl Drop for ProjectLock {
 
 /// Who holds `project`'s lock now (`None`: nobody, or a stale lock).
 pub fn holder(project: &Path) -> Option<Owner> {
-    let text = std::fs::read_to_string(super::lock_path(project)).ok()?;
+    let text = std::fs::read_to_string(super::paths::lock_path(project)).ok()?;
     Owner::parse(&text).filter(|o| o.liveness() == Liveness::Alive)
 }
 
@@ -327,11 +327,14 @@ mod tests {
             .to_string();
         assert!(e.contains("locked") && e.contains("test one"), "{e}");
         drop(lock);
-        assert!(!super::super::lock_path(&p).exists(), "released on drop");
+        assert!(
+            !super::super::paths::lock_path(&p).exists(),
+            "released on drop"
+        );
         // A lock of a process that is gone (pid 0 never runs a user process; start time 1).
         let mut dead = Owner::current("crashed");
         dead.pid = u32::MAX - 1;
-        std::fs::write(super::super::lock_path(&p), dead.to_text()).unwrap();
+        std::fs::write(super::super::paths::lock_path(&p), dead.to_text()).unwrap();
         let (lock, warn) = ProjectLock::acquire(&p, "test three").unwrap();
         assert!(warn.unwrap().contains("stale"));
         assert!(

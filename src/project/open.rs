@@ -46,7 +46,7 @@ pub fn check_all(project: &mut Project, base: &Path) -> (Vec<ImageCheck>, usize)
         .images
         .iter_mut()
         .map(|e| {
-            let file = super::resolve(base, &e.path);
+            let file = super::paths::resolve(base, &e.path);
             let (c, found) = identity::check(&file, e.frame, e.identity.as_ref());
             if e.identity.is_none()
                 && let Some(f) = found
@@ -69,7 +69,7 @@ impl OpenProject {
             message,
         })?;
         let mut project = Project::parse(&text, path)?;
-        let base = super::folder_of(path);
+        let base = super::paths::folder_of(path);
         let (checks, upgraded) = check_all(&mut project, &base);
         Ok(OpenProject {
             project,
@@ -114,7 +114,7 @@ impl OpenProject {
 
     /// The file of image `i`, resolved.
     pub fn file(&self, i: usize) -> PathBuf {
-        super::resolve(&self.base, &self.project.images[i].path)
+        super::paths::resolve(&self.base, &self.project.images[i].path)
     }
 
     /// Image `i`'s annotations: its boxes and its mask (sized by the image file). An image that
@@ -128,8 +128,9 @@ impl OpenProject {
         let mut ann = Annotations::new(w, h);
         ann.boxes = e.boxes.clone();
         if let Some(m) = &e.mask {
-            let (mask, _) = super::masks::read_label_mask(&super::resolve(&self.base, m), w, h)
-                .map_err(|e| e.to_string())?;
+            let (mask, _) =
+                super::masks::read_label_mask(&super::paths::resolve(&self.base, m), w, h)
+                    .map_err(|e| e.to_string())?;
             ann.mask = mask;
         }
         Ok(ann)

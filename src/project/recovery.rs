@@ -215,7 +215,7 @@ impl RecoveryCopy {
     pub fn discard(&self, dir: &Path) {
         remove_copy(&self.autosave);
         if let Some(p) = &self.project
-            && super::autosave_path(p) == self.autosave
+            && super::paths::autosave_path(p) == self.autosave
         {
             let _ = std::fs::remove_file(ref_file(dir, p));
         }
@@ -225,7 +225,7 @@ impl RecoveryCopy {
 /// Removes an autosave file, its mask folder and its `.meta`.
 pub fn remove_copy(autosave: &Path) {
     let _ = std::fs::remove_file(autosave);
-    let _ = std::fs::remove_dir_all(super::mask_dir(autosave));
+    let _ = std::fs::remove_dir_all(super::paths::mask_dir(autosave));
     let _ = std::fs::remove_file(meta_path(autosave));
 }
 
@@ -236,7 +236,7 @@ fn modified(p: &Path) -> Option<SystemTime> {
 /// A project's own autosave copy beside it, when one is waiting for a decision: it exists and
 /// the session that wrote it no longer runs.
 pub fn pending_autosave(project: &Path) -> Option<PathBuf> {
-    let auto = super::autosave_path(project);
+    let auto = super::paths::autosave_path(project);
     (auto.is_file() && !read_meta(&auto).0).then_some(auto)
 }
 
@@ -265,7 +265,7 @@ pub fn list(dir: &Path, also: Option<&Path>) -> Vec<RecoveryCopy> {
             }
         } else if name.ends_with(".ref") {
             match crate::io::guard::read_text(&p) {
-                Ok(target) if super::autosave_path(Path::new(&target)).is_file() => {
+                Ok(target) if super::paths::autosave_path(Path::new(&target)).is_file() => {
                     projects.push(PathBuf::from(target))
                 }
                 _ => {
@@ -415,7 +415,7 @@ mod tests {
         let proj = root.join("p.ron");
         std::fs::write(&proj, "()").unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        std::fs::write(super::super::autosave_path(&proj), "()").unwrap();
+        std::fs::write(super::super::paths::autosave_path(&proj), "()").unwrap();
         register(&dir, &proj).unwrap();
         let gone = root.join("gone.ron");
         register(&dir, &gone).unwrap();

@@ -136,7 +136,7 @@ fn is_saved_mask_name(name: &str) -> bool {
 
 /// Writes `bytes` to `dest` through a temp file in its folder (fsynced, then renamed).
 fn write_new(dest: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = super::folder_of(dest);
+    let dir = super::paths::folder_of(dest);
     let mut tmp = tempfile::Builder::new()
         .prefix(".vitscope-")
         .suffix(".tmp")
@@ -154,7 +154,7 @@ fn referenced(project: &Project, dir: &Path) -> HashSet<PathBuf> {
         .images
         .iter()
         .filter_map(|e| e.mask.as_ref())
-        .map(|m| std::path::absolute(super::resolve(dir, m)).unwrap_or_else(|_| m.clone()))
+        .map(|m| std::path::absolute(super::paths::resolve(dir, m)).unwrap_or_else(|_| m.clone()))
         .collect()
 }
 
@@ -170,8 +170,8 @@ pub fn save(
         message,
     };
     let io = |e: std::io::Error| fail(e.to_string());
-    let dir = super::folder_of(path);
-    let masks_dir = super::mask_dir(path);
+    let dir = super::paths::folder_of(path);
+    let masks_dir = super::paths::mask_dir(path);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -241,7 +241,7 @@ pub fn save(
                 }
                 wrote = true;
             }
-            entry.mask = Some(super::relative_to(&dir, &dest));
+            entry.mask = Some(super::paths::relative_to(&dir, &dest));
             hook(Step::MaskWritten(i)).map_err(io)?;
         }
         if wrote {
