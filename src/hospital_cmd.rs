@@ -57,6 +57,19 @@ pub fn run_export(a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// What a writer says: warnings and notes on stderr, what it matched on stdout.
+fn print_outcome(warnings: &[String], notes: &[String], lines: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    for l in lines {
+        println!("{l}");
+    }
+}
+
 pub fn run_import(a: ImportArgs) -> Result<()> {
     let opts = interop::ImportOptions {
         merge: vitscope::project::import::Options {
@@ -66,15 +79,7 @@ pub fn run_import(a: ImportArgs) -> Result<()> {
         dry_run: a.dry_run,
     };
     let r = interop::import_into_project(&a.project, &a.from, a.format, opts)?;
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
-    for n in &r.notes {
-        eprintln!("note: {n}");
-    }
-    for l in &r.lines {
-        println!("{l}");
-    }
+    print_outcome(&r.warnings, &r.notes, &r.lines);
     if a.dry_run {
         eprintln!(
             "dry run: {} image(s) would change in {}; nothing was written",
@@ -183,15 +188,7 @@ pub fn run_pacs(a: PacsArgs) -> Result<()> {
         }
         PacsAction::Fetch { study, project } => {
             let r = vitscope::interop::pacs::fetch_into_project(&client, &study, &project)?;
-            for w in &r.warnings {
-                eprintln!("warning: {w}");
-            }
-            for n in &r.notes {
-                eprintln!("note: {n}");
-            }
-            for l in &r.lines {
-                println!("{l}");
-            }
+            print_outcome(&r.warnings, &r.notes, &r.lines);
             eprintln!(
                 "added {} image(s) of study {study} to {} ({} already in it)",
                 r.added,
@@ -274,12 +271,9 @@ fn entry_index(
 
 /// Prints what opening a project for writing had to say (a stale lock, identities recorded).
 fn say(open: &mut vitscope::project::OpenProject) {
-    for w in std::mem::take(&mut open.warnings) {
-        eprintln!("warning: {w}");
-    }
-    for n in std::mem::take(&mut open.notes) {
-        eprintln!("note: {n}");
-    }
+    print_outcome(&open.warnings, &open.notes, &[]);
+    open.warnings.clear();
+    open.notes.clear();
 }
 
 pub fn run_project(a: ProjectArgs) -> Result<()> {

@@ -72,6 +72,18 @@ fn ct_instance(study: &str, series: &str, sop: &str) -> Vec<u8> {
     out
 }
 
+/// `vitscope import --project PROJECT --from FROM EXTRA...`, run.
+fn import(project: &Path, from: &Path, extra: &[&str]) -> Output {
+    bin()
+        .args(["import", "--project"])
+        .arg(project)
+        .arg("--from")
+        .arg(from)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn sha8(text: &str) -> String {
     let mut c = Command::new("sha256sum")
         .stdin(std::process::Stdio::piped())
@@ -268,16 +280,7 @@ fn two_segs_of_one_image_both_survive_and_overlaps_are_reported() {
         )
         .unwrap();
     }
-    let (stdout, _) = ok(
-        bin()
-            .args(["import", "--project"])
-            .arg(&file)
-            .arg("--from")
-            .arg(&segs)
-            .output()
-            .unwrap(),
-        "import two SEGs",
-    );
+    let (stdout, _) = ok(import(&file, &segs, &[]), "import two SEGs");
     // "lesion" is the project's class 1; "liver" becomes class 3. lesion.seg.dcm comes first
     // (file order), liver's pixels then win where they overlap (columns 50..60).
     assert!(
@@ -320,16 +323,7 @@ fn a_coco_file_with_one_bad_annotation_changes_nothing() {
     std::fs::write(&coco, doc.to_string()).unwrap();
     drop(OpenProject::write(&file, "test").unwrap());
     let before = common::tree(&dir);
-    let line = common::one_error(
-        &bin()
-            .args(["import", "--project"])
-            .arg(&file)
-            .arg("--from")
-            .arg(&coco)
-            .output()
-            .unwrap(),
-        "one bad annotation",
-    );
+    let line = common::one_error(&import(&file, &coco, &[]), "one bad annotation");
     assert!(
         line.contains("in.json") && line.contains("annotation 2"),
         "{line}"
@@ -344,16 +338,7 @@ fn a_coco_file_with_one_bad_annotation_changes_nothing() {
         d["annotations"] = serde_json::json!([doc["annotations"][0].clone(), bad]);
         std::fs::write(&coco, d.to_string()).unwrap();
         let before = common::tree(&dir);
-        common::one_error(
-            &bin()
-                .args(["import", "--project"])
-                .arg(&file)
-                .arg("--from")
-                .arg(&coco)
-                .output()
-                .unwrap(),
-            "a bad annotation",
-        );
+        common::one_error(&import(&file, &coco, &[]), "a bad annotation");
         assert_eq!(common::tree(&dir), before);
     }
 }
