@@ -210,12 +210,51 @@ impl ProjectLock {
         let text = owner.to_text();
         let mut warning = None;
         let dir = super::paths::folder_of(project);
+        // The temp file is named after the lock (`.NAME.ron.lock.XXXXXX`): one of the project's
+        // own dot files.
+        let lock_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for _ in 0..3 {
+            // A lock that is there is looked at first: a refused writer creates no file at all.
+            if std::fs::symlink_metadata(&path).is_ok() {
+                let held = std::fs::read_to_string(&path).unwrap_or_default();
+                let age = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .unwrap_or(Duration::ZERO);
+                let stale = match Owner::parse(&held) {
+                    Some(o) if o.liveness() == Liveness::Alive => {
+                        return Err(LockError::Held {
+                            project: project.to_path_buf(),
+                            lock: path.clone(),
+                            holder: o.describe(),
+                        });
+                    }
+                    Some(o) => format!("{} is no longer running", o.describe()),
+                    None if age < FRESH => {
+                        return Err(LockError::Held {
+                            project: project.to_path_buf(),
+                            lock: path.clone(),
+                            holder: "a program that is opening it right now".into(),
+                        });
+                    }
+                    None => "an unreadable lock file".into(),
+                };
+                take_over(&path, &held).map_err(io)?;
+                warning = Some(format!(
+                    "{}: took over a stale lock: {stale}",
+                    project.display()
+                ));
+                continue;
+            }
             // The lock appears whole or not at all: written under a temp name (created O_EXCL),
             // then hard-linked into place, which fails when a lock exists. A writer killed at
             // any point never leaves an empty lock.
             let mut tmp = tempfile::Builder::new()
-                .prefix(".vitscope-lock-")
+                .prefix(&format!("{lock_name}."))
                 .tempfile_in(&dir)
                 .map_err(io)?;
             tmp.write_all(text.as_bytes()).map_err(io)?;
@@ -228,39 +267,10 @@ impl ProjectLock {
                     }
                     return Ok((ProjectLock { path, text, owner }, warning));
                 }
+                // Another writer linked its lock in between: look at it in the next round.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io(e)),
             }
-            drop(tmp);
-            let held = std::fs::read_to_string(&path).unwrap_or_default();
-            let age = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .unwrap_or(Duration::ZERO);
-            let stale = match Owner::parse(&held) {
-                Some(o) if o.liveness() == Liveness::Alive => {
-                    return Err(LockError::Held {
-                        project: project.to_path_buf(),
-                        lock: path.clone(),
-                        holder: o.describe(),
-                    });
-                }
-                Some(o) => format!("{} is no longer running", o.describe()),
-                None if age < FRESH => {
-                    return Err(LockError::Held {
-                        project: project.to_path_buf(),
-                        lock: path.clone(),
-                        holder: "a program that is opening it right now".into(),
-                    });
-                }
-                None => "an unreadable lock file".into(),
-            };
-            take_over(&path, &held).map_err(io)?;
-            warning = Some(format!(
-                "{}: took over a stale lock: {stale}",
-                project.display()
-            ));
         }
         Err(LockError::Io {
             lock: path,

@@ -343,7 +343,7 @@ pub fn save(
             // Temp files of killed saves of this project, and of killed lock takers (a minute
             // old: a live one links its file into place within milliseconds).
             let ours = name.starts_with(&prefix) && name.ends_with(".tmp");
-            let lock_tmp = name.starts_with(".vitscope-lock-") && old_enough(&e);
+            let lock_tmp = name.starts_with(&format!(".{file_name}.lock.")) && old_enough(&e);
             if ours || lock_tmp {
                 let _ = std::fs::remove_file(e.path());
             }
