@@ -299,7 +299,7 @@ impl Client {
     }
 
     /// WADO-RS: every instance of a study, written as `DIR/part-<n>.dcm` in reply order (a
-    /// staging folder: [`super::pacs`] checks each and files it by UID); returns the files.
+    /// staging folder: `interop::pacs` checks each and files it by UID); returns the files.
     pub fn fetch_study(&self, study: &str, dir: &Path) -> Result<Vec<PathBuf>, PacsError> {
         let url = format!("{}/studies/{study}", self.base);
         let (ct, body) = self.get(&url, "multipart/related; type=\"application/dicom\"")?;

@@ -150,7 +150,7 @@ pub fn encode_png(mask: &LabelMask) -> Result<Vec<u8>, String> {
 }
 
 /// Writes class ids as an 8-bit gray PNG, atomically (exports; project saves go through
-/// [`super::save`]).
+/// `save.rs`).
 pub fn write_label_mask(path: &Path, mask: &LabelMask) -> Result<(), ProjectError> {
     let err = |message: String| ProjectError::Write {
         path: path.to_path_buf(),

@@ -1,9 +1,9 @@
 //! The project file (RON): images with their identities, annotations and review status,
-//! checkpoints and view settings. Masks are PNG files of class ids beside it ([`super::masks`]);
-//! saves are all-or-nothing ([`super::save`]).
+//! checkpoints and view settings. Masks are PNG files of class ids beside it (`masks.rs`); saves
+//! are all-or-nothing (`save.rs`).
 //!
 //! Version 2 added each image's [`Identity`]; a version 1 file reads as before and gets its
-//! identities on first open ([`super::open`]).
+//! identities on first open (`open.rs`).
 
 use std::path::{Path, PathBuf};
 
