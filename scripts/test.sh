@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (scripts/setup.sh; nothing when it is there
-# already), then `cargo test --release` with any arguments given (a filter, `--test integrity`).
+# README's test command: installs what the tests need (the set-up part of .ci/run; nothing when
+# it is there already), then `cargo test --release` with any arguments given (a filter,
+# `--test integrity`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+source .ci/run --setup-only
 exec cargo test --release "$@"

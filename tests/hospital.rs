@@ -19,16 +19,7 @@ const USER: &str = "vitscope";
 const PASSWORD: &str = "round-trip";
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vitscope"));
-    for k in [
-        "VITSCOPE_PACS_URL",
-        "VITSCOPE_PACS_TOKEN",
-        "VITSCOPE_PACS_USER",
-        "VITSCOPE_PACS_PASSWORD",
-    ] {
-        c.env_remove(k);
-    }
-    c
+    common::vitscope()
 }
 
 fn ok(out: Output, what: &str) -> String {

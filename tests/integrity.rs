@@ -379,14 +379,8 @@ fn an_import_past_the_file_size_limit_fails_with_one_error_and_changes_nothing()
         .arg(&masks)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(
-        lines[0].contains("p_masks") || lines[0].contains("p.ron"),
-        "{err}"
-    );
+    let line = common::one_error(&out, "an import past the file size limit");
+    assert!(line.contains("p_masks") || line.contains("p.ron"), "{line}");
     assert_eq!(
         common::tree(&dir),
         before,

@@ -18,16 +18,7 @@ use vitscope::project::annotation::LabelMask;
 use vitscope::project::{Identity, ImageEntry, OpenProject, Project};
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vitscope"));
-    for k in [
-        "VITSCOPE_PACS_URL",
-        "VITSCOPE_PACS_TOKEN",
-        "VITSCOPE_PACS_USER",
-        "VITSCOPE_PACS_PASSWORD",
-    ] {
-        c.env_remove(k);
-    }
-    c
+    common::vitscope()
 }
 
 fn tempdir(name: &str) -> PathBuf {

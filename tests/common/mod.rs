@@ -357,3 +357,17 @@ pub fn one_error(out: &std::process::Output, what: &str) -> String {
     assert!(!e.contains("panicked"), "{what}: {e}");
     lines[0].to_string()
 }
+
+/// The binary, without the PACS settings of the environment it runs in.
+pub fn vitscope() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vitscope"));
+    for k in [
+        "VITSCOPE_PACS_URL",
+        "VITSCOPE_PACS_TOKEN",
+        "VITSCOPE_PACS_USER",
+        "VITSCOPE_PACS_PASSWORD",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}
