@@ -1,7 +1,20 @@
 //! vitscope: judge whether a Vision Transformer's explanation of a medical image can be trusted.
 //!
-//! The library holds the model ([`model`]), the explanation maps ([`explain`]), the localisation
-//! metrics ([`metrics`]) and file formats ([`io`]). The `vitscope` binary wraps them in a CLI.
+//! The library is the core that the workbench ([`app`]) and the command line both drive:
+//!
+//! - [`io`]: images (PNG, JPEG, 16-bit, TIFF), DICOM, masks, npy, the read guard;
+//! - [`model`]: the ViT, its checkpoints and preprocessing, devices;
+//! - [`explain`]: the explanation maps (attention, rollout, GradCAM, Chefer's relevance) and
+//!   the runner that takes an image to a map in its own frame;
+//! - [`metrics`]: pointing game, IoU at top-k %, the localisation metrics, on CPU or GPU;
+//! - [`faithfulness`]: perturbation, deletion/insertion, sanity checks, map similarity;
+//! - [`project`]: the project file, image identities, annotations, locks, saves, recovery;
+//! - [`interop`]: DICOM SEG, NIfTI, COCO, CSV, DICOMweb;
+//! - [`dataset`]: datasets, evaluation, layer sweeps, training, probes;
+//! - [`progress`]: how long jobs report progress and are cancelled.
+//!
+//! Long jobs take a [`progress::Progress`]; no module below [`app`] knows egui, clap or
+//! indicatif.
 
 pub mod app;
 pub mod dataset;
@@ -11,6 +24,5 @@ pub mod interop;
 pub mod io;
 pub mod metrics;
 pub mod model;
-pub mod probe;
+pub mod progress;
 pub mod project;
-pub mod train;

@@ -1,6 +1,8 @@
-//! Background threads: the model (explanation maps of one image, or a whole batch scored) and the
-//! metrics engine. The map store sends jobs and polls replies each frame, so the UI never waits on
-//! either; a batch serves single-image jobs between its images and can be cancelled.
+//! The model thread: explanation maps of one image, a whole batch scored, the faithfulness and
+//! sanity checks and the layer sweep of the workbench (the jobs and replies are in `jobs.rs`,
+//! the metrics thread in `metrics_worker.rs`). The map store sends jobs and polls replies each
+//! frame, so the UI never waits; a batch serves single-image jobs between its images and can be
+//! cancelled.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,304 +11,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::slots::{MapSlot, PerMap};
-use crate::project::annotation::{Annotations, LabelBox};
+use crate::project::annotation::Annotations;
 
-use crate::explain::{self, ExplainOptions, Method};
-use crate::faithfulness::suite::{self as faith, Input, Outcome, Test};
+use crate::explain::{self, ExplainOptions};
+use crate::faithfulness::suite::{self as faith, Input};
 use crate::io::image::Image;
-use crate::metrics::{self, Mask, MetricSet};
 use crate::model::device::{self, DeviceChoice};
-use crate::model::preprocess::{self, Normalization, ResizeMode};
+use crate::model::preprocess::{self, Normalization};
 use crate::model::{LoadOptions, Vit, load_vit};
 use burn::tensor::Device;
 
-/// What a map was computed from; maps are cached under it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MapKey {
-    /// Image file.
-    pub image: PathBuf,
-    /// Frame (multi-frame DICOM).
-    pub frame: u32,
-    /// Checkpoint weights file.
-    pub weights: PathBuf,
-    /// Method.
-    pub method: Method,
-    /// Target class (`None` = predicted).
-    pub target: Option<usize>,
-    /// Attention block.
-    pub layer: Option<usize>,
-    /// Attention head.
-    pub head: Option<usize>,
-    /// Resize or centre crop.
-    pub resize: ResizeMode,
-}
+pub use super::jobs::{
+    BatchAnnotation, BatchItem, BatchJob, ExplainJob, ExplainReply, FaithCurves, FaithJob,
+    ImageMapScore, LayerMaps, LayersJob, MapKey, MapResult, ModelJob, SanityJob, SanityMap,
+};
+pub use super::metrics_worker::{
+    MapScores, MetricsJob, MetricsReply, MetricsWorker, score, score_image,
+};
 
-/// A map in the image's own geometry.
-#[derive(Debug, Clone)]
-pub struct MapResult {
-    /// Columns (the image's width).
-    pub width: usize,
-    /// Rows.
-    pub height: usize,
-    /// Min-max normalised values.
-    pub values: Arc<Vec<f32>>,
-    /// Class explained.
-    pub target: usize,
-    /// Logits.
-    pub logits: Vec<f32>,
-}
+/// A job's cancel flag as the core's jobs read it.
+struct CancelFlag<'a>(&'a AtomicBool);
 
-/// One model job: several methods on one image.
-pub struct ExplainJob {
-    /// Keys, one per method (they share image, weights and options).
-    pub keys: Vec<MapKey>,
-    /// Optional config of the checkpoint.
-    pub config: Option<PathBuf>,
-    /// The image as the model sees it (windowed for DICOM).
-    pub image: Arc<Image>,
-    /// Device.
-    pub device: DeviceChoice,
-}
-
-/// Where a batch item's annotation comes from.
-pub enum BatchAnnotation {
-    /// The session's own (possibly edited) annotation.
-    InMemory(Annotations),
-    /// Not loaded in the session: boxes from the project, the mask file read by the worker.
-    OnDisk {
-        /// Boxes.
-        boxes: Vec<LabelBox>,
-        /// Mask PNG of class ids.
-        mask: Option<PathBuf>,
-    },
-}
-
-/// One image of a batch.
-pub struct BatchItem {
-    /// Index in the project.
-    pub index: usize,
-    /// The map keys of its three slots.
-    pub keys: PerMap<MapKey>,
-    /// DICOM window.
-    pub window: Option<(f64, f64)>,
-    /// Its annotation.
-    pub annotation: BatchAnnotation,
-}
-
-/// Scores every image of a project: maps computed, scored, and handed back for the bounded
-/// cache; the worker keeps nothing.
-pub struct BatchJob {
-    /// Identifies the batch in replies.
-    pub id: u64,
-    /// The images, in scoring order.
-    pub items: Vec<BatchItem>,
-    /// Optional config of the checkpoint.
-    pub config: Option<PathBuf>,
-    /// Device.
-    pub device: DeviceChoice,
-    /// The threshold scored (top p %).
-    pub top_percent: f64,
-    /// Set to stop after the image in progress.
-    pub cancel: Arc<AtomicBool>,
-}
-
-/// The faithfulness tests of the shown maps of one image.
-pub struct FaithJob {
-    /// Identifies the job in replies.
-    pub id: u64,
-    /// The maps tested (their keys name method, target, weights).
-    pub keys: Vec<MapKey>,
-    /// Optional config of the checkpoint.
-    pub config: Option<PathBuf>,
-    /// The image as the model sees it.
-    pub image: Arc<Image>,
-    /// Device.
-    pub device: DeviceChoice,
-    /// Tests to run on each map.
-    pub tests: Vec<Test>,
-    /// Set to stop at the next batch of forwards.
-    pub cancel: Arc<AtomicBool>,
-}
-
-/// The curves of one map.
-pub type FaithCurves = Vec<(Test, Outcome)>;
-
-/// The sanity checks of one map: the deterministic randomisation cascade and, for a
-/// class-specific method, the random-logit test.
-pub struct SanityJob {
-    /// Identifies the job in replies.
-    pub id: u64,
-    /// The map checked.
-    pub key: MapKey,
-    /// Optional config of the checkpoint.
-    pub config: Option<PathBuf>,
-    /// The image as the model sees it.
-    pub image: Arc<Image>,
-    /// Device.
-    pub device: DeviceChoice,
-    /// Set to stop after the step in progress.
-    pub cancel: Arc<AtomicBool>,
-}
-
-/// One map of a sanity check, at model-input size, with its similarity to the original.
-#[derive(Debug, Clone)]
-pub struct SanityMap {
-    /// `original`, `random-logit (class K)` or the cascade layer (`head`, …, `embed`).
-    pub label: String,
-    /// Side of the map.
-    pub size: usize,
-    /// Min-max normalised values.
-    pub values: Arc<Vec<f32>>,
-    /// Similarity to the original (`None` for the original itself).
-    pub sim: Option<crate::faithfulness::similarity::Similarity>,
-}
-
-/// The layer × head sweep of one image: the class-token attention of every block and head.
-pub struct LayersJob {
-    /// Identifies the job in replies.
-    pub id: u64,
-    /// Checkpoint weights.
-    pub weights: PathBuf,
-    /// Optional config of the checkpoint.
-    pub config: Option<PathBuf>,
-    /// The image as the model sees it.
-    pub image: Arc<Image>,
-    /// Resize or centre crop.
-    pub resize: ResizeMode,
-    /// Device.
-    pub device: DeviceChoice,
-}
-
-/// The sweep's grids: `grids[block][head]`, the mean over heads last in each block.
-#[derive(Debug, Clone)]
-pub struct LayerMaps {
-    /// Patch grids.
-    pub grids: Vec<Vec<explain::PatchMap>>,
-    /// Patch side in pixels.
-    pub patch: usize,
-    /// Where the model input sits in the image.
-    pub geometry: preprocess::Geometry,
-}
-
-/// A job of the model thread.
-pub enum ModelJob {
-    /// The layer × head sweep of one image.
-    Layers(LayersJob),
-    /// Maps of one image.
-    Maps(ExplainJob),
-    /// Score a batch of images.
-    Batch(BatchJob),
-    /// Faithfulness tests of one image's maps.
-    Faith(FaithJob),
-    /// Sanity checks of one map.
-    Sanity(SanityJob),
-}
-
-/// One map's scores on one image: pointing game, IoU rect at the threshold, and the IoU with the
-/// box minus the IoU with the mask.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ImageMapScore {
-    /// Pointing game hit.
-    pub hit: bool,
-    /// IoU of the top-p region's rectangle with the ground truth.
-    pub iou: f64,
-    /// IoU with the boxes minus IoU with the mask (when both exist).
-    pub box_delta: Option<f64>,
-}
-
-/// Replies of the model thread.
-pub enum ExplainReply {
-    /// Starting a method (`index` of `total`).
-    Progress {
-        /// What.
-        label: String,
-        /// Done so far.
-        index: usize,
-        /// All.
-        total: usize,
-    },
-    /// A map is ready.
-    Done(MapKey, MapResult),
-    /// A job failed.
-    Failed(MapKey, String),
-    /// A batch image is scored (`None` per slot: not scored, e.g. nothing annotated); its maps
-    /// come along for the cache.
-    BatchRow {
-        /// Batch.
-        id: u64,
-        /// Image index.
-        index: usize,
-        /// Scores per slot.
-        scores: PerMap<Option<ImageMapScore>>,
-        /// The maps, for the cache.
-        maps: Vec<(MapKey, MapResult)>,
-    },
-    /// A batch image could not be scored.
-    BatchFailed {
-        /// Batch.
-        id: u64,
-        /// Image index.
-        index: usize,
-        /// Why.
-        error: String,
-    },
-    /// Model evaluations of a faithfulness job done so far.
-    FaithProgress {
-        /// Job.
-        id: u64,
-        /// Done.
-        done: usize,
-        /// All.
-        total: usize,
-    },
-    /// One map's faithfulness curves.
-    FaithDone {
-        /// Job.
-        id: u64,
-        /// The map.
-        key: MapKey,
-        /// Its curves.
-        curves: Arc<FaithCurves>,
-    },
-    /// One map of a sanity check (the original first).
-    SanityStep {
-        /// Job.
-        id: u64,
-        /// The map and its similarity.
-        map: SanityMap,
-        /// Steps done and in all.
-        done: usize,
-        /// All.
-        total: usize,
-    },
-    /// A sanity job ended (`error`: why early).
-    SanityEnded {
-        /// Job.
-        id: u64,
-        /// Why it stopped early, if it did.
-        error: Option<String>,
-    },
-    /// A faithfulness job failed or was cancelled (`error` says which).
-    FaithEnded {
-        /// Job.
-        id: u64,
-        /// Why it stopped early, if it did.
-        error: Option<String>,
-    },
-    /// The layer × head sweep of a [`LayersJob`] (or why it failed).
-    Layers {
-        /// Job.
-        id: u64,
-        /// The grids.
-        maps: Result<Arc<LayerMaps>, String>,
-    },
-    /// The batch ended (all done, or cancelled).
-    BatchEnded {
-        /// Batch.
-        id: u64,
-        /// Whether it was cancelled.
-        cancelled: bool,
-    },
+impl crate::progress::Progress for CancelFlag<'_> {
+    fn set_len(&self, _len: u64) {}
+    fn inc(&self, _n: u64) {}
+    fn set_message(&self, _message: &str) {}
+    fn println(&self, _line: &str) {}
+    fn cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The model thread.
@@ -423,13 +156,19 @@ impl ModelThread {
         mut done: impl FnMut(&Self, MapKey, Result<MapResult, String>),
     ) {
         let Some(first) = keys.first() else { return };
-        let prepared = preprocess::prepare(
-            image,
-            vit.config.img_size,
-            first.resize,
-            &Normalization::default(),
-        );
-        let dev = vit.weights.head.weight.val().device();
+        let setup = explain::run::Setup {
+            resize: first.resize,
+            ..Default::default()
+        };
+        let prepared = match explain::run::prepare(vit, image, &setup) {
+            Ok(p) => p,
+            Err(e) => {
+                for key in keys {
+                    done(self, key, Err(e.to_string()));
+                }
+                return;
+            }
+        };
         let total = keys.len();
         for (index, key) in keys.into_iter().enumerate() {
             self.send(ExplainReply::Progress {
@@ -443,19 +182,16 @@ impl ModelThread {
                 head: key.head,
             };
             let r = crate::io::guard::catch_panic(|| {
-                explain::explain(vit, prepared.tensor(&dev), key.method, &opts)
+                explain::run::explain_prepared(vit, &prepared, key.method, &opts)
             })
             .map_err(|e| format!("{}: {e}", key.method))
             .and_then(|r| r.map_err(|e| e.to_string()))
-            .map(|e| MapResult {
+            .map(|done| MapResult {
                 width: image.width,
                 height: image.height,
-                values: Arc::new(preprocess::map_to_original(
-                    &e.map.values,
-                    &prepared.geometry,
-                )),
-                target: e.target,
-                logits: e.logits,
+                values: Arc::new(done.original),
+                target: done.explanation.target,
+                logits: done.explanation.logits,
             });
             done(self, key, r);
         }
@@ -492,7 +228,7 @@ impl ModelThread {
                     job.resize,
                     &Normalization::default(),
                 );
-                let dev = vit.weights.head.weight.val().device();
+                let dev = vit.device();
                 crate::io::guard::catch_panic(|| {
                     explain::attention::layer_head_maps(&vit, prepared.tensor(&dev))
                 })
@@ -519,7 +255,8 @@ impl ModelThread {
     }
 
     fn sanity_inner(&mut self, job: &SanityJob) -> Result<(), String> {
-        use crate::faithfulness::{cascade, similarity};
+        use crate::faithfulness::cascade::Replacement;
+        use crate::faithfulness::sanity::{self, Cascade, Checkpoint, Checks, OtherClass};
         let key = &job.key;
         let vit = self.model(&key.weights, job.config.clone(), job.device)?;
         let input = Input::new(
@@ -528,81 +265,42 @@ impl ModelThread {
             key.resize,
             Normalization::default(),
         );
-        let opts = |target| ExplainOptions {
-            target,
-            layer: key.layer,
-            head: key.head,
+        let checks = Checks {
+            method: key.method,
+            options: ExplainOptions {
+                target: key.target,
+                layer: key.layer,
+                head: key.head,
+            },
+            random_logit: Some(OtherClass::MostLikely),
         };
-        let map_of =
-            |v: &Vit, target: Option<usize>| -> Result<(Vec<f32>, usize, Vec<f32>), String> {
-                let e = explain::explain(v, input.tensor(v), key.method, &opts(target))
-                    .map_err(|e| e.to_string())?;
-                Ok((e.map.values, e.target, e.logits))
-            };
-        let (original, target, logits) = map_of(&vit, key.target)?;
-        let steps = cascade::steps_for(&vit.config);
-        let with_logit = key.method.class_specific() && logits.len() > 1;
-        let total = 1 + with_logit as usize + steps.len();
-        let size = input.size;
-        let original = Arc::new(original);
-        let mut done = 0;
-        let mut emit = |t: &Self, label: String, values: Arc<Vec<f32>>, sim| {
-            done += 1;
-            t.send(ExplainReply::SanityStep {
-                id: job.id,
-                map: SanityMap {
-                    label,
-                    size,
-                    values,
-                    sim,
-                },
-                done,
-                total,
-            });
-        };
-        emit(self, "original".into(), original.clone(), None);
-        let compare = |m: &[f32]| similarity::compare(&original, m, size, size);
-        if with_logit {
-            let other = (0..logits.len())
-                .filter(|&c| c != target)
-                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
-                .unwrap_or(0);
-            let (m, _, _) = map_of(&vit, Some(other))?;
-            let sim = compare(&m)?;
-            emit(self, format!("class {other}"), Arc::new(m), Some(sim));
-        }
-        let opts_load = LoadOptions {
+        let opts = LoadOptions {
             heads: None,
             config_file: job.config.clone(),
             classes: None,
         };
-        let (mut state, config, layout) =
-            crate::model::checkpoint::load_state(&key.weights, &opts_load)
-                .map_err(|e| e.to_string())?;
-        let dev = vit.weights.head.weight.val().device();
-        for step in &steps {
-            if job.cancel.load(Ordering::Relaxed) {
-                return Err("cancelled".into());
-            }
-            cascade::replace(
-                &mut state,
-                step,
-                config.depth,
-                cascade::Replacement::Deterministic,
-            )?;
-            let (v, _) = crate::model::checkpoint::apply_state_dict(
-                state.clone(),
-                config.clone(),
-                layout,
-                &key.weights,
-                &dev,
-            )
-            .map_err(|e| e.to_string())?;
-            let (m, _, _) = map_of(&v, Some(target))?;
-            let sim = compare(&m)?;
-            emit(self, step.layer.clone(), Arc::new(m), Some(sim));
-        }
-        Ok(())
+        let checkpoint = Checkpoint::read(&key.weights, &opts).map_err(|e| e.to_string())?;
+        let mut cascade = Cascade::new(checkpoint, Replacement::Deterministic, vit.device(), false);
+        let total = sanity::map_count(&checks, vit.config.num_classes, Some(&cascade));
+        let size = input.size;
+        let mut done = 0;
+        let stop = CancelFlag(&job.cancel);
+        sanity::run(&vit, &input, &checks, Some(&mut cascade), &stop, |m| {
+            done += 1;
+            self.send(ExplainReply::SanityStep {
+                id: job.id,
+                map: SanityMap {
+                    label: m.test.to_string(),
+                    size,
+                    values: Arc::new(m.values),
+                    sim: m.sim,
+                },
+                done,
+                total,
+            });
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     /// Runs the faithfulness tests of each key's map (recomputed at model-input size).
@@ -767,153 +465,4 @@ impl ModelThread {
         });
         Ok((score_image(&per_slot, &ann, top_percent), maps))
     }
-}
-
-/// Scores one image's maps against its annotation at the top `p` %: nothing annotated scores
-/// nothing (a zero would skew the distribution).
-pub fn score_image(
-    maps: &PerMap<Option<Arc<Vec<f32>>>>,
-    ann: &Annotations,
-    p: f64,
-) -> PerMap<Option<ImageMapScore>> {
-    let truth = ann.ground_truth();
-    if truth.count() == 0 {
-        return PerMap::none();
-    }
-    let (w, h) = (truth.width, truth.height);
-    let boxm = ann.comparison_boxes(&truth);
-    maps.as_ref().map(|m| {
-        let m = m.as_ref().filter(|m| m.len() == w * h)?;
-        let score = |mask: &Mask| metrics::compute_cpu(m, w, h, mask, &[p]).ok();
-        let s = score(&truth)?;
-        let iou = s.top[0].iou_rect;
-        let box_delta = boxm
-            .as_ref()
-            .and_then(score)
-            .map(|b| b.top[0].iou_rect - iou);
-        Some(ImageMapScore {
-            hit: s.pointing_game,
-            iou,
-            box_delta,
-        })
-    })
-}
-
-/// One metrics job: every shown map against the current annotation.
-pub struct MetricsJob {
-    /// Increases with every edit; stale replies are dropped by the UI.
-    pub generation: u64,
-    /// Maps (slot, values) of one size.
-    pub maps: Vec<(MapSlot, Arc<Vec<f32>>)>,
-    /// Columns.
-    pub width: usize,
-    /// Rows.
-    pub height: usize,
-    /// Ground truth (mask, or boxes when no mask is drawn).
-    pub mask: Arc<Mask>,
-    /// The boxes as a mask, for the box-versus-mask comparison (`None` without both).
-    pub box_mask: Option<Arc<Mask>>,
-    /// Percentages.
-    pub tops: Vec<f64>,
-    /// An absolute threshold to score as well.
-    pub absolute: Option<f32>,
-    /// Backend.
-    pub backend: DeviceChoice,
-}
-
-/// Scores of one map.
-#[derive(Debug, Clone)]
-pub struct MapScores {
-    /// Against the ground truth.
-    pub truth: MetricSet,
-    /// Against the boxes' mask, when both a mask and boxes exist.
-    pub boxes: Option<MetricSet>,
-    /// At the absolute threshold.
-    pub absolute: Option<metrics::TopKScores>,
-}
-
-/// Reply of the metrics thread.
-pub struct MetricsReply {
-    /// Generation of the job.
-    pub generation: u64,
-    /// Per slot.
-    pub scores: Vec<(MapSlot, Result<MapScores, String>)>,
-    /// Wall time of the job in ms.
-    pub millis: f64,
-}
-
-/// The metrics thread. Jobs queued while one runs collapse to the newest.
-pub struct MetricsWorker {
-    jobs: Sender<MetricsJob>,
-    /// Replies.
-    pub replies: Receiver<MetricsReply>,
-}
-
-impl MetricsWorker {
-    /// Starts the thread.
-    pub fn spawn(wake: impl Fn() + Send + 'static) -> Self {
-        let (jobs, rx) = channel::<MetricsJob>();
-        let (tx, replies) = channel();
-        std::thread::Builder::new()
-            .name("vitscope-metrics".into())
-            .spawn(move || {
-                // Probe the adapter for `auto` now (~0.1 s, once per process), while the model
-                // computes the first maps, rather than inside the first job the user waits for.
-                let _ = crate::metrics::gpu::auto_uses_gpu();
-                while let Ok(mut job) = rx.recv() {
-                    while let Ok(newer) = rx.try_recv() {
-                        job = newer;
-                    }
-                    let t = std::time::Instant::now();
-                    let scores =
-                        crate::io::guard::catch_panic(|| score(&job)).unwrap_or_else(|e| {
-                            job.maps
-                                .iter()
-                                .map(|(slot, _)| (*slot, Err(format!("scoring failed: {e}"))))
-                                .collect()
-                        });
-                    let _ = tx.send(MetricsReply {
-                        generation: job.generation,
-                        scores,
-                        millis: t.elapsed().as_secs_f64() * 1e3,
-                    });
-                    wake();
-                }
-            })
-            .expect("spawning the metrics thread");
-        Self { jobs, replies }
-    }
-
-    /// Queues a job.
-    pub fn send(&self, job: MetricsJob) {
-        let _ = self.jobs.send(job);
-    }
-}
-
-/// Scores every map of a job (also used directly by tests and the batch report).
-pub fn score(job: &MetricsJob) -> Vec<(MapSlot, Result<MapScores, String>)> {
-    job.maps
-        .iter()
-        .map(|(slot, map)| {
-            let run = |mask: &Mask| {
-                metrics::gpu::compute(map, job.width, job.height, mask, &job.tops, job.backend)
-                    .map_err(|e| e.to_string())
-            };
-            let r = run(&job.mask).and_then(|truth| {
-                let boxes = match &job.box_mask {
-                    Some(b) => Some(run(b)?),
-                    None => None,
-                };
-                let absolute = job
-                    .absolute
-                    .map(|t| metrics::scores_at(map, job.width, job.height, &job.mask, t));
-                Ok(MapScores {
-                    truth,
-                    boxes,
-                    absolute,
-                })
-            });
-            (*slot, r)
-        })
-        .collect()
 }

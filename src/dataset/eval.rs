@@ -10,6 +10,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::items::{EvalError, Item};
+use super::report::{Columns, mean};
 use crate::dataset::labels::Labelled;
 use crate::explain::{self, ExplainOptions, Method};
 use crate::io::{image as vimage, mask as vmask, npy, write_atomic};
@@ -17,153 +19,6 @@ use crate::metrics::{self, Mask};
 use crate::model::Vit;
 use crate::model::device::DeviceChoice;
 use crate::model::preprocess::{self, Normalization, ResizeMode};
-
-/// Errors of dataset evaluation; each names the file or folder.
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    /// Layout problem.
-    #[error("{path}: {message}")]
-    Layout {
-        /// File or folder.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// Other failure with context.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// One image of a paper-layout dataset.
-#[derive(Debug, Clone)]
-pub struct Item {
-    /// File stem shared by image and mask.
-    pub stem: String,
-    /// Image file.
-    pub image: PathBuf,
-    /// Mask file.
-    pub mask: PathBuf,
-    /// Frame of a multi-frame DICOM image (0 otherwise).
-    pub frame: u32,
-}
-
-/// Evaluation items of a workbench project, read through the project core: each annotated
-/// image whose file still has its identity, with its mask file, or, for an image with boxes only,
-/// a mask of its boxes written to `OUT/project_masks/`. Stems are the images' unique export names.
-/// Images whose file changed on disk are left out, each with a line in the returned warnings.
-pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>), EvalError> {
-    use crate::project::{self, OpenProject, naming};
-    let open = OpenProject::read(file).map_err(|e| EvalError::Other(e.to_string()))?;
-    let names = naming::export_names(&open.project);
-    let mut items = Vec::new();
-    let mut warnings = Vec::new();
-    let mut changed = 0;
-    if open.upgraded > 0 {
-        warnings.push(crate::interop::unrecorded(file, open.upgraded));
-    }
-    for (i, e) in open.project.images.iter().enumerate() {
-        if e.mask.is_none() && e.boxes.is_empty() {
-            continue;
-        }
-        if let Some(p) = open.checks[i].problem() {
-            changed += 1;
-            warnings.push(format!(
-                "{}: {}: {p}; not scored",
-                file.display(),
-                e.path.display()
-            ));
-            continue;
-        }
-        let image = open.file(i);
-        let at = |m: String| {
-            EvalError::Other(format!(
-                "{}: image {} ({}): {m}",
-                file.display(),
-                i + 1,
-                e.path.display()
-            ))
-        };
-        let stem = names[i].clone();
-        let mask = match (&e.mask, e.boxes.is_empty()) {
-            (Some(m), _) => project::resolve(&open.base, m),
-            (None, false) => {
-                let (w, h) = vimage::dimensions(&image).map_err(|e| at(e.to_string()))?;
-                let rects: Vec<metrics::Rect> = e.boxes.iter().map(|b| b.rect()).collect();
-                if let Some(r) = rects.iter().find(|r| r.x1 > w || r.y1 > h) {
-                    return Err(at(format!(
-                        "a box {},{},{},{} outside its {w}×{h} pixels",
-                        r.x0, r.y0, r.x1, r.y1
-                    )));
-                }
-                let m = Mask::from_rects(w, h, &rects);
-                let path = out.join("project_masks").join(format!("{stem}.png"));
-                std::fs::create_dir_all(out.join("project_masks"))
-                    .map_err(|e| at(e.to_string()))?;
-                vmask::write_mask(&path, &m).map_err(|e| at(e.to_string()))?;
-                path
-            }
-            (None, true) => continue,
-        };
-        items.push(Item {
-            stem,
-            image,
-            mask,
-            frame: e.frame,
-        });
-    }
-    if items.is_empty() {
-        return Err(EvalError::Other(format!(
-            "{}: no annotated images in this project{}",
-            file.display(),
-            if changed == 0 {
-                ""
-            } else {
-                " whose files still have their identity"
-            }
-        )));
-    }
-    Ok((items, warnings))
-}
-
-/// Lists `DIR/images/*` with their `DIR/masks/<stem>.*` partners (sorted by stem).
-pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
-    let layout = |path: &Path, message: &str| EvalError::Layout {
-        path: path.to_path_buf(),
-        message: message.to_string(),
-    };
-    let (images, masks) = (dir.join("images"), dir.join("masks"));
-    if !images.is_dir() || !masks.is_dir() {
-        return Err(layout(
-            dir,
-            "expected sub-folders images/ and masks/ (same file stems)",
-        ));
-    }
-    let read = |d: &Path| -> Result<Vec<PathBuf>, EvalError> {
-        crate::io::image::list_supported(d).map_err(|e| layout(d, &format!("cannot list: {e}")))
-    };
-    let mask_files = read(&masks)?;
-    let mut items = Vec::new();
-    for image in read(&images)? {
-        let stem = image
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mask = mask_files
-            .iter()
-            .find(|m| m.file_stem().map(|s| s.to_string_lossy()) == Some(stem.as_str().into()))
-            .ok_or_else(|| layout(&image, "no mask with this file stem in masks/"))?;
-        items.push(Item {
-            stem,
-            image,
-            mask: mask.clone(),
-            frame: 0,
-        });
-    }
-    if items.is_empty() {
-        return Err(layout(&images, "no images"));
-    }
-    Ok(items)
-}
 
 /// Evaluation settings.
 #[derive(Debug, Clone)]
@@ -219,20 +74,17 @@ fn map_for(
     }
     let img = vimage::read_image_frame(&item.image, item.frame)
         .map_err(|e| EvalError::Other(e.to_string()))?;
-    let prepared = preprocess::prepare(
-        &img,
-        vit.config.img_size,
-        cfg.resize,
-        &Normalization::default(),
-    );
-    let device = vit.weights.head.weight.val().device();
+    let setup = explain::run::Setup {
+        resize: cfg.resize,
+        ..Default::default()
+    };
     let opts = ExplainOptions {
         target: cfg.target,
         ..Default::default()
     };
-    let e = explain::explain(vit, prepared.tensor(&device), method, &opts)
-        .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
-    let mut map = preprocess::map_to_original(&e.map.values, &prepared.geometry);
+    let mut map = explain::run::explain_image(vit, &img, &setup, method, &opts)
+        .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?
+        .original;
     if (img.width, img.height) != (mask.width, mask.height) {
         map = preprocess::resize_bilinear(&map, img.width, img.height, mask.width, mask.height);
     }
@@ -252,7 +104,7 @@ pub fn evaluate(
     models: &[(String, Vit)],
     items: &[Item],
     cfg: &EvalConfig,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Row>, EvalError> {
     let masks: Vec<Mask> = items
         .iter()
@@ -270,12 +122,13 @@ pub fn evaluate(
             )));
         }
     }
-    progress.set_length((models.len() * cfg.methods.len() * items.len()) as u64);
+    progress.set_len((models.len() * cfg.methods.len() * items.len()) as u64);
     let mut rows = Vec::new();
     for (name, vit) in models {
         for &method in &cfg.methods {
             for (item, mask) in items.iter().zip(&masks) {
-                progress.set_message(format!("{name} {method} {}", item.stem));
+                progress.set_message(&format!("{name} {method} {}", item.stem));
+                crate::progress::check(progress)?;
                 progress.inc(1);
                 let Some(bbox) = mask.bbox() else {
                     continue; // negative image: nothing to localise
@@ -325,16 +178,17 @@ pub fn accuracy(
     models: &[(String, Vit)],
     labelled: &[Labelled],
     resize: ResizeMode,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Accuracy>, EvalError> {
-    progress.set_length((models.len() * labelled.len()) as u64);
+    progress.set_len((models.len() * labelled.len()) as u64);
     let classes = labelled.iter().map(|l| l.label).max().unwrap_or(0) + 1;
     let mut out = Vec::new();
     for (name, vit) in models {
-        let device = vit.weights.head.weight.val().device();
+        let device = vit.device();
         let mut per_class = vec![(0, 0); classes];
         for l in labelled {
-            progress.set_message(format!("{name} classify"));
+            progress.set_message(&format!("{name} classify"));
+            crate::progress::check(progress)?;
             progress.inc(1);
             let img = vimage::read_image(&l.image).map_err(|e| EvalError::Other(e.to_string()))?;
             let prepared =
@@ -403,22 +257,8 @@ fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
     vimage::dimensions(path).map_err(|e| EvalError::Other(e.to_string()))
 }
 
-/// Mean of the values that are not NaN (NaN when there are none).
-pub(crate) fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut n) = (0.0, 0usize);
-    for x in v.filter(|x| !x.is_nan()) {
-        s += x;
-        n += 1;
-    }
-    if n == 0 { f64::NAN } else { s / n as f64 }
-}
-
 /// Writes `per_image.csv`, `summary.csv` and `summary.md` into `cfg.out`. Returns the Markdown.
-pub fn write_reports(
-    rows: &[Row],
-    cfg: &EvalConfig,
-    extra: &super::faith_eval::Columns,
-) -> Result<String, EvalError> {
+pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<String, EvalError> {
     let io = |p: &Path, e: std::io::Error| EvalError::Layout {
         path: p.to_path_buf(),
         message: e.to_string(),

@@ -6,29 +6,16 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use rand::{Rng, SeedableRng};
-
-use super::eval::{EvalError, Item};
-use crate::explain::Method;
-use crate::faithfulness::cascade::{self, Replacement};
-use crate::faithfulness::similarity::{self, Similarity};
+use super::items::{EvalError, Item};
+use super::report::{Columns, bootstrap, svg_plot};
+use crate::explain::{ExplainOptions, Method};
+use crate::faithfulness::cascade::Replacement;
+use crate::faithfulness::sanity::{self, Cascade, Checkpoint, Checks, OtherClass};
+use crate::faithfulness::similarity::Similarity;
 use crate::faithfulness::suite::{self, Input, Test};
 use crate::io::{image as vimage, write_atomic};
-use crate::model::checkpoint::{CheckpointLayout, StateDict, apply_state_dict};
+use crate::model::Vit;
 use crate::model::preprocess::{Normalization, ResizeMode};
-use crate::model::{Vit, VitConfig};
-
-/// A checkpoint's tensors, for the randomisation cascade.
-pub struct ModelState {
-    /// Normalised state dict.
-    pub state: StateDict,
-    /// Its architecture.
-    pub config: VitConfig,
-    /// Its layout.
-    pub layout: CheckpointLayout,
-    /// The file (named in errors).
-    pub path: std::path::PathBuf,
-}
 
 /// One (checkpoint, method, image) of the faithfulness tests.
 #[derive(Debug, Clone)]
@@ -72,15 +59,6 @@ fn input_of(vit: &Vit, item: &Item, resize: ResizeMode) -> Result<Input, EvalErr
     ))
 }
 
-fn map_of(
-    vit: &Vit,
-    input: &Input,
-    method: Method,
-    target: Option<usize>,
-) -> Result<(Vec<f32>, usize), EvalError> {
-    input.map(vit, method, target).map_err(other)
-}
-
 /// Runs `tests` for every (checkpoint, method, item).
 pub fn faithfulness(
     models: &[(String, Vit)],
@@ -89,17 +67,17 @@ pub fn faithfulness(
     target: Option<usize>,
     resize: ResizeMode,
     tests: &[Test],
-    progress: &indicatif::ProgressBar,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<FaithRow>, EvalError> {
-    progress.set_length((models.len() * methods.len() * items.len()) as u64);
+    progress.set_len((models.len() * methods.len() * items.len()) as u64);
     let mut rows = Vec::new();
     for (name, vit) in models {
         for item in items {
             let input = input_of(vit, item, resize)?;
             let clean = input.logits(vit).map_err(other)?;
             for &method in methods {
-                progress.set_message(format!("{name} {method} {} faithfulness", item.stem));
-                let (map, _) = map_of(vit, &input, method, target)?;
+                progress.set_message(&format!("{name} {method} {} faithfulness", item.stem));
+                let (map, _) = input.map(vit, method, target).map_err(other)?;
                 let res = suite::run(vit, &input, &map, &clean, tests, |_, _| true)
                     .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
                 rows.push(FaithRow {
@@ -114,6 +92,7 @@ pub fn faithfulness(
                         })
                         .collect(),
                 });
+                crate::progress::check(progress)?;
                 progress.inc(1);
             }
         }
@@ -126,90 +105,56 @@ pub fn faithfulness(
 /// item).
 pub fn sanity(
     models: &[(String, Vit)],
-    states: &[ModelState],
+    checkpoints: &[Checkpoint],
     items: &[Item],
     methods: &[Method],
     target: Option<usize>,
     resize: ResizeMode,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<SanityRow>, EvalError> {
-    progress.set_length((models.len() * items.len()) as u64);
+    progress.set_len((models.len() * items.len()) as u64);
     let mut rows = Vec::new();
-    for ((name, vit), st) in models.iter().zip(states) {
-        let device = vit.weights.head.weight.val().device();
-        // The cascade's models, built once per checkpoint.
-        let mut damaged = st.state.clone();
-        let mut steps = Vec::new();
-        for step in cascade::steps_for(&st.config) {
-            cascade::replace(
-                &mut damaged,
-                &step,
-                st.config.depth,
-                Replacement::Deterministic,
-            )
-            .map_err(|e| EvalError::Other(format!("{}: {e}", st.path.display())))?;
-            let (v, _) = apply_state_dict(
-                damaged.clone(),
-                st.config.clone(),
-                st.layout,
-                &st.path,
-                &device,
-            )
-            .map_err(other)?;
-            steps.push((step.layer, v));
-        }
+    for ((name, vit), ckpt) in models.iter().zip(checkpoints) {
+        // The cascade's models, built for the first image and kept for the others.
+        let mut cascade =
+            Cascade::new(ckpt.clone(), Replacement::Deterministic, vit.device(), true);
         for item in items {
-            progress.set_message(format!("{name} {} sanity", item.stem));
+            progress.set_message(&format!("{name} {} sanity", item.stem));
             let input = input_of(vit, item, resize)?;
-            let logits = input.logits(vit).map_err(other)?;
             for &method in methods {
-                let (map, t) = map_of(vit, &input, method, target)?;
-                let row = |test: String, sim| SanityRow {
-                    checkpoint: name.clone(),
+                let checks = Checks {
                     method,
-                    stem: item.stem.clone(),
-                    test,
-                    sim,
+                    options: ExplainOptions {
+                        target,
+                        ..Default::default()
+                    },
+                    random_logit: Some(OtherClass::MostLikely),
                 };
-                let size = input.size;
-                if method.class_specific() && logits.len() > 1 {
-                    let o = (0..logits.len())
-                        .filter(|&c| c != t)
-                        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
-                        .unwrap_or(0);
-                    let (m2, _) = map_of(vit, &input, method, Some(o))?;
-                    let sim = similarity::compare(&map, &m2, size, size).map_err(other)?;
-                    rows.push(row("random-logit".into(), sim));
-                }
-                for (layer, v) in &steps {
-                    let (m2, _) = map_of(v, &input, method, Some(t))?;
-                    let sim = similarity::compare(&map, &m2, size, size).map_err(other)?;
-                    rows.push(row(layer.clone(), sim));
-                }
+                sanity::run(vit, &input, &checks, Some(&mut cascade), progress, |m| {
+                    let Some(sim) = m.sim else {
+                        return; // the original map
+                    };
+                    let test = match m.test {
+                        sanity::Test::Original => return,
+                        sanity::Test::RandomLogit(_) => "random-logit".to_string(),
+                        sanity::Test::Cascade(layer) => layer,
+                    };
+                    rows.push(SanityRow {
+                        checkpoint: name.clone(),
+                        method,
+                        stem: item.stem.clone(),
+                        test,
+                        sim,
+                    });
+                })
+                .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
             }
+            crate::progress::check(progress)?;
             progress.inc(1);
         }
     }
     Ok(rows)
 }
-
-/// Mean of `v` and its 95 % percentile bootstrap interval (2000 resamples, seed 0).
-pub fn bootstrap(v: &[f64]) -> (f64, f64, f64) {
-    let n = v.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN, f64::NAN);
-    }
-    let mean = v.iter().sum::<f64>() / n as f64;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let mut means: Vec<f64> = (0..2000)
-        .map(|_| (0..n).map(|_| v[rng.random_range(0..n)]).sum::<f64>() / n as f64)
-        .collect();
-    means.sort_by(f64::total_cmp);
-    (mean, means[49], means[1949])
-}
-
-/// Summary columns per (checkpoint, method): name and value, for `summary.csv`.
-pub type Columns = Vec<((String, Method), Vec<(String, f64)>)>;
 
 /// Writes `faithfulness.csv`, `sanity.csv` and the plots; returns the Markdown sections and the
 /// summary columns.
@@ -385,78 +330,4 @@ fn table_head(fixed: &[&str], names: &[String]) -> String {
         cols.join(" | "),
         " --- |".repeat(cols.len())
     )
-}
-
-/// A line chart as SVG: one polyline per series, axes from 0 to 1, a legend.
-pub fn svg_plot(title: &str, xlabel: &str, series: &[(String, Vec<f64>, Vec<f64>)]) -> String {
-    let (w, h, l, r, t, b) = (720.0, 440.0, 60.0, 220.0, 40.0, 50.0);
-    let (pw, ph) = (w - l - r, h - t - b);
-    let ymax = series
-        .iter()
-        .flat_map(|s| s.2.iter().copied())
-        .fold(0.0f64, f64::max)
-        .max(1e-9);
-    let ymax = if ymax <= 1.0 { 1.0 } else { ymax };
-    let colours = [
-        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
-    ];
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{l}\" y=\"24\" font-size=\"14\">{}</text>\n",
-        esc(title)
-    );
-    let _ = writeln!(
-        s,
-        "<rect x=\"{l}\" y=\"{t}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#444\"/>"
-    );
-    for k in 0..=4 {
-        let f = k as f64 / 4.0;
-        let (x, y) = (l + f * pw, t + ph - f * ph);
-        let _ = writeln!(
-            s,
-            "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{f:.2}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.2}</text>",
-            t + ph + 16.0,
-            l - 6.0,
-            y + 4.0,
-            f * ymax
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-        l + pw / 2.0,
-        h - 12.0,
-        esc(xlabel)
-    );
-    for (i, (name, xs, ys)) in series.iter().enumerate() {
-        let c = colours[i % colours.len()];
-        let pts: Vec<String> = xs
-            .iter()
-            .zip(ys)
-            .map(|(x, y)| {
-                format!(
-                    "{:.1},{:.1}",
-                    l + x.clamp(0.0, 1.0) * pw,
-                    t + ph - (y / ymax).clamp(0.0, 1.0) * ph
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>",
-            pts.join(" ")
-        );
-        let ly = t + 14.0 + i as f64 * 18.0;
-        let _ = writeln!(
-            s,
-            "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{c}\" stroke-width=\"3\"/><text x=\"{}\" y=\"{}\">{}</text>",
-            w - r + 12.0,
-            w - r + 32.0,
-            w - r + 38.0,
-            ly + 4.0,
-            esc(name)
-        );
-    }
-    s.push_str("</svg>\n");
-    s
 }

@@ -25,6 +25,11 @@ pub struct Labelled {
     pub label: usize,
 }
 
+/// The number of classes of a labelled dataset: one more than its largest label (at least 1).
+pub fn class_count(labelled: &[Labelled]) -> usize {
+    labelled.iter().map(|l| l.label).max().unwrap_or(0) + 1
+}
+
 /// Reads `DIR/labels.csv`. Every named image must exist.
 pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
     let csv = dir.join("labels.csv");

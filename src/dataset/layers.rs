@@ -10,7 +10,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::eval::{EvalConfig, EvalError, Item, mean};
+use super::eval::EvalConfig;
+use super::items::{EvalError, Item};
+use super::report::{mean, svg_plot};
 use crate::explain::{attention, upsample};
 use crate::io::{image as vimage, mask as vmask, write_atomic};
 use crate::metrics;
@@ -57,10 +59,10 @@ pub fn sweep(
     items: &[Item],
     layers: Option<&[usize]>,
     cfg: &EvalConfig,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<LayerRow>, EvalError> {
     let other = |e: String| EvalError::Other(e);
-    progress.set_length((models.len() * items.len()) as u64);
+    progress.set_len((models.len() * items.len()) as u64);
     let mut rows = Vec::new();
     for (name, vit) in models {
         if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= vit.config.depth)) {
@@ -70,9 +72,10 @@ pub fn sweep(
                 vit.config.depth - 1
             )));
         }
-        let device = vit.weights.head.weight.val().device();
+        let device = vit.device();
         for item in items {
-            progress.set_message(format!("{name} layers {}", item.stem));
+            progress.set_message(&format!("{name} layers {}", item.stem));
+            crate::progress::check(progress)?;
             progress.inc(1);
             let mask = vmask::read_mask(&item.mask).map_err(|e| other(e.to_string()))?;
             if mask.bbox().is_none() {
@@ -274,7 +277,7 @@ pub fn write_reports(rows: &[LayerRow], cfg: &EvalConfig) -> Result<String, Eval
                 )
             })
             .collect();
-        let svg = super::faith_eval::svg_plot(
+        let svg = svg_plot(
             &format!("{n} of the class-token attention against depth (mean over heads)"),
             "block / last block",
             &series,

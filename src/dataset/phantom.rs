@@ -19,7 +19,18 @@ use crate::io::{image::ImageError, mask::write_mask, write_atomic};
 use crate::metrics::Mask;
 
 /// Which kind of phantom to draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumMessage,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum PhantomKind {
     /// Endoscopy-like frames with polyps.
     Polyp,
@@ -361,7 +372,7 @@ pub fn write_dataset(
     seed: u64,
     size: usize,
     lesion_contrast: f32,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<String, PhantomError> {
     let io = |path: &Path, e: std::io::Error| PhantomError::Io {
         path: path.to_path_buf(),
@@ -371,7 +382,7 @@ pub fn write_dataset(
         let d = out.join(sub);
         std::fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
     }
-    progress.set_length(n as u64);
+    progress.set_len(n as u64);
     let mut csv = String::from("image,label,x0,y0,x1,y1\n");
     for i in 0..n {
         let smp = sample_with(kind, seed, i, size, lesion_contrast);

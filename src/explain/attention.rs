@@ -7,8 +7,8 @@
 
 use burn::tensor::Tensor;
 
+use super::shared::{ExplainError, PatchMap, check_target, to_vec};
 use super::upsample::minmax;
-use super::{ExplainError, PatchMap, check_target, to_vec};
 use crate::model::{GradRequest, Probes, Vit, VitConfig};
 
 /// `[B, H, N, N]` → `[B, H, patches]`: the query the output reads, query 0 (the class token)

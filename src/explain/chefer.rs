@@ -17,7 +17,7 @@
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, check_target, output_row, patch_row, to_vec};
+use super::shared::{ExplainError, PatchMap, check_target, output_row, patch_row, to_vec};
 use crate::model::rows::{pad_rows, par_rows};
 use crate::model::{GradRequest, Probes, Vit};
 
@@ -182,7 +182,7 @@ pub fn chefer_parts(
         .map(|(_, g)| g)
         .collect();
 
-    let w = &vit.weights;
+    let w = vit.weights();
     let [b, classes] = logits.dims();
     let device = logits.device();
     // Head: one-hot relevance.

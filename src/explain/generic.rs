@@ -9,7 +9,7 @@
 
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, check_target, output_row, patch_row, to_vec};
+use super::shared::{ExplainError, PatchMap, check_target, output_row, patch_row, to_vec};
 use crate::model::{GradRequest, Probes, Vit};
 
 /// Returns (target, logits, grid map, not normalised).

@@ -24,8 +24,8 @@
 use burn::tensor::{Tensor, TensorData};
 use nalgebra::DMatrix;
 
+use super::shared::{ExplainError, Map2, PatchMap, check_target, to_vec};
 use super::upsample::min_max;
-use super::{ExplainError, Map2, PatchMap, check_target, to_vec};
 use crate::model::preprocess::resize_bilinear;
 use crate::model::{GradRequest, Probes, Vit};
 

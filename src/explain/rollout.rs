@@ -7,7 +7,7 @@
 
 use burn::tensor::Tensor;
 
-use super::{ExplainError, PatchMap, output_row, patch_row, to_vec};
+use super::shared::{ExplainError, PatchMap, output_row, patch_row, to_vec};
 use crate::model::{Probes, Vit};
 
 /// Returns (logits, grid map, not normalised).

@@ -9,7 +9,7 @@
 //! Min-max is `(a - min) / (max - min)`; a constant map becomes all zeros (the reference would
 //! divide by zero).
 
-use super::{Map2, PatchMap};
+use super::shared::{Map2, PatchMap};
 use crate::model::preprocess::resize_bilinear;
 
 /// `(a - min) / (max - min)` in f32 (f64 for the kron'd attention map, as numpy does there).

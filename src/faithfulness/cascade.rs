@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn foundation_layouts_randomise_the_tensors_they_have() {
-        let mut cfg = crate::model::VitConfig::named("ti", 16, 2).unwrap();
+        let mut cfg = crate::model::VitConfig::sized(crate::model::VitSize::Ti, 16, 2);
         cfg.arch.class_token = false;
         cfg.arch.global_pool = crate::model::Pool::Avg;
         cfg.arch.fc_norm = true;
@@ -242,7 +242,11 @@ mod tests {
         assert_eq!(codes.len(), n);
         // The plain layout's steps are unchanged.
         assert_eq!(
-            steps_for(&crate::model::VitConfig::named("ti", 16, 2).unwrap()),
+            steps_for(&crate::model::VitConfig::sized(
+                crate::model::VitSize::Ti,
+                16,
+                2
+            )),
             steps(d)
         );
     }

@@ -14,10 +14,9 @@
 //! ascending row-major index. Every model evaluation is batched ([`forward_batched`]).
 
 pub mod cascade;
-pub mod localisation;
-pub mod order;
 pub mod perturb;
 pub mod rise;
+pub mod sanity;
 pub mod similarity;
 pub mod suite;
 
@@ -50,7 +49,7 @@ pub fn forward_batched(
     mut make: impl FnMut(usize, &mut [f32]),
     mut progress: impl FnMut(usize) -> bool,
 ) -> Result<Vec<Vec<f32>>, FaithError> {
-    let device = vit.weights.head.weight.val().device();
+    let device = vit.device();
     let per = 3 * size * size;
     let classes = vit.config.num_classes;
     let step = batch_size(n, rayon::current_num_threads());

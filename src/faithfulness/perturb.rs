@@ -7,8 +7,9 @@
 
 use serde::Serialize;
 
-use super::{FaithError, normalise_into, order, trapezoid};
+use super::{FaithError, normalise_into, trapezoid};
 use crate::explain;
+use crate::metrics::order;
 use crate::model::Vit;
 use crate::model::preprocess::Normalization;
 

@@ -6,7 +6,8 @@
 
 use serde::Serialize;
 
-use super::{FaithError, order};
+use super::FaithError;
+use crate::metrics::order;
 use crate::model::Vit;
 
 /// Pixels moved per step.

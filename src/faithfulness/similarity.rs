@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::localisation::average_ranks;
+use crate::metrics::localisation::average_ranks;
 
 /// The three similarities; `None` where undefined (Spearman of a constant map).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

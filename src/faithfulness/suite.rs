@@ -9,7 +9,22 @@ use crate::model::Vit;
 use crate::model::preprocess::{self, Normalization, ResizeMode};
 
 /// A test of [`run`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumMessage,
+)]
+#[strum(serialize_all = "kebab-case")]
 #[serde(rename_all = "kebab-case")]
 pub enum Test {
     /// Chefer's positive perturbation (most relevant pixels removed first).
@@ -84,8 +99,19 @@ impl Input {
         Self { size, x01, x, norm }
     }
 
-    /// The method's map at model-input size for `target` (default: the predicted class), as
-    /// `explain --out-map` writes it, and the class it explains.
+    /// The method's explanation of this input: its map at model-input size (as `explain
+    /// --out-map` writes it), the class explained and the logits.
+    pub fn explain(
+        &self,
+        vit: &Vit,
+        method: crate::explain::Method,
+        opts: &crate::explain::ExplainOptions,
+    ) -> Result<crate::explain::Explanation, crate::explain::ExplainError> {
+        crate::explain::explain(vit, self.tensor(vit), method, opts)
+    }
+
+    /// The method's map at model-input size for `target` (default: the predicted class), and
+    /// the class it explains.
     pub fn map(
         &self,
         vit: &Vit,
@@ -96,13 +122,13 @@ impl Input {
             target,
             ..Default::default()
         };
-        let e = crate::explain::explain(vit, self.tensor(vit), method, &opts)?;
+        let e = self.explain(vit, method, &opts)?;
         Ok((e.map.values, e.target))
     }
 
     /// The normalised input as a `[1, 3, S, S]` tensor on the model's device.
     pub fn tensor(&self, vit: &Vit) -> burn::tensor::Tensor<4> {
-        let device = vit.weights.head.weight.val().device();
+        let device = vit.device();
         let s = self.size;
         burn::tensor::Tensor::from_data(
             burn::tensor::TensorData::new(self.x.clone(), [1, 3, s, s]),

@@ -23,7 +23,18 @@ use crate::project::naming::{self, ManifestRow};
 use crate::project::{LabelClass, OpenProject};
 
 /// Formats of `export` and `import`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumMessage,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Format {
     /// DICOM Segmentation, one per annotated image (`<name>.seg.dcm`; a Secondary Capture
     /// `<name>.sc.dcm` of a non-DICOM image beside it).

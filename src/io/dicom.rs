@@ -10,7 +10,7 @@ use std::path::Path;
 
 use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption};
 
-use super::image::{Image, ImageError};
+use super::raster::{Image, ImageError};
 
 /// A decoded DICOM frame.
 #[derive(Debug, Clone)]

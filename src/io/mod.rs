@@ -7,6 +7,7 @@ pub mod guard;
 pub mod image;
 pub mod mask;
 pub mod npy;
+pub mod raster;
 
 use std::path::Path;
 

@@ -106,7 +106,7 @@ impl Vit {
         request: GradRequest,
     ) -> Result<LogitGradients, BackwardError> {
         let cfg = &self.config;
-        let w = &self.weights;
+        let w = self.weights();
         let depth = w.blocks.len();
         if target >= cfg.num_classes {
             return Err(BackwardError::Target {

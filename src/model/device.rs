@@ -14,10 +14,14 @@ use burn::tensor::{Device, DeviceKind};
     Eq,
     Hash,
     Default,
-    clap::ValueEnum,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumMessage,
     serde::Serialize,
     serde::Deserialize,
 )]
+#[strum(serialize_all = "kebab-case")]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A real GPU if present, else the CPU.

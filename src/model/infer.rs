@@ -16,7 +16,7 @@
 //! attention with timm's scale); the results agree to float rounding.
 
 use super::lanes;
-use super::vit::{Pool, Vit};
+use super::vit::{Pool, VitConfig, VitWeights};
 
 /// A row-major matrix view: element `(r, c)` at `data[r * rs + c * cs]`.
 #[derive(Clone, Copy)]
@@ -168,7 +168,7 @@ struct BlockWeights {
 }
 
 /// The parameters the pass reads, as plain buffers (built once per model, see
-/// [`Vit::cpu_weights`]). The head is read on each call ([`Vit::set_direction`] replaces it).
+/// `Vit::cpu_weights`). The head is read on each call (`Vit::set_direction` replaces it).
 #[derive(Debug)]
 pub struct CpuWeights {
     /// The patch kernel `[in_chans · patch², embed_dim]` (the convolution's weight, flattened
@@ -182,7 +182,7 @@ pub struct CpuWeights {
     fc_norm: Option<Norm>,
 }
 
-fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
         .try_into_vec()
@@ -197,10 +197,10 @@ fn linear(l: &burn::nn::Linear) -> (Vec<f32>, Option<Vec<f32>>) {
 }
 
 impl CpuWeights {
-    /// Copies of `vit`'s parameters.
-    pub fn new(vit: &Vit) -> Self {
-        let (w, eps) = (&vit.weights, vit.config.eps);
-        let d = vit.config.embed_dim;
+    /// Copies of a model's parameters.
+    pub fn new(w: &VitWeights, cfg: &VitConfig) -> Self {
+        let eps = cfg.eps;
+        let d = cfg.embed_dim;
         let proj = &w.patch_embed.proj;
         let kernel = values(proj.weight.val()); // [d, k]
         let k = kernel.len() / d;
@@ -313,21 +313,32 @@ fn distinct_patches(
     (index, distinct, position)
 }
 
-impl Vit {
+impl CpuWeights {
     /// The logits `[b, classes]` of `b` normalised CHW images of `h × w` in `input`, on this
-    /// thread; the same pass as [`Vit::forward`] (see the module's text).
+    /// thread, for a model of `cfg` with this `head` and position embedding `pos` (`[n, d]`,
+    /// resampled to the grid); the same pass as the model's tensor forward (see the module's
+    /// text).
     ///
     /// # Panics
     /// If `input` holds fewer than `b` images of the model's channels, or `h`, `w` are not
     /// multiples of the patch.
-    pub fn forward_cpu(&self, input: &[f32], b: usize, h: usize, w: usize) -> Vec<f32> {
-        let cfg = &self.config;
-        let cw = self.cpu_weights();
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        cfg: &VitConfig,
+        head: &burn::nn::Linear,
+        pos: &[f32],
+        input: &[f32],
+        b: usize,
+        h: usize,
+        w: usize,
+    ) -> Vec<f32> {
+        let cw = self;
         let (d, heads) = (cfg.embed_dim, cfg.num_heads);
         assert!(input.len() >= b * cfg.in_chans * h * w, "input too short");
         let (gh, gw) = cfg.grid_for(h, w).expect("a grid of the patch");
         let n = cfg.prefix() + gh * gw;
-        let (mut x, mut qkv) = self.first_rows(cw, input, [b, h, w]);
+        let (mut x, mut qkv) = self.first_rows(cfg, pos, input, [b, h, w]);
         let depth = cw.blocks.len();
         // This thread's buffers from its previous pass (their pages already mapped), returned
         // after this one.
@@ -337,8 +348,8 @@ impl Vit {
             x = block(blk, x, [b, n, d, heads], cls_only, qkv.take(), &mut scratch);
         }
         SCRATCH.with(|s| s.replace(scratch));
-        let pooled = self.pooled_cpu(cw, x, b, n);
-        let (hw, hb) = linear(&self.weights.head);
+        let pooled = self.pooled_cpu(cfg, x, b, n);
+        let (hw, hb) = linear(head);
         let classes = hw.len() / d;
         let mut logits = vec![0f32; b * classes];
         matmul(
@@ -359,17 +370,17 @@ impl Vit {
     /// prefix tokens (shared by all images), then the distinct patches.
     fn first_rows(
         &self,
-        cw: &CpuWeights,
+        cfg: &VitConfig,
+        pos: &[f32],
         input: &[f32],
         [b, h, w]: [usize; 3],
     ) -> (Vec<f32>, Option<Vec<f32>>) {
-        let cfg = &self.config;
+        let cw = self;
         let (d, p, c) = (cfg.embed_dim, cfg.patch_size, cfg.in_chans);
         let (gh, gw) = (h / p, w / p);
         let (np, prefix) = (gh * gw, cfg.prefix());
         let n = prefix + np;
         let k = c * p * p;
-        let pos = values(self.position(gh, gw)); // [n, d]
         let (index, distinct, position) = distinct_patches(input, [b, c, h, w, p]);
         let u = position.len();
         // Token rows: [prefix; distinct patches], each plus its position entry.
@@ -437,11 +448,12 @@ impl Vit {
     /// The head's input `[b, d]` from the last block's output `x`: the class token after the
     /// final norm (`x` may hold it alone), or the mean of the patch tokens (then `fc_norm`, or
     /// after the final norm without one).
-    fn pooled_cpu(&self, cw: &CpuWeights, x: Vec<f32>, b: usize, n: usize) -> Vec<f32> {
-        let d = self.config.embed_dim;
-        let prefix = self.config.prefix();
+    fn pooled_cpu(&self, cfg: &VitConfig, x: Vec<f32>, b: usize, n: usize) -> Vec<f32> {
+        let cw = self;
+        let d = cfg.embed_dim;
+        let prefix = cfg.prefix();
         let mut pooled = vec![0f32; b * d];
-        if self.config.arch.global_pool == Pool::Token {
+        if cfg.arch.global_pool == Pool::Token {
             let rows = x.len() / (b * d);
             for (i, out) in pooled.chunks_exact_mut(d).enumerate() {
                 cw.norm.apply(&x[i * rows * d..(i * rows + 1) * d], out);

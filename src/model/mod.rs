@@ -4,7 +4,6 @@
 pub mod backward;
 pub mod checkpoint;
 pub mod device;
-pub mod hf;
 pub mod infer;
 pub mod lanes;
 pub mod pos_embed;
@@ -16,5 +15,5 @@ pub use backward::{GradRequest, LogitGradients};
 pub use checkpoint::{LoadOptions, LoadReport, load_vit};
 pub use vit::{
     AbsoluteLinears, Arch, BlockLinears, Family, Pool, Probes, Resample, Trace, TransposedLinears,
-    Vit, VitConfig,
+    Vit, VitConfig, VitSize,
 };

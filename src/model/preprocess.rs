@@ -26,11 +26,25 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::io::image::Image;
+use crate::model::VitConfig;
 
 /// How an image is brought to the model's size.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumMessage,
 )]
+#[strum(serialize_all = "kebab-case")]
 #[serde(rename_all = "kebab-case")]
 pub enum ResizeMode {
     /// Stretch to S×S with PIL's bilinear resampler (antialiased when shrinking).
@@ -39,37 +53,30 @@ pub enum ResizeMode {
     /// Take the central S×S (zero padding if smaller).
     CenterCrop,
     /// Stretch to S×S with a plain float bilinear resize (`--resize resize --resize-filter tensor`).
-    #[value(skip)]
+    #[strum(message = "hidden")]
     ResizeTensor,
 }
 
 /// The resampler of `--resize resize`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumMessage,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ResizeFilter {
     /// PIL's bilinear resampler, as torchvision's `Resize` on PIL images (the paper's pipelines).
     #[default]
     Pil,
     /// Plain float bilinear without antialiasing, as `Resize` on tensors with `antialias=False`.
     Tensor,
-}
-
-/// The command-line options of preprocessing, shared by every command that runs the model.
-#[derive(Debug, Clone, Copy, clap::Args)]
-pub struct ResizeArgs {
-    /// How images reach the model size.
-    #[arg(long = "resize", value_enum, default_value_t = ResizeMode::Resize)]
-    pub mode: ResizeMode,
-    /// Resampler of `--resize resize`: pil (torchvision's Resize on PIL images, antialiased) or
-    /// tensor (plain bilinear, as Resize on tensors without antialiasing).
-    #[arg(long, value_enum, default_value_t = ResizeFilter::Pil)]
-    pub resize_filter: ResizeFilter,
-}
-
-impl ResizeArgs {
-    /// The mode the two options name together.
-    pub fn mode(&self) -> ResizeMode {
-        self.mode.with_filter(self.resize_filter)
-    }
 }
 
 impl ResizeMode {
@@ -437,6 +444,79 @@ fn pil_pass_f32(src: &[f32], dims: Dims, cx: &Taps, cy: &Taps) -> Vec<f32> {
 /// Full preprocessing to a `size`×`size` input.
 pub fn prepare(img: &Image, size: usize, mode: ResizeMode, norm: &Normalization) -> Prepared {
     prepare_hw(img, (size, size), mode, norm)
+}
+
+/// The size the model sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputSize {
+    /// The image's own size (a whole number of patches each way).
+    Native,
+    /// `(height, width)`, reached by the resize mode.
+    Fixed(usize, usize),
+}
+
+impl std::str::FromStr for InputSize {
+    type Err = String;
+
+    /// `native`, `H,W` or `S` (square), sides from 1 to 8192 px.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("native") {
+            return Ok(InputSize::Native);
+        }
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let num = |p: &str| {
+            p.parse::<usize>()
+                .ok()
+                .filter(|&v| (1..=8192).contains(&v))
+                .ok_or_else(|| format!("'{p}' is not a side length from 1 to 8192 px"))
+        };
+        match parts[..] {
+            [s] => num(s).map(|v| InputSize::Fixed(v, v)),
+            [h, w] => Ok(InputSize::Fixed(num(h)?, num(w)?)),
+            _ => Err(format!("'{s}': expected native, H,W or S")),
+        }
+    }
+}
+
+/// An input size a model cannot take.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputSizeError {
+    /// The image's own size is not usable (`InputSize::Native`).
+    #[error("the image is {0}")]
+    Native(String),
+    /// The requested `(height, width)` is not usable.
+    #[error("{message}")]
+    Fixed {
+        /// Height asked for.
+        h: usize,
+        /// Width asked for.
+        w: usize,
+        /// Why the model cannot take it.
+        message: String,
+    },
+}
+
+/// Preprocesses `img` for a model of `config` at `size` (default: the model's own square input),
+/// reached by `mode`. An input the model cannot take (not a whole number of patches, too large)
+/// is an error.
+pub fn prepare_for(
+    config: &VitConfig,
+    img: &Image,
+    size: Option<InputSize>,
+    mode: ResizeMode,
+    norm: &Normalization,
+) -> Result<Prepared, InputSizeError> {
+    let s = config.img_size;
+    let (h, w) = match size {
+        None => (s, s),
+        Some(InputSize::Native) => (img.height, img.width),
+        Some(InputSize::Fixed(h, w)) => (h, w),
+    };
+    config.grid_for(h, w).map_err(|message| match size {
+        Some(InputSize::Native) => InputSizeError::Native(message),
+        _ => InputSizeError::Fixed { h, w, message },
+    })?;
+    Ok(prepare_hw(img, (h, w), mode, norm))
 }
 
 /// Full preprocessing to a `(height, width)` input.

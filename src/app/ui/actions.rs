@@ -5,118 +5,14 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui;
 
-use super::Workbench;
+use super::action::{Action, Answer, ConflictAnswer, Pending};
+use super::workbench::Workbench;
 use crate::app::commands::UiCommand;
+use crate::app::slots::MapSlot;
 use crate::app::state::Session;
-use crate::app::transfer::{self, ExportKind, ImportKind};
+use crate::app::transfer::{self, ImportKind};
 use crate::project::recovery::{self, RecoveryCopy};
 use crate::project::{self, ProjectError, Status};
-
-/// Something a panel asks for; [`Workbench::apply`] carries it out.
-#[derive(Debug, Clone, PartialEq)]
-#[must_use]
-pub enum Action {
-    /// A registered command (buttons, menus and shortcuts alike).
-    Command(UiCommand),
-    /// Show image `i` of the project.
-    OpenImage(usize),
-    /// Replace the session with a project, image or folder (asks when work is unsaved).
-    OpenPath(PathBuf),
-    /// Export.
-    Export(ExportKind),
-    /// Import into the current image.
-    Import(ImportKind),
-    /// Add the checkpoint named in the path field.
-    AddCheckpoint,
-    /// Set the DICOM window (centre, width).
-    SetWindow((f64, f64)),
-    /// Show another frame of a multi-frame DICOM.
-    SetFrame(u32),
-    /// Add a label class.
-    AddClass,
-    /// A class was renamed or recoloured in place.
-    ClassEdited,
-    /// Mask from the boxes.
-    MaskFromBoxes,
-    /// Box from the mask.
-    BoxFromMask,
-    /// Score every image (the project plots).
-    ScoreAll,
-    /// Stop scoring.
-    CancelScoring,
-    /// Run the faithfulness tests of the current image's maps.
-    RunFaithfulness,
-    /// Stop them.
-    CancelFaithfulness,
-    /// Open the Sanity window.
-    ShowSanity,
-    /// Open the Study window.
-    ShowStudy,
-    /// Open the PACS browser.
-    ShowPacs,
-    /// Run the sanity check of one map of the current image.
-    RunSanity(crate::app::slots::MapSlot),
-    /// Stop it.
-    CancelSanity,
-    /// Compute the current image's failed maps again.
-    RetryMaps,
-    /// Restore a recovery copy.
-    Restore(RecoveryCopy),
-    /// Delete a recovery copy.
-    DiscardRecovery(RecoveryCopy),
-    /// Close the recovery list, keeping the copies.
-    KeepRecovery,
-    /// Show the recovery list again (File → Recover unsaved work…).
-    ShowRecovery,
-    /// The answer to "save changes?".
-    Confirm(Answer),
-    /// The answer to "the project changed on disk".
-    Conflict(ConflictAnswer),
-    /// Close the "save failed" dialog.
-    DismissSaveError,
-    /// The current image's file changed on disk: take the file there now as the image.
-    AcceptChangedImage,
-    /// The current image's file changed on disk: point the entry at the file named in the path
-    /// field (it must have the entry's identity).
-    RelinkImage,
-}
-
-/// Answers to "the project file changed on disk since it was read".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConflictAnswer {
-    /// Read the file again (this session's changes stay in its recovery copy).
-    Reload,
-    /// Save this session's content under another name (the path field).
-    SaveAs,
-    /// Write this session's content over the file on disk.
-    Overwrite,
-    /// Do nothing now.
-    Cancel,
-}
-
-/// Answers to "save changes?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// Save, then go on.
-    Save,
-    /// Go on without saving (the recovery copy is removed).
-    Discard,
-    /// Stay.
-    Cancel,
-}
-
-/// What waits for the "save changes?" answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Pending {
-    /// Open a project, image or folder.
-    Open(PathBuf),
-    /// Start an empty project.
-    NewProject,
-    /// Restore a recovery copy.
-    Restore(RecoveryCopy),
-    /// Close the window.
-    Quit,
-}
 
 impl Workbench {
     /// Replaces the session (after the answer to "save changes?", or when nothing is unsaved).
@@ -386,7 +282,7 @@ impl Workbench {
                             for l in lines.lines() {
                                 self.session.note(l.to_string());
                             }
-                            self.uploads = super::canvas::Uploads::default();
+                            self.uploads = super::view::Uploads::default();
                         }
                         Err(e) => self.session.note(e),
                     }
@@ -425,7 +321,7 @@ impl Workbench {
             Action::CancelScoring => self.store.cancel_batch(),
             Action::RunFaithfulness => self.run_faithfulness(),
             Action::CancelFaithfulness => self.store.cancel_faith(),
-            Action::ShowSanity => self.show_sanity = true,
+            Action::ShowSanity => self.sanity.open = true,
             Action::ShowStudy => self.show_study = true,
             Action::ShowPacs => self.show_pacs = true,
             Action::RunSanity(slot) => self.run_sanity(slot),
@@ -622,5 +518,23 @@ impl Workbench {
         if n > 0 {
             self.open((self.session.current as i64 + d).rem_euclid(n) as usize);
         }
+    }
+
+    /// Starts the sanity check of `slot`'s map on the current image.
+    pub fn run_sanity(&mut self, slot: MapSlot) {
+        let Some(l) = self.session.loaded.clone() else {
+            return;
+        };
+        let Some(keys) = self.keys_for(l.index) else {
+            return;
+        };
+        self.store.start_sanity(crate::app::worker::SanityJob {
+            id: 0,
+            key: keys[slot].clone(),
+            config: self.session.checkpoint().and_then(|c| c.1),
+            image: l.image.clone(),
+            device: self.session.model.device,
+            cancel: Default::default(),
+        });
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use eframe::egui;
 
-use super::Workbench;
+use super::workbench::Workbench;
 use crate::app::harness::{self, BenchStep};
 use crate::app::state::Tool;
 use crate::project::recovery::AutosaveStep;

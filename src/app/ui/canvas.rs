@@ -7,64 +7,14 @@ use std::sync::Arc;
 use eframe::egui::{self, Color32, Pos2, Rect as URect, Sense, Stroke, Vec2};
 use eframe::egui_wgpu;
 
-use super::{Action, Workbench};
+use super::action::Action;
+use super::workbench::Workbench;
 use crate::app::canvas_tool::{Button, Effect};
 use crate::app::overlay::{self, PaneCallback, PaneUniform, Upload};
 use crate::app::slots::{MapSlot, PerMap};
 use crate::app::state::Tool;
 use crate::metrics::Rect;
 use crate::project::{Layout, Threshold};
-
-/// How the canvas maps image pixels to the screen (shared by all panes: zoom and pan are synced).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ViewTransform {
-    /// Screen points per image pixel.
-    pub scale: f32,
-    /// Image point shown at the pane centre.
-    pub center: [f32; 2],
-    /// Fit the image to the pane every frame (until the user zooms or pans).
-    pub fit: bool,
-}
-
-impl Default for ViewTransform {
-    fn default() -> Self {
-        Self {
-            scale: 1.0,
-            center: [0.0, 0.0],
-            fit: true,
-        }
-    }
-}
-
-impl ViewTransform {
-    /// Screen position of image point `p` in `pane`.
-    pub fn to_screen(&self, pane: URect, p: (f32, f32)) -> Pos2 {
-        pane.center() + Vec2::new(p.0 - self.center[0], p.1 - self.center[1]) * self.scale
-    }
-
-    /// Image point under screen position `s` in `pane`.
-    pub fn image_at(&self, pane: URect, s: Pos2) -> (f32, f32) {
-        let d = (s - pane.center()) / self.scale;
-        (self.center[0] + d.x, self.center[1] + d.y)
-    }
-
-    fn zoom_about(&mut self, pane: URect, at: Pos2, factor: f32) {
-        self.fit = false;
-        let p = self.image_at(pane, at);
-        self.scale = (self.scale * factor).clamp(0.02, 64.0);
-        let d = (at - pane.center()) / self.scale;
-        self.center = [p.0 - d.x, p.1 - d.y];
-    }
-}
-
-/// What the GPU textures hold.
-#[derive(Default)]
-pub struct Uploads {
-    /// (image index, image identity) uploaded.
-    pub image: Option<(usize, usize)>,
-    maps: PerMap<Option<usize>>,
-    texture: Option<egui::TextureHandle>,
-}
 
 fn rgba_of(img: &crate::io::image::Image) -> Vec<u8> {
     let n = img.width * img.height;

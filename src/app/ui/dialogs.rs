@@ -4,8 +4,8 @@
 
 use eframe::egui;
 
+use super::action::{Action, Answer, ConflictAnswer, Pending};
 use super::probe;
-use super::{Action, Answer, ConflictAnswer, Pending};
 use crate::project::recovery::RecoveryCopy;
 
 /// "Save changes?" while `pending` waits for an answer.

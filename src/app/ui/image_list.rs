@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, Color32, Sense, Vec2};
 
-use super::Action;
+use super::action::Action;
 use crate::app::commands::UiCommand;
 use crate::app::state::Session;
 use crate::project::Status;

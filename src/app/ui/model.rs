@@ -3,7 +3,8 @@
 
 use eframe::egui;
 
-use super::{Action, Workbench};
+use super::action::Action;
+use super::workbench::Workbench;
 use crate::explain::softmax;
 use crate::model::device::DeviceChoice;
 

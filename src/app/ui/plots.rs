@@ -4,7 +4,7 @@
 use eframe::egui::{self, Color32};
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
-use super::Action;
+use super::action::Action;
 use crate::app::slots::{MapSlot, PerMap};
 use crate::app::store::{BatchScores, FaithState};
 use crate::app::worker::{FaithCurves, MapScores};

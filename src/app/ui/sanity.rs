@@ -5,8 +5,9 @@
 
 use eframe::egui;
 
-use super::{Action, Workbench};
+use super::action::Action;
 use crate::app::slots::MapSlot;
+use crate::app::store::SanityState;
 use crate::io::colormap::Colormap;
 
 /// Textures of the sanity maps shown, rebuilt when the job changes.
@@ -26,27 +27,46 @@ fn texture(ctx: &egui::Context, name: String, values: &[f32], size: usize) -> eg
     ctx.load_texture(name, img, egui::TextureOptions::LINEAR)
 }
 
-impl Workbench {
-    /// The Sanity window (when open).
-    pub(super) fn sanity_window(&mut self, ctx: &egui::Context) -> Vec<Action> {
+/// The Sanity window's own state: whether it is open, which map it checks, the textures of the
+/// maps shown.
+pub struct SanityWindow {
+    /// The window is open.
+    pub open: bool,
+    /// The map it checks.
+    pub slot: MapSlot,
+    textures: SanityTextures,
+}
+
+impl Default for SanityWindow {
+    fn default() -> Self {
+        Self {
+            open: false,
+            slot: MapSlot::Chefer,
+            textures: SanityTextures::default(),
+        }
+    }
+}
+
+impl SanityWindow {
+    /// The window (when open) over the maps of the latest job `st`.
+    pub fn ui(&mut self, ctx: &egui::Context, st: &SanityState) -> Vec<Action> {
         let mut out = Vec::new();
-        let mut open = self.show_sanity;
-        let st = &self.store.sanity;
-        if self.sanity_textures.id != st.id {
-            self.sanity_textures = SanityTextures {
+        let mut open = self.open;
+        if self.textures.id != st.id {
+            self.textures = SanityTextures {
                 id: st.id,
                 textures: Vec::new(),
             };
         }
-        while self.sanity_textures.textures.len() < st.maps.len() {
-            let m = &st.maps[self.sanity_textures.textures.len()];
+        while self.textures.textures.len() < st.maps.len() {
+            let m = &st.maps[self.textures.textures.len()];
             let t = texture(
                 ctx,
                 format!("sanity-{}-{}", st.id, m.label),
                 &m.values,
                 m.size,
             );
-            self.sanity_textures.textures.push(t);
+            self.textures.textures.push(t);
         }
         egui::Window::new("Sanity check")
             .open(&mut open)
@@ -57,7 +77,7 @@ impl Workbench {
                 );
                 ui.horizontal(|ui| {
                     for slot in MapSlot::ALL {
-                        ui.selectable_value(&mut self.sanity_slot, slot, slot.name());
+                        ui.selectable_value(&mut self.slot, slot, slot.name());
                     }
                     if st.running {
                         ui.spinner();
@@ -66,7 +86,7 @@ impl Workbench {
                             out.push(Action::CancelSanity);
                         }
                     } else if ui.button("Run").clicked() {
-                        out.push(Action::RunSanity(self.sanity_slot));
+                        out.push(Action::RunSanity(self.slot));
                     }
                 });
                 if let Some(e) = &st.error
@@ -75,7 +95,7 @@ impl Workbench {
                     ui.colored_label(egui::Color32::from_rgb(230, 90, 90), e);
                 }
                 egui::Grid::new("sanity_maps").spacing([8.0, 8.0]).show(ui, |ui| {
-                    for (i, (m, t)) in st.maps.iter().zip(&self.sanity_textures.textures).enumerate() {
+                    for (i, (m, t)) in st.maps.iter().zip(&self.textures.textures).enumerate() {
                         ui.vertical(|ui| {
                             ui.strong(&m.label);
                             ui.image((t.id(), egui::vec2(128.0, 128.0)));
@@ -91,25 +111,7 @@ impl Workbench {
                     }
                 });
             });
-        self.show_sanity = open;
+        self.open = open;
         out
-    }
-
-    /// Starts the sanity check of `slot`'s map on the current image.
-    pub fn run_sanity(&mut self, slot: MapSlot) {
-        let Some(l) = self.session.loaded.clone() else {
-            return;
-        };
-        let Some(keys) = self.keys_for(l.index) else {
-            return;
-        };
-        self.store.start_sanity(crate::app::worker::SanityJob {
-            id: 0,
-            key: keys[slot].clone(),
-            config: self.session.checkpoint().and_then(|c| c.1),
-            image: l.image.clone(),
-            device: self.session.model.device,
-            cancel: Default::default(),
-        });
     }
 }

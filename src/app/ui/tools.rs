@@ -3,7 +3,8 @@
 
 use eframe::egui::{self, Color32};
 
-use super::{Action, Workbench};
+use super::action::Action;
+use super::workbench::Workbench;
 use crate::app::commands::UiCommand;
 use crate::app::state::Tool;
 

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use eframe::egui;
 
-use super::{Action, probe};
+use super::action::Action;
+use super::probe;
 use crate::app::commands::UiCommand;
 use crate::app::state::Session;
 use crate::app::transfer::{ExportKind, ImportKind};

@@ -1,0 +1,532 @@
+//! `vitscope bench`: medians of repeated runs, printed beside the reference timings that the
+//! issues quote for these 2-core machines (PyTorch 2.15 for the model, the paper's Python for the
+//! metrics).
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::tensor::{Distribution, Tensor};
+use clap::{Args, ValueEnum};
+
+use vitscope::explain::{self, ExplainOptions, Method};
+use vitscope::metrics::{self, Mask, Rect};
+use vitscope::model::device::{self, DeviceChoice};
+use vitscope::model::{VitConfig, VitSize};
+
+use super::common::choice;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Suite {
+    /// ViT-B/16 forward and explanation maps.
+    Model,
+    /// Pointing game + IoU at several map sizes.
+    Metrics,
+    /// The workbench's map store headless: score a generated phantom project, report peak RSS.
+    App,
+    /// Faithfulness tests: both perturbation tests of a ViT-B/16 map, deletion + insertion on
+    /// the bundled model.
+    Faithfulness,
+    /// Both.
+    All,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// What to benchmark.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    suite: Suite,
+    /// Repetitions per case (the median is reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    iters: u32,
+    /// Model size for the model suite.
+    #[arg(long, value_parser = choice::<VitSize>(), default_value = "b")]
+    model: VitSize,
+    /// Device for the model suite.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "cpu")]
+    device: DeviceChoice,
+    /// Map sides for the metrics suite.
+    #[arg(long, value_delimiter = ',', default_value = "224,1024,2048,4096", value_parser = clap::value_parser!(u32).range(2..=8192))]
+    sizes: Vec<u32>,
+    /// Model cases to time (default: all of forward, attention, gradcam, gradcam-paper, chefer).
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
+    /// Metric backends to time (cpu, gpu).
+    #[arg(long, value_parser = choice::<DeviceChoice>(), value_delimiter = ',', default_value = "cpu,gpu")]
+    backends: Vec<DeviceChoice>,
+    /// App suite: images of the generated project.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    images: u64,
+    /// App suite: side of the generated images.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(32..=8192))]
+    size: u64,
+    /// App suite: budget of the maps cache in MiB (default 1024, as the workbench).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
+    map_cache_mb: Option<u64>,
+    /// Faithfulness suite: also time PyTorch's own loop (timm ViT-B/16, 19 single forwards) on
+    /// the same threads right before vitscope's, and set the goal from it (needs a Python with
+    /// torch and timm: `$VITSCOPE_PYTHON`, else `python3`).
+    #[arg(long)]
+    torch: bool,
+}
+
+/// PyTorch's eager loop of the perturbation pair, as a server: builds timm's ViT-B/16 (random
+/// weights) on `THREADS` threads, warms up, prints `ready TORCH TIMM`, then for each `run` line
+/// on stdin times 19 single forwards without gradient and prints the seconds.
+const TORCH_LOOP: &str = r#"
+import sys, time, torch, timm
+torch.set_num_threads(int(sys.argv[1]))
+m = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=2).eval()
+x = torch.randn(1, 3, 224, 224)
+with torch.no_grad():
+    for _ in range(2):
+        m(x)
+    print("ready", torch.__version__, timm.__version__, flush=True)
+    for line in sys.stdin:
+        t = time.perf_counter()
+        for _ in range(19):
+            m(x)
+        print(time.perf_counter() - t, flush=True)
+"#;
+
+/// A running [`TORCH_LOOP`], so that its loops and vitscope's alternate in one run.
+struct TorchLoop {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    python: String,
+    versions: String,
+}
+
+impl TorchLoop {
+    /// Starts `$VITSCOPE_PYTHON` (else `python3`) on `threads` threads and waits until it is
+    /// ready.
+    fn start(threads: usize) -> Result<Self> {
+        use std::process::{Command, Stdio};
+        let python = std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(&python)
+            .args(["-c", TORCH_LOOP, &threads.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("{python}: {e}"))?;
+        let (input, output) = match (child.stdin.take(), child.stdout.take()) {
+            (Some(i), Some(o)) => (i, std::io::BufReader::new(o)),
+            _ => anyhow::bail!("{python}: no pipes"),
+        };
+        let mut me = TorchLoop {
+            child,
+            input,
+            output,
+            python,
+            versions: String::new(),
+        };
+        let line = me.line()?;
+        let mut words = line.split_whitespace();
+        if words.next() != Some("ready") {
+            anyhow::bail!("{}: unexpected output {line:?}", me.python);
+        }
+        me.versions = format!(
+            "torch {}, timm {}",
+            words.next().unwrap_or("?"),
+            words.next().unwrap_or("?")
+        );
+        Ok(me)
+    }
+
+    /// One line of output; at its end, the last line of the interpreter's error output.
+    fn line(&mut self) -> Result<String> {
+        use std::io::{BufRead, Read};
+        let mut line = String::new();
+        if self.output.read_line(&mut line)? == 0 {
+            let mut err = String::new();
+            if let Some(mut e) = self.child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            let last = err.lines().last().unwrap_or("exited");
+            anyhow::bail!("{}: PyTorch's loop failed: {last}", self.python);
+        }
+        Ok(line.trim().to_string())
+    }
+
+    /// Times one loop of 19 forwards.
+    fn run(&mut self) -> Result<f64> {
+        use std::io::Write;
+        writeln!(self.input, "run")?;
+        self.input.flush()?;
+        let line = self.line()?;
+        line.parse()
+            .map_err(|_| anyhow::anyhow!("{}: no time in {line:?}", self.python))
+    }
+}
+
+impl Drop for TorchLoop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident set of this process (VmHWM), MiB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Generates an N-image S² phantom project in a temp folder and scores all of it through the
+/// workbench's map store and workers, headless.
+fn app_suite(args: &BenchArgs) -> Result<()> {
+    use vitscope::app::store::{self, DEFAULT_CACHE_MB, MapStore};
+    let (n, size) = (args.images as usize, args.size as usize);
+    let dir = std::env::temp_dir().join(format!("vitscope-bench-app-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Instant::now();
+    // The project is generated by a child `vitscope phantom`, so the peak RSS reported is the
+    // scoring's alone (the generator's buffers would stay mapped in this process).
+    let exe = std::env::current_exe()?;
+    let status = std::process::Command::new(exe)
+        .arg("phantom")
+        .arg("--out")
+        .arg(&dir)
+        .args([
+            "--n",
+            &n.to_string(),
+            "--seed",
+            "1",
+            "--size",
+            &size.to_string(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("generating the phantom project failed ({status})");
+    }
+    eprintln!(
+        "app suite: {n} phantom images of {size}² written in {:.1} s to {}",
+        t.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    let session = vitscope::app::session_for(&dir)?;
+    let cache_mb = args.map_cache_mb.unwrap_or(DEFAULT_CACHE_MB);
+    let mut st = MapStore::new(|| {}, None, cache_mb);
+    let t = Instant::now();
+    st.start_batch(store::batch_job(&session, 20.0));
+    let mut max_cache = 0usize;
+    while st.batch.running {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        st.poll();
+        max_cache = max_cache.max(st.cache.bytes());
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let (scored, failed) = (st.batch.rows.len(), st.batch.failed.len());
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some((i, e)) = st.batch.failed.first() {
+        eprintln!("image {i} failed: {e}");
+    }
+    eprintln!(
+        "app suite: {scored} scored, {failed} failed in {secs:.1} s; maps cache peak {:.0} MiB of {cache_mb} MiB",
+        max_cache as f64 / (1 << 20) as f64
+    );
+    if scored + failed != n {
+        anyhow::bail!("the batch ended after {} of {n} images", scored + failed);
+    }
+    println!(
+        "app bench: images={n} size={size} peak_rss_mb={:.0} images_per_s={:.2}",
+        peak_rss_mb(),
+        n as f64 / secs
+    );
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn time<T>(iters: u32, mut f: impl FnMut() -> T) -> f64 {
+    median(
+        (0..iters.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn model_suite(args: &BenchArgs) -> Result<()> {
+    let device = device::resolve(args.device);
+    let cfg = VitConfig::sized(args.model, 16, 2);
+    let vit = cfg.init(&device);
+    let input = Tensor::<4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
+    println!(
+        "model suite: ViT-{}/16 at 224, random weights, device {}, {} threads, median of {}",
+        <&str>::from(args.model).to_uppercase(),
+        device::describe(&device),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        args.iters
+    );
+    // Warm-up (allocator, kernels).
+    let _ = explain::to_vec(vit.forward(input.clone()));
+    let reference = [
+        ("forward", 0.209),
+        ("attention", 0.471),
+        ("gradcam", 0.694),
+        ("gradcam-paper", 4.87),
+        ("chefer", 2.53),
+    ];
+    println!(
+        "{:<14} {:>10} {:>12} {:>8}",
+        "case", "median s", "PyTorch s", "ratio"
+    );
+    if let Some(bad) = args
+        .cases
+        .iter()
+        .find(|c| !reference.iter().any(|(name, _)| name == c))
+    {
+        anyhow::bail!("unknown case '{bad}' (forward, attention, gradcam, gradcam-paper, chefer)");
+    }
+    for (name, torch) in reference {
+        if !args.cases.is_empty() && !args.cases.iter().any(|c| c == name) {
+            continue;
+        }
+        let secs = if name == "forward" {
+            time(args.iters, || explain::to_vec(vit.forward(input.clone())))
+        } else {
+            let method = Method::ALL
+                .into_iter()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| anyhow::anyhow!("no method {name}"))?;
+            let opts = ExplainOptions {
+                target: Some(1),
+                ..Default::default()
+            };
+            let mut err = None;
+            let s = time(args.iters, || {
+                if let Err(e) = explain::explain(&vit, input.clone(), method, &opts) {
+                    err = Some(e);
+                }
+            });
+            if let Some(e) = err {
+                return Err(e.into());
+            }
+            s
+        };
+        println!(
+            "{name:<14} {secs:>10.3} {torch:>12.3} {:>8.2}",
+            secs / torch
+        );
+    }
+    Ok(())
+}
+
+fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
+    use vitscope::faithfulness::suite::{self, Input, Test};
+    use vitscope::model::preprocess::{Normalization, ResizeMode};
+    let device = device::resolve(args.device);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "faithfulness suite: device {}, {threads} threads, median of {}",
+        device::describe(&device),
+        args.iters
+    );
+    println!(
+        "{:<40} {:>9} {:>10} {:>11} {:>7}",
+        "case", "forwards", "median s", "goal s", "ratio"
+    );
+    // A smooth synthetic image and map (ties in neither).
+    let image = |size: usize| vitscope::io::image::Image {
+        width: size,
+        height: size,
+        planes: (0..3)
+            .map(|c| {
+                (0..size * size)
+                    .map(|i| {
+                        let (x, y) = ((i % size) as f32, (i / size) as f32);
+                        0.5 + 0.4 * ((x * 0.05 + c as f32).sin() * (y * 0.07).cos())
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    let map = |size: usize| -> Vec<f32> {
+        (0..size * size)
+            .map(|i| ((i % size) as f32 * 0.031).sin() + (i / size) as f32 * 1e-3 + i as f32 * 1e-9)
+            .collect()
+    };
+    // Each case as the CLI runs it: the clean input's forward, then the tests' inputs. With
+    // `torch`, each repetition follows one of PyTorch's loops, and the goal is half of their
+    // median.
+    let case = |name: &str,
+                vit: &vitscope::model::Vit,
+                tests: &[Test],
+                goal: f64,
+                mut torch: Option<&mut TorchLoop>|
+     -> Result<()> {
+        let s = vit.config.img_size;
+        let input = Input::new(&image(s), s, ResizeMode::Resize, Normalization::default());
+        let m = map(s);
+        let forwards: usize = 1 + tests.iter().map(|t| t.forwards(s * s)).sum::<usize>();
+        let once = || -> Result<f64> {
+            let t = Instant::now();
+            let clean = input.logits(vit)?;
+            suite::run(vit, &input, &m, &clean, tests, |_, _| true)?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        once()?;
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..args.iters.max(1) {
+            if let Some(t) = torch.as_deref_mut() {
+                theirs.push(t.run()?);
+                // PyTorch's OpenMP threads spin for a while after a parallel region; let them
+                // go idle before vitscope's turn.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            ours.push(once()?);
+        }
+        let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
+        let secs = median(ours);
+        let goal = if theirs.is_empty() {
+            goal
+        } else {
+            0.5 * median(theirs.clone())
+        };
+        println!(
+            "{name:<40} {forwards:>9} {secs:>10.3} {goal:>11.3} {:>7.2}",
+            secs / goal
+        );
+        if let Some(t) = torch {
+            let (lo, hi) = ratios
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+            println!(
+                "  PyTorch's loop ({}, {threads} threads), alternating: median {:.3} s; \
+                 vitscope / PyTorch per repetition: median {:.2}× ({lo:.2}–{hi:.2}), goal 0.5×",
+                t.versions,
+                median(theirs),
+                median(ratios.clone()),
+            );
+        }
+        Ok(())
+    };
+    let vit_b = VitConfig::sized(VitSize::B, 16, 2).init(&device);
+    // Goal: half of PyTorch's eager loop on this machine: timed alongside with --torch, else
+    // the issue's figure (19 forwards × 0.209 s).
+    let mut torch = if args.torch {
+        Some(TorchLoop::start(threads)?)
+    } else {
+        None
+    };
+    case(
+        "ViT-B/16 perturb-pos + perturb-neg",
+        &vit_b,
+        &[Test::PerturbPos, Test::PerturbNeg],
+        0.5 * 19.0 * 0.209,
+        torch.as_mut(),
+    )?;
+    drop(torch);
+    let (weights, config) = (
+        vitscope::app::demo_dir().join("model.safetensors"),
+        vitscope::app::demo_dir().join("config.json"),
+    );
+    let opts = vitscope::model::LoadOptions {
+        config_file: Some(config),
+        ..Default::default()
+    };
+    let (demo, _) = vitscope::model::load_vit(&weights, &opts, &device)?;
+    case(
+        "bundled model deletion + insertion",
+        &demo,
+        &[Test::Deletion, Test::Insertion],
+        1.0,
+        None,
+    )?;
+    Ok(())
+}
+
+fn metrics_suite(args: &BenchArgs) -> Result<()> {
+    println!(
+        "metrics suite: PG + IoU(rect, binary) + Dice + energy at top 5/10/20/40 %, median of {}; \
+         the paper's Python takes ~122 ms at 224x224",
+        args.iters.max(5)
+    );
+    println!(
+        "{:<8} {:<8} {:>12} {:>14}",
+        "side", "backend", "median ms", "vs Python@224"
+    );
+    let tops = metrics::PAPER_TOPS;
+    for side in args.sizes.iter().map(|&s| s as usize) {
+        // Smooth map with plateaus (ties) plus noise, and a box mask.
+        let mut seed = 0x2545_f491_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let map: Vec<f32> = (0..side * side)
+            .map(|i| {
+                let (x, y) = (
+                    (i % side) as f32 / side as f32,
+                    (i / side) as f32 / side as f32,
+                );
+                let base = (-(((x - 0.6).powi(2) + (y - 0.4).powi(2)) * 8.0)).exp();
+                (base * 64.0).floor() / 64.0 + rnd() * 0.01
+            })
+            .collect();
+        let mask = Mask::from_rects(
+            side,
+            side,
+            &[Rect {
+                x0: side / 2,
+                y0: side / 4,
+                x1: side * 3 / 4,
+                y1: side / 2,
+            }],
+        );
+        for &backend in &args.backends {
+            let label = match backend {
+                DeviceChoice::Gpu => "gpu",
+                DeviceChoice::Cpu => "cpu",
+                DeviceChoice::Auto => "auto",
+            };
+            // First call builds pipelines; not timed.
+            if let Err(e) = metrics::gpu::compute(&map, side, side, &mask, &tops, backend) {
+                println!("{side:<8} {label:<8} unavailable: {e}");
+                continue;
+            }
+            let ms = 1e3
+                * time(args.iters.max(5), || {
+                    metrics::gpu::compute(&map, side, side, &mask, &tops, backend)
+                });
+            println!("{side:<8} {label:<8} {ms:>12.3} {:>13.0}x", 122.0 / ms);
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if args.suite == Suite::App {
+        return app_suite(&args);
+    }
+    if args.suite == Suite::Faithfulness {
+        return faithfulness_suite(&args);
+    }
+    if matches!(args.suite, Suite::Metrics | Suite::All) {
+        metrics_suite(&args)?;
+    }
+    if matches!(args.suite, Suite::Model | Suite::All) {
+        model_suite(&args)?;
+    }
+    Ok(())
+}

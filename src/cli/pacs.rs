@@ -1,0 +1,116 @@
+//! `vitscope pacs`: search a PACS over DICOMweb, fetch a study into a project, store files.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::common::print_outcome;
+
+/// `vitscope pacs`.
+#[derive(Args)]
+pub struct PacsArgs {
+    /// DICOMweb root (e.g. http://127.0.0.1:8042/dicom-web); else VITSCOPE_PACS_URL.
+    /// Credentials only from VITSCOPE_PACS_TOKEN or VITSCOPE_PACS_USER / VITSCOPE_PACS_PASSWORD.
+    #[arg(long)]
+    url: Option<String>,
+    /// Seconds before a request gives up.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    #[command(subcommand)]
+    action: PacsAction,
+}
+
+#[derive(clap::Subcommand)]
+enum PacsAction {
+    /// Find studies (QIDO-RS), each with its series.
+    Search {
+        /// Patient ID (wildcards * allowed).
+        #[arg(long)]
+        patient_id: Option<String>,
+        /// Modality in the study (CT, MR, CR, SEG, ...).
+        #[arg(long)]
+        modality: Option<String>,
+        /// Print a JSON list of {study, series: [UIDs], ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieve a study's instances (WADO-RS) into the project's cache folder and add them as
+    /// images of the project.
+    Fetch {
+        /// Study Instance UID.
+        #[arg(long)]
+        study: String,
+        /// Project file (.ron), which may list no images yet.
+        #[arg(long)]
+        project: PathBuf,
+    },
+    /// Store DICOM files (STOW-RS), e.g. exported SEG objects.
+    Store {
+        /// Files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub fn run(a: PacsArgs) -> Result<()> {
+    use vitscope::interop::dicomweb::{Auth, Client};
+    let url = a
+        .url
+        .clone()
+        .or_else(|| {
+            std::env::var("VITSCOPE_PACS_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+        })
+        .ok_or_else(|| anyhow::anyhow!("give --url or set VITSCOPE_PACS_URL"))?;
+    let client = Client::new(
+        &url,
+        Auth::from_env(),
+        std::time::Duration::from_secs(a.timeout),
+    )?;
+    match a.action {
+        PacsAction::Search {
+            patient_id,
+            modality,
+            json,
+        } => {
+            let mut warnings = Vec::new();
+            let studies =
+                client.search(patient_id.as_deref(), modality.as_deref(), &mut warnings)?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                println!("{}", serde_json::to_string(&studies)?);
+            } else {
+                for s in &studies {
+                    println!(
+                        "{}  {}  {}  {}  ({} series)",
+                        s.study,
+                        s.patient_id,
+                        s.date,
+                        s.description,
+                        s.series.len()
+                    );
+                }
+                eprintln!("{} stud(ies) at {}", studies.len(), client.url());
+            }
+        }
+        PacsAction::Fetch { study, project } => {
+            let r = vitscope::interop::pacs::fetch_into_project(&client, &study, &project)?;
+            print_outcome(&r.warnings, &r.notes, &r.lines);
+            eprintln!(
+                "added {} image(s) of study {study} to {} ({} already in it)",
+                r.added,
+                project.display(),
+                r.known
+            );
+        }
+        PacsAction::Store { files } => {
+            let n = client.store(&files)?;
+            eprintln!("stored {n} instance(s) at {}", client.url());
+        }
+    }
+    Ok(())
+}

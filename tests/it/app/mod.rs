@@ -1,0 +1,4 @@
+//! The workbench.
+
+mod gui;
+mod recovery_x11;

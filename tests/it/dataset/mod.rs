@@ -1,0 +1,5 @@
+//! Datasets: eval, phantoms, training.
+
+mod eval;
+mod phantom;
+mod train;

@@ -1,0 +1,3 @@
+//! The faithfulness tests and sanity checks against the reference fixtures.
+
+mod parity_faithfulness;

@@ -1,0 +1,4 @@
+//! Transfers: export, import, PACS.
+
+mod hospital;
+mod transfers;

@@ -1,0 +1,3 @@
+//! Image and DICOM reading.
+
+mod dicom;

@@ -1,0 +1,3 @@
+//! The project core: integrity of annotations.
+
+mod integrity;
