@@ -14,7 +14,7 @@
 //! - [`progress`]: how long jobs report progress and are cancelled.
 //!
 //! Long jobs take a [`progress::Progress`]; no module below [`app`] knows egui, clap or
-//! indicatif.
+//! indicatif. The types and functions most programs start from are re-exported here.
 
 pub mod app;
 pub mod dataset;
@@ -26,3 +26,12 @@ pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod project;
+
+pub use explain::run::{Setup, explain_image};
+pub use explain::{Explanation, Method, Target, explain};
+pub use faithfulness::sanity::{Cascade, Checkpoint, Checks};
+pub use io::image::{Image, read_image};
+pub use metrics::{Mask, MetricSet, Rect, compute_cpu};
+pub use model::{LoadOptions, Vit, VitConfig, VitSize, load_vit};
+pub use progress::{Progress, Silent};
+pub use project::{OpenProject, Project};

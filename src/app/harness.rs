@@ -9,6 +9,19 @@ use std::time::Instant;
 
 use eframe::egui::{self, Pos2, Vec2};
 
+/// What runs the window without a user, kept apart from the state a user sees.
+#[derive(Default)]
+pub struct Automation {
+    /// `--screenshot FILE`.
+    pub screenshot: Option<Screenshot>,
+    /// Frame timing run (`--bench-frames`).
+    pub frame_bench: Option<FrameBench>,
+    /// A scripted stroke (`--paint-stroke`).
+    pub paint_stroke: Option<ScriptedStroke>,
+    /// Set when an automated run (screenshot, frame bench) ended: the app closes.
+    pub finished: Option<Result<(), String>>,
+}
+
 /// A pending `--screenshot`.
 pub struct Screenshot {
     path: PathBuf,

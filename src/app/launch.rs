@@ -175,8 +175,8 @@ pub fn run(opts: GuiOptions) -> Result<()> {
                 cc.wgpu_render_state.clone(),
                 wb_opts,
             );
-            wb.frame_bench = bench.map(super::harness::FrameBench::new);
-            wb.paint_stroke = stroke.then(super::harness::ScriptedStroke::default);
+            wb.automation.frame_bench = bench.map(super::harness::FrameBench::new);
+            wb.automation.paint_stroke = stroke.then(super::harness::ScriptedStroke::default);
             Ok(Box::new(ExitReporter(wb)))
         }),
     )
@@ -197,7 +197,7 @@ struct ExitReporter(Workbench);
 impl eframe::App for ExitReporter {
     fn ui(&mut self, ui: &mut eframe::egui::Ui, frame: &mut eframe::Frame) {
         eframe::App::ui(&mut self.0, ui, frame);
-        if let Some(r) = self.0.finished.take() {
+        if let Some(r) = self.0.automation.finished.take() {
             *SCREENSHOT_RESULT.lock().expect("lock") = Some(r);
         }
     }

@@ -61,7 +61,7 @@ fn map_for(
     mask: &Mask,
 ) -> Result<Vec<f32>, EvalError> {
     if cache.exists() {
-        let a = npy::read_f32(cache).map_err(|e| EvalError::Other(e.to_string()))?;
+        let a = npy::read_f32(cache)?;
         crate::io::guard::check_finite(&a.data, "the cached map").map_err(|e| {
             EvalError::Layout {
                 path: cache.to_path_buf(),
@@ -72,8 +72,7 @@ fn map_for(
             return Ok(a.data);
         }
     }
-    let img = vimage::read_image_frame(&item.image, item.frame)
-        .map_err(|e| EvalError::Other(e.to_string()))?;
+    let img = vimage::read_image_frame(&item.image, item.frame)?;
     let setup = explain::run::Setup {
         resize: cfg.resize,
         ..Default::default()
@@ -94,8 +93,7 @@ fn map_for(
             message: e.to_string(),
         })?;
     }
-    npy::write_f32(cache, &[mask.height, mask.width], &map)
-        .map_err(|e| EvalError::Other(e.to_string()))?;
+    npy::write_f32(cache, &[mask.height, mask.width], &map)?;
     Ok(map)
 }
 
@@ -108,7 +106,7 @@ pub fn evaluate(
 ) -> Result<Vec<Row>, EvalError> {
     let masks: Vec<Mask> = items
         .iter()
-        .map(|it| vmask::read_mask(&it.mask).map_err(|e| EvalError::Other(e.to_string())))
+        .map(|it| vmask::read_mask(&it.mask).map_err(EvalError::from))
         .collect::<Result<_, _>>()?;
     for (it, m) in items.iter().zip(&masks) {
         let (w, h) = image_size(&it.image)?;
@@ -190,7 +188,7 @@ pub fn accuracy(
             progress.set_message(&format!("{name} classify"));
             crate::progress::check(progress)?;
             progress.inc(1);
-            let img = vimage::read_image(&l.image).map_err(|e| EvalError::Other(e.to_string()))?;
+            let img = vimage::read_image(&l.image)?;
             let prepared =
                 preprocess::prepare(&img, vit.config.img_size, resize, &Normalization::default());
             let logits = explain::to_vec(vit.forward(prepared.tensor(&device)))
@@ -254,7 +252,7 @@ pub fn write_accuracy(acc: &[Accuracy], cfg: &EvalConfig) -> Result<String, Eval
 
 /// Width and height of an image file (header only for raster formats).
 fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
-    vimage::dimensions(path).map_err(|e| EvalError::Other(e.to_string()))
+    Ok(vimage::dimensions(path)?)
 }
 
 /// Writes `per_image.csv`, `summary.csv` and `summary.md` into `cfg.out`. Returns the Markdown.

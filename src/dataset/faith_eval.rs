@@ -50,7 +50,7 @@ fn other(e: impl std::fmt::Display) -> EvalError {
 }
 
 fn input_of(vit: &Vit, item: &Item, resize: ResizeMode) -> Result<Input, EvalError> {
-    let img = vimage::read_image_frame(&item.image, item.frame).map_err(other)?;
+    let img = vimage::read_image_frame(&item.image, item.frame)?;
     Ok(Input::new(
         &img,
         vit.config.img_size,

@@ -21,6 +21,18 @@ pub enum EvalError {
     /// Other failure with context.
     #[error("{0}")]
     Other(String),
+    /// An image or mask could not be read or written.
+    #[error(transparent)]
+    Image(#[from] crate::io::image::ImageError),
+    /// A map file could not be read or written.
+    #[error(transparent)]
+    Npy(#[from] crate::io::npy::NpyError),
+    /// The project could not be read.
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+    /// `labels.csv` could not be read.
+    #[error(transparent)]
+    Labels(#[from] super::labels::LabelError),
     /// The front end asked the run to stop.
     #[error(transparent)]
     Cancelled(#[from] crate::progress::Cancelled),
@@ -45,7 +57,7 @@ pub struct Item {
 /// Images whose file changed on disk are left out, each with a line in the returned warnings.
 pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>), EvalError> {
     use crate::project::{self, OpenProject, naming};
-    let open = OpenProject::read(file).map_err(|e| EvalError::Other(e.to_string()))?;
+    let open = OpenProject::read(file)?;
     let names = naming::export_names(&open.project);
     let mut items = Vec::new();
     let mut warnings = Vec::new();

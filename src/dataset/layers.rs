@@ -77,12 +77,11 @@ pub fn sweep(
             progress.set_message(&format!("{name} layers {}", item.stem));
             crate::progress::check(progress)?;
             progress.inc(1);
-            let mask = vmask::read_mask(&item.mask).map_err(|e| other(e.to_string()))?;
+            let mask = vmask::read_mask(&item.mask)?;
             if mask.bbox().is_none() {
                 continue; // negative image
             }
-            let img = vimage::read_image_frame(&item.image, item.frame)
-                .map_err(|e| other(e.to_string()))?;
+            let img = vimage::read_image_frame(&item.image, item.frame)?;
             let prepared = preprocess::prepare(
                 &img,
                 vit.config.img_size,

@@ -93,7 +93,7 @@ pub fn run(
     if let Some(dir) = &extras.labels_from
         && dir.join("labels.csv").is_file()
     {
-        let labelled = labels::read_labels(dir).map_err(|e| EvalError::Other(e.to_string()))?;
+        let labelled = labels::read_labels(dir)?;
         let acc = eval::accuracy(models, &labelled, cfg.resize, progress)?;
         progress.finish();
         markdown = eval::write_accuracy(&acc, cfg)? + &markdown;

@@ -44,13 +44,13 @@ impl Workbench {
 
     pub(super) fn automation_step(&mut self, ctx: &egui::Context) {
         let loaded = self.fully_loaded();
-        if let Some(shot) = &mut self.screenshot
+        if let Some(shot) = &mut self.automation.screenshot
             && let Some(r) = shot.step(ctx, self.session.loaded.is_none() || loaded)
         {
             self.finish(ctx, r);
         }
         let pane = self.pane_rects.first().copied();
-        if let Some(bench) = &mut self.frame_bench {
+        if let Some(bench) = &mut self.automation.frame_bench {
             ctx.request_repaint();
             if loaded {
                 let px = self.session.mask_pixels();
@@ -59,13 +59,13 @@ impl Workbench {
                     BenchStep::StartStroke => self.session.tool = Tool::Brush,
                     BenchStep::Finished => {
                         bench.report(px);
-                        self.frame_bench = None;
+                        self.automation.frame_bench = None;
                         self.finish(ctx, Ok(()));
                     }
                 }
             }
         }
-        if let Some(stroke) = &mut self.paint_stroke {
+        if let Some(stroke) = &mut self.automation.paint_stroke {
             if !stroke.started() {
                 if loaded && let Some(p) = pane {
                     self.session.tool = Tool::Brush;
@@ -84,14 +84,14 @@ impl Workbench {
                         harness::mask_digest(&ann.mask.data)
                     );
                 }
-                self.paint_stroke = None;
+                self.automation.paint_stroke = None;
             }
         }
     }
 
     /// An automated run ended: close without asking (nothing of the user's is at stake).
     pub(super) fn finish(&mut self, ctx: &egui::Context, r: Result<(), String>) {
-        self.finished = Some(r);
+        self.automation.finished = Some(r);
         self.quit_confirmed = true;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
@@ -104,10 +104,10 @@ impl eframe::App for Workbench {
     }
 
     fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
-        if let Some(bench) = &self.frame_bench {
+        if let Some(bench) = &self.automation.frame_bench {
             raw_input.events.extend(bench.stroke_events());
         }
-        if let Some(stroke) = &mut self.paint_stroke {
+        if let Some(stroke) = &mut self.automation.paint_stroke {
             raw_input.events.extend(stroke.events());
         }
     }

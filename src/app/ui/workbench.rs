@@ -19,7 +19,7 @@ use super::study::StudyView;
 use super::view::{Uploads, ViewTransform};
 use crate::app::canvas_tool::CanvasTool;
 use crate::app::commands::{KeyName, UiCommand};
-use crate::app::harness::{FrameBench, Screenshot, ScriptedStroke};
+use crate::app::harness::{Automation, Screenshot};
 use crate::app::slots::PerMap;
 use crate::app::state::Session;
 use crate::app::store::{DEFAULT_CACHE_MB, MapStore};
@@ -65,7 +65,6 @@ pub struct Workbench {
     /// Text of the path field (the in-app way to name files).
     pub path_field: String,
     pub(super) show_help: bool,
-    pub(super) screenshot: Option<Screenshot>,
     pub(super) autosave: AutosaveClock,
     pub(super) data_dir: PathBuf,
     pub(super) cache_override: Option<u64>,
@@ -82,15 +81,12 @@ pub struct Workbench {
     pub(super) quit_confirmed: bool,
     pub(super) frame_cpu_ms: Option<f32>,
     pub(super) hover: Option<(usize, usize)>,
-    /// Set when an automated run (screenshot, frame bench) ended: the app closes.
-    pub finished: Option<Result<(), String>>,
     /// Show timings (frame CPU, metrics ms); snapshot tests turn them off.
     pub show_timings: bool,
     pub(super) gpu_name: Option<String>,
-    /// Frame timing run (`--bench-frames`).
-    pub frame_bench: Option<FrameBench>,
-    /// A scripted stroke (`--paint-stroke`).
-    pub paint_stroke: Option<ScriptedStroke>,
+    /// What runs the window without a user (`--screenshot`, `--bench-frames`, the scripted
+    /// stroke), apart from the state a user sees.
+    pub automation: Automation,
     pub(super) mask_px: Option<((usize, u64), usize)>,
     pub(super) sent_key: Option<SentKey>,
     /// The k of the last batch.
@@ -181,7 +177,6 @@ impl Workbench {
             pane_rects: Vec::new(),
             path_field: String::new(),
             show_help: false,
-            screenshot: opts.screenshot.map(Screenshot::new),
             autosave: AutosaveClock::new(Duration::from_secs(recovery::autosave_secs())),
             data_dir,
             cache_override: opts.cache_mb,
@@ -193,11 +188,12 @@ impl Workbench {
             quit_confirmed: false,
             frame_cpu_ms: None,
             hover: None,
-            finished: None,
             show_timings: true,
             gpu_name,
-            frame_bench: None,
-            paint_stroke: None,
+            automation: Automation {
+                screenshot: opts.screenshot.map(Screenshot::new),
+                ..Default::default()
+            },
             mask_px: None,
             sent_key: None,
             batch_top: None,

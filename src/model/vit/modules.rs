@@ -107,12 +107,14 @@ impl LayerScale {
     }
 
     /// `γ ⊙ y` over the last dimension.
+    #[inline]
     pub fn apply<const D: usize>(&self, y: Tensor<D>) -> Tensor<D> {
         y * self.gamma.val().unsqueeze()
     }
 }
 
 /// `γ ⊙ y` when the branch has a LayerScale, else `y`.
+#[inline]
 pub fn scaled<const D: usize>(ls: &Option<LayerScale>, y: Tensor<D>) -> Tensor<D> {
     match ls {
         Some(ls) => ls.apply(y),
@@ -197,12 +199,14 @@ pub type AbsoluteLinears = BlockLinears<(Tensor<2>, Tensor<2>)>;
 
 /// `wᵀ` of a burn-layout Linear weight, materialised contiguously (flattening a transposed view
 /// forces the copy on every backend).
+#[inline]
 pub(super) fn contiguous_transpose(w: Tensor<2>) -> Tensor<2> {
     let [i, o] = w.dims();
     w.transpose().reshape([i * o]).reshape([o, i])
 }
 
 /// GELU written with `erf` so every backend differentiates it exactly.
+#[inline]
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2)
         .erf()
@@ -213,6 +217,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `x W[:, start..start + len] + bias[start..start + len]` of a linear layer: its outputs in a
 /// column range (the weight's columns as a view).
+#[inline]
 pub(super) fn linear_cols(l: &Linear, x: Tensor<2>, start: usize, len: usize) -> Tensor<2> {
     with_bias_range(
         l,
@@ -223,12 +228,14 @@ pub(super) fn linear_cols(l: &Linear, x: Tensor<2>, start: usize, len: usize) ->
 }
 
 /// `y + bias` of a linear layer.
+#[inline]
 pub(super) fn with_bias(l: &Linear, y: Tensor<2>) -> Tensor<2> {
     let len = l.weight.dims()[1];
     with_bias_range(l, y, 0, len)
 }
 
 /// `y + bias[start..start + len]` of a linear layer (none without a bias).
+#[inline]
 pub(super) fn with_bias_range(l: &Linear, y: Tensor<2>, start: usize, len: usize) -> Tensor<2> {
     match &l.bias {
         Some(bias) => y + bias.val().narrow(0, start, len).unsqueeze(),
@@ -240,6 +247,7 @@ pub(super) fn with_bias_range(l: &Linear, y: Tensor<2>, start: usize, len: usize
 /// gradient is right or not needed (no gradient flows through `x`, or the CPU backend Flex, whose
 /// GELU backward is exact), else [`gelu`] (plain differentiable ops): the wgpu backend's fused
 /// GELU backward uses the tanh approximation's derivative.
+#[inline]
 pub(super) fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !x.is_tracked() || x.device() == Device::flex() {
         burn::tensor::activation::gelu(x)
@@ -257,6 +265,7 @@ pub(super) fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// # Shapes
 /// - q: `[B * nq, H * Dh]`, k, v: `[B * N, H * Dh]` (`shape` = `[B, N, H, Dh]`) →
 ///   `[B * nq, H * Dh]` (`nq` query rows per image: `N`, or 1 for the class token alone)
+#[inline]
 pub(super) fn attention_inference(
     q: Tensor<2>,
     k: Tensor<2>,
@@ -300,6 +309,7 @@ pub(super) fn attention_inference(
 /// backend's scalar `erf`) on the CPU, else [`gelu_exact`]. Explanation maps keep
 /// [`gelu_exact`]: Chefer's relevance in the early blocks amplifies rounding differences of
 /// the forward pass, and the lane-wise `erf` rounds a few units in the last place further.
+#[inline]
 pub(super) fn gelu_inference<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !x.is_tracked() && x.device() == Device::flex() {
         crate::model::lanes::gelu_values(x)
