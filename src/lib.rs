@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod dataset;
+pub mod error;
 pub mod explain;
 pub mod faithfulness;
 pub mod interop;

@@ -105,13 +105,12 @@ impl MetricsWorker {
                         job = newer;
                     }
                     let t = std::time::Instant::now();
-                    let scores =
-                        crate::io::guard::catch_panic(|| score(&job)).unwrap_or_else(|e| {
-                            job.maps
-                                .iter()
-                                .map(|(slot, _)| (*slot, Err(format!("scoring failed: {e}"))))
-                                .collect()
-                        });
+                    let scores = guarded(|| score(&job)).unwrap_or_else(|e| {
+                        job.maps
+                            .iter()
+                            .map(|(slot, _)| (*slot, Err(format!("scoring failed: {e}"))))
+                            .collect()
+                    });
                     let _ = tx.send(MetricsReply {
                         generation: job.generation,
                         scores,
@@ -156,4 +155,9 @@ pub fn score(job: &MetricsJob) -> Vec<(MapSlot, Result<MapScores, String>)> {
             (*slot, r)
         })
         .collect()
+}
+
+/// Runs `f`, a panic inside it coming back as its message.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    crate::io::guard::catch_panic(f).map_err(|e| e.to_string())
 }

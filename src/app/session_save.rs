@@ -54,7 +54,7 @@ impl Session {
                     },
                     other => ProjectError::Write {
                         path: path.to_path_buf(),
-                        message: other.to_string(),
+                        source: other.into(),
                     },
                 })?,
             )
@@ -129,7 +129,7 @@ impl Session {
             .clone()
             .ok_or_else(|| ProjectError::Write {
                 path: PathBuf::from("(untitled)"),
-                message: "the project has no file yet: use Save as".into(),
+                source: "the project has no file yet: use Save as".into(),
             })?;
         self.save_to(&path, false)?;
         Ok(path)
@@ -159,7 +159,7 @@ impl Session {
                 None => {
                     return Err(ProjectError::Write {
                         path: PathBuf::from("(untitled)"),
-                        message: "no recovery file for this untitled session".into(),
+                        source: "no recovery file for this untitled session".into(),
                     });
                 }
             },
@@ -197,7 +197,7 @@ impl Session {
         recovery::write_meta(path, self.live.id, project.as_deref()).map_err(|e| {
             ProjectError::Write {
                 path: path.to_path_buf(),
-                message: e.to_string(),
+                source: e.into(),
             }
         })?;
         Ok(())

@@ -248,7 +248,9 @@ impl Session {
                 ));
                 Ok(s)
             }
-            Err(ProjectError::CannotLock { message, .. }) => {
+            Err(ProjectError::CannotLock {
+                source: message, ..
+            }) => {
                 let open = OpenProject::read(path)?;
                 let why = format!("nobody: its folder takes no lock file ({message})");
                 let mut s = Self::from_open(open, Some(why));

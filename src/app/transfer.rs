@@ -199,15 +199,14 @@ pub fn csv_rows(
     rows
 }
 
-/// Writes the metrics CSV (RFC 4180 quoting).
+/// Writes the metrics CSV (RFC 4180 quoting, formula cells guarded: [`crate::io::table`]).
 fn write_metrics_csv(path: &Path, rows: &[Vec<String>]) -> Result<(), String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    let mut w = crate::io::table::Table::new(CSV_HEADER);
     for r in rows {
-        w.write_record(r).map_err(|e| e.to_string())?;
+        w.row(r);
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
-    crate::io::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    w.write(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes an export to `path`; returns what was written, for the status line.
@@ -286,10 +285,11 @@ pub fn import(
             states[i]
                 .as_ref()
                 .map(|s| s.ann.clone())
-                .ok_or_else(|| format!("image {} is not loaded", i + 1))
+                .ok_or_else(|| crate::error::Invalid(format!("image {} is not loaded", i + 1)))
         },
         opts,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     session.project.classes = plan.classes.clone();
     let here = session.current;
     for (&i, after) in &plan.changes {

@@ -139,7 +139,7 @@ impl ModelThread {
         };
         // A panic inside burn must not end this thread (the UI would wait for ever): it comes
         // back as this job's error.
-        let (v, _) = crate::io::guard::catch_panic(|| load_vit(weights, &opts, &dev))
+        let (v, _) = guarded(|| load_vit(weights, &opts, &dev))
             .map_err(|e| format!("{}: {e}", weights.display()))?
             .map_err(|e| e.to_string())?;
         let v = Arc::new(v);
@@ -181,18 +181,16 @@ impl ModelThread {
                 layer: key.layer,
                 head: key.head,
             };
-            let r = crate::io::guard::catch_panic(|| {
-                explain::run::explain_prepared(vit, &prepared, key.method, &opts)
-            })
-            .map_err(|e| format!("{}: {e}", key.method))
-            .and_then(|r| r.map_err(|e| e.to_string()))
-            .map(|done| MapResult {
-                width: image.width,
-                height: image.height,
-                values: Arc::new(done.original),
-                target: done.explanation.target,
-                logits: done.explanation.logits,
-            });
+            let r = guarded(|| explain::run::explain_prepared(vit, &prepared, key.method, &opts))
+                .map_err(|e| format!("{}: {e}", key.method))
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map(|done| MapResult {
+                    width: image.width,
+                    height: image.height,
+                    values: Arc::new(done.original),
+                    target: done.explanation.target,
+                    logits: done.explanation.logits,
+                });
             done(self, key, r);
         }
     }
@@ -229,17 +227,15 @@ impl ModelThread {
                     &Normalization::default(),
                 );
                 let dev = vit.device();
-                crate::io::guard::catch_panic(|| {
-                    explain::attention::layer_head_maps(&vit, prepared.tensor(&dev))
-                })
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .map(|(_, grids)| {
-                    Arc::new(LayerMaps {
-                        grids,
-                        patch: vit.config.patch_size,
-                        geometry: prepared.geometry,
+                guarded(|| explain::attention::layer_head_maps(&vit, prepared.tensor(&dev)))
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .map(|(_, grids)| {
+                        Arc::new(LayerMaps {
+                            grids,
+                            patch: vit.config.patch_size,
+                            geometry: prepared.geometry,
+                        })
                     })
-                })
             });
         self.send(ExplainReply::Layers { id: job.id, maps });
     }
@@ -248,9 +244,7 @@ impl ModelThread {
     /// the cascade from the head down.
     fn sanity(&mut self, job: SanityJob) {
         let id = job.id;
-        let error = crate::io::guard::catch_panic(|| self.sanity_inner(&job))
-            .and_then(|r| r)
-            .err();
+        let error = guarded(|| self.sanity_inner(&job)).and_then(|r| r).err();
         self.send(ExplainReply::SanityEnded { id, error });
     }
 
@@ -332,12 +326,11 @@ impl ModelThread {
                 layer: key.layer,
                 head: key.head,
             };
-            let map =
-                crate::io::guard::catch_panic(|| explain::explain(&vit, x, key.method, &opts))
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-                    .map_err(|e| format!("{}: {e}", key.method))?;
+            let map = guarded(|| explain::explain(&vit, x, key.method, &opts))
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map_err(|e| format!("{}: {e}", key.method))?;
             let mut last = 0;
-            let curves = crate::io::guard::catch_panic(|| {
+            let curves = guarded(|| {
                 faith::run(
                     &vit,
                     &input,
@@ -465,4 +458,9 @@ impl ModelThread {
         });
         Ok((score_image(&per_slot, &ann, top_percent), maps))
     }
+}
+
+/// Runs `f`, a panic inside it coming back as its message.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    crate::io::guard::catch_panic(f).map_err(|e| e.to_string())
 }

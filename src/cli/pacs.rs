@@ -14,9 +14,14 @@ pub struct PacsArgs {
     /// Credentials only from VITSCOPE_PACS_TOKEN or VITSCOPE_PACS_USER / VITSCOPE_PACS_PASSWORD.
     #[arg(long)]
     url: Option<String>,
-    /// Seconds before a request gives up.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout: u64,
+    /// Seconds to wait for a connection, for an answer and for a reply's body; else
+    /// VITSCOPE_PACS_TIMEOUT, else 30.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    timeout: Option<u64>,
+    /// PEM file of CA certificates to trust (a hospital's private CA), beside the system's
+    /// store and the built-in roots; else VITSCOPE_PACS_CA.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     action: PacsAction,
 }
@@ -54,7 +59,7 @@ enum PacsAction {
 }
 
 pub fn run(a: PacsArgs) -> Result<()> {
-    use vitscope::interop::dicomweb::{Auth, Client};
+    use vitscope::interop::dicomweb::{Auth, Client, Settings};
     let url = a
         .url
         .clone()
@@ -64,11 +69,17 @@ pub fn run(a: PacsArgs) -> Result<()> {
                 .filter(|u| !u.is_empty())
         })
         .ok_or_else(|| anyhow::anyhow!("give --url or set VITSCOPE_PACS_URL"))?;
-    let client = Client::new(
-        &url,
-        Auth::from_env(),
-        std::time::Duration::from_secs(a.timeout),
-    )?;
+    let mut settings = Settings::from_env();
+    if let Some(t) = a.timeout {
+        settings.timeout = std::time::Duration::from_secs(t);
+    }
+    if let Some(f) = &a.ca_file {
+        settings.ca_file = Some(f.clone());
+    }
+    let client = Client::with_settings(&url, Auth::from_env(), &settings)?;
+    if let Some(w) = client.clear_text_warning() {
+        eprintln!("warning: {w}");
+    }
     match a.action {
         PacsAction::Search {
             patient_id,

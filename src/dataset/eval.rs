@@ -14,6 +14,7 @@ use super::items::{EvalError, Item};
 use super::report::{Columns, mean};
 use crate::dataset::labels::Labelled;
 use crate::explain::{self, ExplainOptions, Method};
+use crate::io::table::Table;
 use crate::io::{image as vimage, mask as vmask, npy, write_atomic};
 use crate::metrics::{self, Mask};
 use crate::model::Vit;
@@ -65,7 +66,7 @@ fn map_for(
         crate::io::guard::check_finite(&a.data, "the cached map").map_err(|e| {
             EvalError::Layout {
                 path: cache.to_path_buf(),
-                message: e,
+                source: e.into(),
             }
         })?;
         if a.shape == [mask.height, mask.width] {
@@ -82,7 +83,7 @@ fn map_for(
         ..Default::default()
     };
     let mut map = explain::run::explain_image(vit, &img, &setup, method, &opts)
-        .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?
+        .map_err(|e| EvalError::item(item.image.display(), e))?
         .original;
     if (img.width, img.height) != (mask.width, mask.height) {
         map = preprocess::resize_bilinear(&map, img.width, img.height, mask.width, mask.height);
@@ -90,7 +91,7 @@ fn map_for(
     if let Some(parent) = cache.parent() {
         std::fs::create_dir_all(parent).map_err(|e| EvalError::Layout {
             path: parent.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
     }
     npy::write_f32(cache, &[mask.height, mask.width], &map)?;
@@ -111,13 +112,13 @@ pub fn evaluate(
     for (it, m) in items.iter().zip(&masks) {
         let (w, h) = image_size(&it.image)?;
         if (m.width, m.height) != (w, h) {
-            return Err(EvalError::Other(format!(
+            return Err(EvalError::Invalid(crate::error::Invalid(format!(
                 "{}: mask is {}×{} but its image {} is {w}×{h}",
                 it.mask.display(),
                 m.width,
                 m.height,
                 it.image.display()
-            )));
+            ))));
         }
     }
     progress.set_len((models.len() * cfg.methods.len() * items.len()) as u64);
@@ -141,7 +142,7 @@ pub fn evaluate(
                 let (w, h) = (mask.width, mask.height);
                 let score = |m: &Mask| {
                     metrics::gpu::compute(&map, w, h, m, &cfg.tops, cfg.backend)
-                        .map_err(|e| EvalError::Other(format!("{}: {e}", item.stem)))
+                        .map_err(|e| EvalError::item(&item.stem, e))
                 };
                 let boxed = Mask::from_rects(w, h, &[bbox]);
                 rows.push(Row {
@@ -192,7 +193,7 @@ pub fn accuracy(
             let prepared =
                 preprocess::prepare(&img, vit.config.img_size, resize, &Normalization::default());
             let logits = explain::to_vec(vit.forward(prepared.tensor(&device)))
-                .map_err(|e| EvalError::Other(format!("{}: {e}", l.image.display())))?;
+                .map_err(|e| EvalError::item(l.image.display(), e))?;
             let c = &mut per_class[l.label];
             c.0 += usize::from(explain::argmax(&logits) == l.label);
             c.1 += 1;
@@ -209,7 +210,13 @@ pub fn accuracy(
 
 /// Writes `accuracy.csv` into `cfg.out` and returns its Markdown table.
 pub fn write_accuracy(acc: &[Accuracy], cfg: &EvalConfig) -> Result<String, EvalError> {
-    let mut csv = String::from("checkpoint,images,correct,accuracy,per_class_accuracy\n");
+    let mut csv = Table::new([
+        "checkpoint",
+        "images",
+        "correct",
+        "accuracy",
+        "per_class_accuracy",
+    ]);
     let mut md = String::from(
         "\n**Classification accuracy** (argmax of the logits against `labels.csv`)\n\n| checkpoint | n | accuracy | per class |\n| --- | --- | --- | --- |\n",
     );
@@ -221,14 +228,13 @@ pub fn write_accuracy(acc: &[Accuracy], cfg: &EvalConfig) -> Result<String, Eval
             .enumerate()
             .map(|(c, (k, n))| format!("{c}: {k}/{n}"))
             .collect();
-        let _ = writeln!(
-            csv,
-            "{},{},{},{rate:.6},{}",
-            a.checkpoint,
-            a.total,
-            a.correct,
-            per.join(" ")
-        );
+        csv.row([
+            a.checkpoint.clone(),
+            a.total.to_string(),
+            a.correct.to_string(),
+            format!("{rate:.6}"),
+            per.join(" "),
+        ]);
         let _ = writeln!(
             md,
             "| {} | {} | {:.1} % | {} |",
@@ -241,11 +247,11 @@ pub fn write_accuracy(acc: &[Accuracy], cfg: &EvalConfig) -> Result<String, Eval
     let path = cfg.out.join("accuracy.csv");
     std::fs::create_dir_all(&cfg.out).map_err(|e| EvalError::Layout {
         path: cfg.out.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
-    write_atomic(&path, csv.as_bytes()).map_err(|e| EvalError::Layout {
+    csv.write(&path).map_err(|e| EvalError::Layout {
         path: path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     Ok(md)
 }
@@ -259,29 +265,45 @@ fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
 pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<String, EvalError> {
     let io = |p: &Path, e: std::io::Error| EvalError::Layout {
         path: p.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let tops = &cfg.tops;
-    let mut per = String::from("checkpoint,method,image,annotation,pointing_game,energy");
+    let mut head: Vec<String> = [
+        "checkpoint",
+        "method",
+        "image",
+        "annotation",
+        "pointing_game",
+        "energy",
+    ]
+    .map(String::from)
+    .to_vec();
     for p in tops {
-        let _ = write!(per, ",iou_rect@{p},iou_binary@{p},dice@{p}");
+        head.extend([
+            format!("iou_rect@{p}"),
+            format!("iou_binary@{p}"),
+            format!("dice@{p}"),
+        ]);
     }
-    per.push('\n');
+    let mut per = Table::new(head);
     for r in rows {
         for (ann, set) in [("mask", &r.mask), ("box", &r.boxed)] {
-            let _ = write!(
-                per,
-                "{},{},{},{},{},{:.6}",
-                r.checkpoint, r.method, r.stem, ann, set.pointing_game as u8, set.energy
-            );
+            let mut row = vec![
+                r.checkpoint.clone(),
+                r.method.to_string(),
+                r.stem.clone(),
+                ann.to_string(),
+                (set.pointing_game as u8).to_string(),
+                format!("{:.6}", set.energy),
+            ];
             for t in &set.top {
-                let _ = write!(per, ",{:.6},{:.6},{:.6}", t.iou_rect, t.iou_binary, t.dice);
+                row.extend([t.iou_rect, t.iou_binary, t.dice].map(|v| format!("{v:.6}")));
             }
-            per.push('\n');
+            per.row(row);
         }
     }
     let per_path = cfg.out.join("per_image.csv");
-    write_atomic(&per_path, per.as_bytes()).map_err(|e| io(&per_path, e))?;
+    per.write(&per_path).map_err(|e| io(&per_path, e))?;
 
     let mut groups: Vec<(String, Method)> = Vec::new();
     for r in rows {
@@ -289,9 +311,17 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<
             groups.push((r.checkpoint.clone(), r.method));
         }
     }
-    let mut csv = String::from("checkpoint,method,annotation,images,pointing_game");
+    let mut head: Vec<String> = [
+        "checkpoint",
+        "method",
+        "annotation",
+        "images",
+        "pointing_game",
+    ]
+    .map(String::from)
+    .to_vec();
     for p in tops {
-        let _ = write!(csv, ",iou_rect@{p},iou_binary@{p}");
+        head.extend([format!("iou_rect@{p}"), format!("iou_binary@{p}")]);
     }
     // Faithfulness and sanity columns (`eval --faithfulness`, `--sanity`), the same for both
     // annotation rows of a (checkpoint, method); empty where a test does not apply.
@@ -303,10 +333,8 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<
             }
         }
     }
-    for n in &extra_names {
-        let _ = write!(csv, ",{n}");
-    }
-    csv.push('\n');
+    head.extend(extra_names.iter().map(|n| n.to_string()));
+    let mut csv = Table::new(head);
     let mut md = String::new();
     for (ann, title) in [
         ("mask", "scored against the masks"),
@@ -330,12 +358,18 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<
                 .map(|r| if ann == "mask" { &r.mask } else { &r.boxed })
                 .collect();
             let pg = mean(sel.iter().map(|s| s.pointing_game as u8 as f64));
-            let _ = write!(csv, "{ckpt},{method},{ann},{},{pg:.6}", sel.len());
+            let mut row = vec![
+                ckpt.clone(),
+                method.to_string(),
+                ann.to_string(),
+                sel.len().to_string(),
+                format!("{pg:.6}"),
+            ];
             let _ = write!(md, "| {method} | {ckpt} | {} | {pg:.3} |", sel.len());
             for j in 0..tops.len() {
                 let rect = mean(sel.iter().map(|s| s.top[j].iou_rect));
                 let bin = mean(sel.iter().map(|s| s.top[j].iou_binary));
-                let _ = write!(csv, ",{rect:.6},{bin:.6}");
+                row.extend([format!("{rect:.6}"), format!("{bin:.6}")]);
                 let _ = write!(md, " {rect:.3} ({bin:.3}) |");
             }
             let cols = extra
@@ -344,19 +378,17 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<
                 .map(|(_, c)| c.as_slice())
                 .unwrap_or(&[]);
             for n in &extra_names {
-                match cols.iter().find(|(c, _)| c == *n) {
-                    Some((_, v)) => {
-                        let _ = write!(csv, ",{v:.6}");
-                    }
-                    None => csv.push(','),
-                }
+                row.push(match cols.iter().find(|(c, _)| c == *n) {
+                    Some((_, v)) => format!("{v:.6}"),
+                    None => String::new(),
+                });
             }
-            csv.push('\n');
+            csv.row(row);
             md.push('\n');
         }
     }
     let csv_path = cfg.out.join("summary.csv");
-    write_atomic(&csv_path, csv.as_bytes()).map_err(|e| io(&csv_path, e))?;
+    csv.write(&csv_path).map_err(|e| io(&csv_path, e))?;
     let md_path = cfg.out.join("summary.md");
     write_atomic(&md_path, md.as_bytes()).map_err(|e| io(&md_path, e))?;
     Ok(md)

@@ -13,6 +13,7 @@ use crate::faithfulness::cascade::Replacement;
 use crate::faithfulness::sanity::{self, Cascade, Checkpoint, Checks, OtherClass};
 use crate::faithfulness::similarity::Similarity;
 use crate::faithfulness::suite::{self, Input, Test};
+use crate::io::table::Table;
 use crate::io::{image as vimage, write_atomic};
 use crate::model::Vit;
 use crate::model::preprocess::{Normalization, ResizeMode};
@@ -45,10 +46,6 @@ pub struct SanityRow {
     pub sim: Similarity,
 }
 
-fn other(e: impl std::fmt::Display) -> EvalError {
-    EvalError::Other(e.to_string())
-}
-
 fn input_of(vit: &Vit, item: &Item, resize: ResizeMode) -> Result<Input, EvalError> {
     let img = vimage::read_image_frame(&item.image, item.frame)?;
     Ok(Input::new(
@@ -74,12 +71,16 @@ pub fn faithfulness(
     for (name, vit) in models {
         for item in items {
             let input = input_of(vit, item, resize)?;
-            let clean = input.logits(vit).map_err(other)?;
+            let clean = input
+                .logits(vit)
+                .map_err(|e| EvalError::item(item.image.display(), e))?;
             for &method in methods {
                 progress.set_message(&format!("{name} {method} {} faithfulness", item.stem));
-                let (map, _) = input.map(vit, method, target).map_err(other)?;
+                let (map, _) = input
+                    .map(vit, method, target)
+                    .map_err(|e| EvalError::item(item.image.display(), e))?;
                 let res = suite::run(vit, &input, &map, &clean, tests, |_, _| true)
-                    .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
+                    .map_err(|e| EvalError::item(item.image.display(), e))?;
                 rows.push(FaithRow {
                     checkpoint: name.clone(),
                     method,
@@ -147,7 +148,7 @@ pub fn sanity(
                         sim,
                     });
                 })
-                .map_err(|e| EvalError::Other(format!("{}: {e}", item.image.display())))?;
+                .map_err(|e| EvalError::item(item.image.display(), e))?;
             }
             crate::progress::check(progress)?;
             progress.inc(1);
@@ -165,7 +166,7 @@ pub fn write_reports(
 ) -> Result<(String, Columns), EvalError> {
     let io = |p: &Path, e: std::io::Error| EvalError::Layout {
         path: p.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let mut md = String::new();
     let mut cols: Columns = Vec::new();
@@ -185,20 +186,20 @@ pub fn write_reports(
     };
     if !faith.is_empty() {
         let tests: Vec<Test> = faith[0].tests.iter().map(|t| t.0).collect();
-        let mut csv = String::from("checkpoint,method,image");
-        for t in &tests {
-            let _ = write!(csv, ",{}_auc", t.name().replace('-', "_"));
-        }
-        csv.push('\n');
+        let mut head: Vec<String> = ["checkpoint", "method", "image"].map(String::from).to_vec();
+        head.extend(
+            tests
+                .iter()
+                .map(|t| format!("{}_auc", t.name().replace('-', "_"))),
+        );
+        let mut csv = Table::new(head);
         for r in faith {
-            let _ = write!(csv, "{},{},{}", r.checkpoint, r.method, r.stem);
-            for t in &r.tests {
-                let _ = write!(csv, ",{:.6}", t.1);
-            }
-            csv.push('\n');
+            let mut row = vec![r.checkpoint.clone(), r.method.to_string(), r.stem.clone()];
+            row.extend(r.tests.iter().map(|t| format!("{:.6}", t.1)));
+            csv.row(row);
         }
         let p = out.join("faithfulness.csv");
-        write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+        csv.write(&p).map_err(|e| io(&p, e))?;
         let _ = writeln!(
             md,
             "\n**Faithfulness** (mean AUC over images, 95 % bootstrap interval; perturbation: area under the clean class's probability; lower is more faithful for perturb-pos and deletion, higher for perturb-neg and insertion)\n"
@@ -257,23 +258,29 @@ pub fn write_reports(
         }
     }
     if !sanity.is_empty() {
-        let mut csv = String::from("checkpoint,method,image,test,spearman,spearman_abs,ssim\n");
+        let mut csv = Table::new([
+            "checkpoint",
+            "method",
+            "image",
+            "test",
+            "spearman",
+            "spearman_abs",
+            "ssim",
+        ]);
         let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
         for r in sanity {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{}",
-                r.checkpoint,
-                r.method,
-                r.stem,
-                r.test,
+            csv.row([
+                r.checkpoint.clone(),
+                r.method.to_string(),
+                r.stem.clone(),
+                r.test.clone(),
                 f(r.sim.spearman),
                 f(r.sim.spearman_abs),
-                f(r.sim.ssim)
-            );
+                f(r.sim.ssim),
+            ]);
         }
         let p = out.join("sanity.csv");
-        write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+        csv.write(&p).map_err(|e| io(&p, e))?;
         let _ = writeln!(
             md,
             "\n**Sanity** (SSIM to the original map, mean over images, 95 % bootstrap interval; low is good: the map reacts. random-logit: the map for the most likely other class; cascade: after randomising every layer from the head down to that one)\n"

@@ -2,6 +2,7 @@
 //! (`images/` and `masks/` with the same stems) or from a workbench project (through the project
 //! core), and the errors of dataset runs.
 
+use crate::error::{Cause, Invalid};
 use std::path::{Path, PathBuf};
 
 use crate::io::{image as vimage, mask as vmask};
@@ -11,16 +12,25 @@ use crate::metrics::{self, Mask};
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// Layout problem.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Layout {
         /// File or folder.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        source: Cause,
     },
-    /// Other failure with context.
-    #[error("{0}")]
-    Other(String),
+    /// A step failed on one item; `what` names it (a file, a stem, a project's image).
+    #[error("{what}: {source}")]
+    Item {
+        /// The item.
+        what: String,
+        /// What went wrong.
+        source: Cause,
+    },
+    /// The inputs together break a rule (a mask of another size than its image, a project
+    /// without annotations, a layer the model does not have).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     /// An image or mask could not be read or written.
     #[error(transparent)]
     Image(#[from] crate::io::image::ImageError),
@@ -36,6 +46,16 @@ pub enum EvalError {
     /// The front end asked the run to stop.
     #[error(transparent)]
     Cancelled(#[from] crate::progress::Cancelled),
+}
+
+impl EvalError {
+    /// A failure of one item, named by `what`.
+    pub fn item(what: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+        EvalError::Item {
+            what: what.to_string(),
+            source: cause.into(),
+        }
+    }
 }
 
 /// One image of a paper-layout dataset.
@@ -79,31 +99,28 @@ pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>)
             continue;
         }
         let image = open.file(i);
-        let at = |m: String| {
-            EvalError::Other(format!(
-                "{}: image {} ({}): {m}",
-                file.display(),
-                i + 1,
-                e.path.display()
-            ))
+        let at = |cause: Cause| {
+            EvalError::item(
+                format_args!("{}: image {} ({})", file.display(), i + 1, e.path.display()),
+                cause,
+            )
         };
         let stem = names[i].clone();
         let mask = match (&e.mask, e.boxes.is_empty()) {
             (Some(m), _) => project::resolve(&open.base, m),
             (None, false) => {
-                let (w, h) = vimage::dimensions(&image).map_err(|e| at(e.to_string()))?;
+                let (w, h) = vimage::dimensions(&image).map_err(|e| at(e.into()))?;
                 let rects: Vec<metrics::Rect> = e.boxes.iter().map(|b| b.rect()).collect();
                 if let Some(r) = rects.iter().find(|r| r.x1 > w || r.y1 > h) {
-                    return Err(at(format!(
+                    return Err(at(Cause::from(format!(
                         "a box {},{},{},{} outside its {w}×{h} pixels",
                         r.x0, r.y0, r.x1, r.y1
-                    )));
+                    ))));
                 }
                 let m = Mask::from_rects(w, h, &rects);
                 let path = out.join("project_masks").join(format!("{stem}.png"));
-                std::fs::create_dir_all(out.join("project_masks"))
-                    .map_err(|e| at(e.to_string()))?;
-                vmask::write_mask(&path, &m).map_err(|e| at(e.to_string()))?;
+                std::fs::create_dir_all(out.join("project_masks")).map_err(|e| at(e.into()))?;
+                vmask::write_mask(&path, &m).map_err(|e| at(e.into()))?;
                 path
             }
             (None, true) => continue,
@@ -116,7 +133,7 @@ pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>)
         });
     }
     if items.is_empty() {
-        return Err(EvalError::Other(format!(
+        return Err(EvalError::Invalid(Invalid(format!(
             "{}: no annotated images in this project{}",
             file.display(),
             if changed == 0 {
@@ -124,7 +141,7 @@ pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>)
             } else {
                 " whose files still have their identity"
             }
-        )));
+        ))));
     }
     Ok((items, warnings))
 }
@@ -133,7 +150,7 @@ pub fn project_items(file: &Path, out: &Path) -> Result<(Vec<Item>, Vec<String>)
 pub fn list_items(dir: &Path) -> Result<Vec<Item>, EvalError> {
     let layout = |path: &Path, message: &str| EvalError::Layout {
         path: path.to_path_buf(),
-        message: message.to_string(),
+        source: message.into(),
     };
     let (images, masks) = (dir.join("images"), dir.join("masks"));
     if !images.is_dir() || !masks.is_dir() {

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 /// A problem with a label file, naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
+#[error("{}: {source}", path.display())]
 pub struct LabelError {
     /// The CSV file.
     pub path: PathBuf,
     /// What is wrong.
-    pub message: String,
+    pub source: crate::error::Cause,
 }
 
 /// Class indices run from 0 to this bound (exclusive).
@@ -35,24 +35,26 @@ pub fn read_labels(dir: &Path) -> Result<Vec<Labelled>, LabelError> {
     let csv = dir.join("labels.csv");
     let err = |message: String| LabelError {
         path: csv.clone(),
-        message,
+        source: message.into(),
     };
-    let text = crate::io::guard::read_text(&csv).map_err(err)?;
-    // A byte-order mark (spreadsheet exports) is not part of the first column's name.
-    let mut lines = text.trim_start_matches('\u{feff}').lines();
-    let header = lines.next().unwrap_or_default();
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let text = crate::io::guard::read_text(&csv).map_err(|e| LabelError {
+        path: csv.clone(),
+        source: e.into(),
+    })?;
+    let (cols, rows) = crate::io::table::read(&text).map_err(|e| LabelError {
+        path: csv.clone(),
+        source: e.into(),
+    })?;
     let (Some(ci), Some(cl)) = (
-        cols.iter().position(|c| *c == "image"),
-        cols.iter().position(|c| *c == "label"),
+        cols.iter().position(|c| c == "image"),
+        cols.iter().position(|c| c == "label"),
     ) else {
         return Err(err(
             "the header must name the columns `image` and `label`".into()
         ));
     };
     let mut out = Vec::new();
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+    for (n, f) in rows.iter().enumerate() {
         let (Some(name), Some(label)) = (f.get(ci), f.get(cl)) else {
             return Err(err(format!("line {}: too few columns", n + 2)));
         };

@@ -7,6 +7,7 @@
 //! mean-over-heads score against depth for every checkpoint (`plots/layers_*.svg`); returns the
 //! Markdown table (rows checkpoint × block, the mean-over-heads map and the best single head).
 
+use crate::error::Invalid;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -14,6 +15,7 @@ use super::eval::EvalConfig;
 use super::items::{EvalError, Item};
 use super::report::{mean, svg_plot};
 use crate::explain::{attention, upsample};
+use crate::io::table::Table;
 use crate::io::{image as vimage, mask as vmask, write_atomic};
 use crate::metrics;
 use crate::model::Vit;
@@ -39,7 +41,7 @@ pub struct LayerRow {
 pub struct LayerSelection(pub Option<Vec<usize>>);
 
 /// Parses `--layers`: `all`, or a comma-separated list of block indices.
-pub fn parse_layers(s: &str) -> Result<LayerSelection, String> {
+pub fn parse_layers(s: &str) -> Result<LayerSelection, Invalid> {
     if s.eq_ignore_ascii_case("all") {
         return Ok(LayerSelection(None));
     }
@@ -51,6 +53,7 @@ pub fn parse_layers(s: &str) -> Result<LayerSelection, String> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(|v| LayerSelection(Some(v)))
+        .map_err(Invalid)
 }
 
 /// Runs the sweep of `models` over the annotated `items`.
@@ -61,16 +64,15 @@ pub fn sweep(
     cfg: &EvalConfig,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<LayerRow>, EvalError> {
-    let other = |e: String| EvalError::Other(e);
     progress.set_len((models.len() * items.len()) as u64);
     let mut rows = Vec::new();
     for (name, vit) in models {
         if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= vit.config.depth)) {
-            return Err(other(format!(
+            return Err(EvalError::Invalid(Invalid(format!(
                 "--layers {bad}: checkpoint {name} has {} blocks (0..{})",
                 vit.config.depth,
                 vit.config.depth - 1
-            )));
+            ))));
         }
         let device = vit.device();
         for item in items {
@@ -89,7 +91,7 @@ pub fn sweep(
                 &Normalization::default(),
             );
             let (_, grids) = attention::layer_head_maps(vit, prepared.tensor(&device))
-                .map_err(|e| other(format!("{}: {e}", item.image.display())))?;
+                .map_err(|e| EvalError::item(item.image.display(), e))?;
             for (layer, heads) in grids.iter().enumerate() {
                 if layers.is_some_and(|l| !l.contains(&layer)) {
                     continue;
@@ -115,7 +117,7 @@ pub fn sweep(
                         &cfg.tops,
                         cfg.backend,
                     )
-                    .map_err(|e| other(format!("{}: {e}", item.stem)))?;
+                    .map_err(|e| EvalError::item(&item.stem, e))?;
                     rows.push(LayerRow {
                         checkpoint: name.clone(),
                         stem: item.stem.clone(),
@@ -138,33 +140,33 @@ type Key = (String, usize, Option<usize>);
 pub fn write_reports(rows: &[LayerRow], cfg: &EvalConfig) -> Result<String, EvalError> {
     let io = |p: &Path, e: std::io::Error| EvalError::Layout {
         path: p.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let tops = &cfg.tops;
     let head_name = |h: Option<usize>| h.map_or("mean".to_string(), |h| h.to_string());
-    let mut per = String::from("checkpoint,image,layer,head,pointing_game");
+    let mut head: Vec<String> = ["checkpoint", "image", "layer", "head", "pointing_game"]
+        .map(String::from)
+        .to_vec();
     for p in tops {
-        let _ = write!(per, ",iou_rect@{p},iou_binary@{p}");
+        head.extend([format!("iou_rect@{p}"), format!("iou_binary@{p}")]);
     }
-    per.push('\n');
+    let mut per = Table::new(head);
     for r in rows {
-        let _ = write!(
-            per,
-            "{},{},{},{},{}",
-            r.checkpoint,
-            r.stem,
-            r.layer,
+        let mut row = vec![
+            r.checkpoint.clone(),
+            r.stem.clone(),
+            r.layer.to_string(),
             head_name(r.head),
-            r.scores.pointing_game as u8
-        );
+            (r.scores.pointing_game as u8).to_string(),
+        ];
         for t in &r.scores.top {
-            let _ = write!(per, ",{:.6},{:.6}", t.iou_rect, t.iou_binary);
+            row.extend([format!("{:.6}", t.iou_rect), format!("{:.6}", t.iou_binary)]);
         }
-        per.push('\n');
+        per.row(row);
     }
     std::fs::create_dir_all(cfg.out.join("plots")).map_err(|e| io(&cfg.out, e))?;
     let p = cfg.out.join("layers.csv");
-    write_atomic(&p, per.as_bytes()).map_err(|e| io(&p, e))?;
+    per.write(&p).map_err(|e| io(&p, e))?;
 
     // Means over images per (checkpoint, layer, head).
     let mut keys: Vec<Key> = Vec::new();
@@ -195,20 +197,18 @@ pub fn write_reports(rows: &[LayerRow], cfg: &EvalConfig) -> Result<String, Eval
             (k.clone(), sel.len(), m)
         })
         .collect();
-    let mut csv = String::from("checkpoint,layer,head,images,pointing_game");
-    for p in tops {
-        let _ = write!(csv, ",iou_rect@{p}");
-    }
-    csv.push('\n');
+    let mut head: Vec<String> = ["checkpoint", "layer", "head", "images", "pointing_game"]
+        .map(String::from)
+        .to_vec();
+    head.extend(tops.iter().map(|p| format!("iou_rect@{p}")));
+    let mut csv = Table::new(head);
     for ((c, l, h), n, m) in &means {
-        let _ = write!(csv, "{c},{l},{},{n}", head_name(*h));
-        for v in m {
-            let _ = write!(csv, ",{v:.6}");
-        }
-        csv.push('\n');
+        let mut row = vec![c.clone(), l.to_string(), head_name(*h), n.to_string()];
+        row.extend(m.iter().map(|v| format!("{v:.6}")));
+        csv.row(row);
     }
     let p = cfg.out.join("layers_summary.csv");
-    write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+    csv.write(&p).map_err(|e| io(&p, e))?;
 
     let mut checkpoints: Vec<&String> = Vec::new();
     for ((c, _, _), _, _) in &means {

@@ -45,12 +45,12 @@ pub enum PhantomError {
     #[error(transparent)]
     Image(#[from] ImageError),
     /// A folder or the label file could not be written.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Io {
         /// Path.
         path: PathBuf,
         /// Cause.
-        message: String,
+        source: crate::error::Cause,
     },
 }
 
@@ -376,7 +376,7 @@ pub fn write_dataset(
 ) -> Result<String, PhantomError> {
     let io = |path: &Path, e: std::io::Error| PhantomError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     for sub in ["images", "masks"] {
         let d = out.join(sub);

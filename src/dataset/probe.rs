@@ -9,6 +9,7 @@
 //! the lowest validation loss (the last epoch without a validation share), stopping after
 //! `patience` epochs without improvement.
 
+use crate::error::Invalid;
 use std::path::Path;
 
 use burn::module::Param;
@@ -50,21 +51,27 @@ pub struct ProbeConfig {
 
 impl ProbeConfig {
     /// Range checks.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Invalid> {
         if self.batch == 0 || self.epochs == 0 {
-            return Err("--batch and --epochs must be at least 1".into());
+            return Err(Invalid::from("--batch and --epochs must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("--lr {} must be a finite number above 0", self.lr));
+            return Err(Invalid::from(format!(
+                "--lr {} must be a finite number above 0",
+                self.lr
+            )));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "--weight-decay {} must be finite and not negative",
                 self.weight_decay
-            ));
+            )));
         }
         if !(0.0..1.0).contains(&self.val_split) {
-            return Err(format!("--val-split {} must be in [0, 1)", self.val_split));
+            return Err(Invalid::from(format!(
+                "--val-split {} must be in [0, 1)",
+                self.val_split
+            )));
         }
         Ok(())
     }
@@ -116,7 +123,7 @@ fn features(vit: &Vit, inputs: &[Vec<f32>], size: usize) -> Result<Vec<Vec<f32>>
         let trace = vit.forward_kept(x, Probes::NONE, depth..depth);
         // The head's input: the final class token, or the pooled patch tokens (average pool).
         let v = crate::explain::to_vec(trace.pooled).map_err(|e| e.to_string())?;
-        crate::io::guard::check_finite(&v, "the features")?;
+        crate::io::guard::check_finite(&v, "the features").map_err(|e| e.to_string())?;
         out.extend(v.chunks(d).map(<[f32]>::to_vec));
     }
     Ok(out)
@@ -199,14 +206,14 @@ pub fn probe(
     cfg.check().map_err(TrainError::Option)?;
     let labelled = read_labels(data).map_err(|e| TrainError::Data {
         path: e.path,
-        message: e.message,
+        source: e.source,
     })?;
     let labels: Vec<usize> = labelled.iter().map(|l| l.label).collect();
     let classes = labels.iter().max().map_or(0, |m| m + 1);
     if classes < 2 {
         return Err(TrainError::Data {
             path: data.join("labels.csv"),
-            message: "a probe needs at least two classes".into(),
+            source: "a probe needs at least two classes".into(),
         });
     }
     let size = vit.config.img_size;
@@ -215,7 +222,7 @@ pub fn probe(
     for l in &labelled {
         let img = read_image(&l.image).map_err(|e| TrainError::Data {
             path: l.image.clone(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
         inputs.push(preprocess::prepare(&img, size, cfg.resize, &norm).chw);
     }
@@ -225,7 +232,7 @@ pub fn probe(
     ));
     let feats = features(&vit, &inputs, size).map_err(|e| TrainError::Data {
         path: data.to_path_buf(),
-        message: e,
+        source: e.into(),
     })?;
     drop(inputs);
     let dim = vit.config.embed_dim;
@@ -243,7 +250,7 @@ pub fn probe(
     if train_idx.is_empty() {
         return Err(TrainError::Data {
             path: data.to_path_buf(),
-            message: "no training images after the validation split".into(),
+            source: "no training images after the validation split".into(),
         });
     }
     progress.println(&format!(
@@ -355,7 +362,7 @@ pub fn probe(
     )
     .map_err(|e| TrainError::Data {
         path: report_path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     progress.println(&format!(
         "saved {} (head of epoch {best_epoch}); report {}",

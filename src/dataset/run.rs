@@ -47,7 +47,7 @@ pub fn run(
 ) -> Result<Outcome, EvalError> {
     let io = |p: &std::path::Path, e: std::io::Error| EvalError::Layout {
         path: p.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     std::fs::create_dir_all(&cfg.out).map_err(|e| io(&cfg.out, e))?;
     let rows = eval::evaluate(models, items, cfg, progress)?;

@@ -6,6 +6,7 @@
 //! model of [`crate::model`], so the saved checkpoint is a timm-layout safetensors file that
 //! `vitscope explain` and the workbench load as they load any other.
 
+use crate::error::Invalid;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -39,28 +40,28 @@ use crate::progress::Progress;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// Dataset problem.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Data {
         /// File or folder.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        source: crate::error::Cause,
     },
     /// Bad option.
     #[error("{0}")]
-    Option(String),
+    Option(Invalid),
     /// Checkpoint problem.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// Computation failed.
     #[error("training: {0}")]
-    Compute(String),
+    Compute(#[source] crate::error::Cause),
 }
 
-fn data_err(path: &Path, message: impl Into<String>) -> TrainError {
+fn data_err(path: &Path, cause: impl Into<crate::error::Cause>) -> TrainError {
     TrainError::Data {
         path: path.to_path_buf(),
-        message: message.into(),
+        source: cause.into(),
     }
 }
 
@@ -151,26 +152,37 @@ impl TrainConfig {
     /// Range checks of the options: positive counts, a finite positive learning rate, finite
     /// non-negative decay and clipping, a momentum and a validation share in [0, 1), and an
     /// architecture that [`crate::model::VitConfig::validate`] accepts.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Invalid> {
         if self.batch == 0 || self.epochs == 0 {
-            return Err("--batch and --epochs must be at least 1".into());
+            return Err(Invalid::from("--batch and --epochs must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
-            return Err(format!("--lr {} must be a number in (0, 10]", self.lr));
+            return Err(Invalid::from(format!(
+                "--lr {} must be a number in (0, 10]",
+                self.lr
+            )));
         }
         for (name, v) in [
             ("--weight-decay", self.weight_decay),
             ("--clip-grad", self.clip_grad),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{name} {v} must be a finite number >= 0"));
+                return Err(Invalid::from(format!(
+                    "{name} {v} must be a finite number >= 0"
+                )));
             }
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(format!("--momentum {} must be in [0, 1)", self.momentum));
+            return Err(Invalid::from(format!(
+                "--momentum {} must be in [0, 1)",
+                self.momentum
+            )));
         }
         if !(0.0..1.0).contains(&self.val_split) {
-            return Err(format!("--val-split {} must be in [0, 1)", self.val_split));
+            return Err(Invalid::from(format!(
+                "--val-split {} must be in [0, 1)",
+                self.val_split
+            )));
         }
         self.model
             .validate()
@@ -178,10 +190,10 @@ impl TrainConfig {
         // Weights, gradients and two optimiser moments: 16 bytes per parameter.
         let params = self.model.parameter_count().unwrap_or(u64::MAX);
         if params.saturating_mul(16) > crate::model::vit::MODEL_BUDGET {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "model options: training {params} parameters needs more than {} GiB (weights, gradients and optimiser state)",
                 crate::model::vit::MODEL_BUDGET >> 30
-            ));
+            )));
         }
         Ok(())
     }
@@ -200,12 +212,12 @@ fn read_dataset(
     resize: ResizeMode,
     progress: &dyn Progress,
 ) -> Result<Vec<Example>, TrainError> {
-    let labelled = read_labels(dir).map_err(|e| data_err(&e.path, e.message))?;
+    let labelled = read_labels(dir).map_err(|e| data_err(&e.path, e.source))?;
     progress.set_len(labelled.len() as u64);
     progress.set_message("reading images");
     let mut out = Vec::with_capacity(labelled.len());
     for l in labelled {
-        let img = read_image(&l.image).map_err(|e| data_err(&l.image, e.to_string()))?;
+        let img = read_image(&l.image).map_err(|e| data_err(&l.image, e))?;
         let planes = preprocess::fit_planes(&img.to_rgb(), size, resize);
         let pixels = planes
             .iter()
@@ -319,7 +331,7 @@ pub fn save_model(vit: &Vit, path: &Path) -> Result<(), TrainError> {
     let bytes = store
         .get_bytes()
         .map_err(|e| data_err(path, format!("cannot serialise the model: {e}")))?;
-    crate::io::write_atomic(path, &bytes).map_err(|e| data_err(path, e.to_string()))?;
+    crate::io::write_atomic(path, &bytes).map_err(|e| data_err(path, e))?;
     let c = &vit.config;
     let cfg = serde_json::json!({
         "num_heads": c.num_heads,
@@ -342,7 +354,7 @@ pub fn save_model(vit: &Vit, path: &Path) -> Result<(), TrainError> {
             .unwrap_or_default()
             .as_bytes(),
     )
-    .map_err(|e| data_err(&cfg_path, e.to_string()))
+    .map_err(|e| data_err(&cfg_path, e))
 }
 
 fn make_optimizer(c: &TrainConfig) -> burn::optim::ModuleOptimizer {
@@ -367,7 +379,7 @@ fn make_optimizer(c: &TrainConfig) -> burn::optim::ModuleOptimizer {
 
 /// The learning-rate schedule over `total` iterations: an optional linear warm-up from lr/100,
 /// then cosine annealing to 0 or a constant rate. `None` for a constant rate without warm-up.
-fn schedule(c: &TrainConfig, total: usize) -> Result<Option<ModuleLrScheduler>, String> {
+fn schedule(c: &TrainConfig, total: usize) -> Result<Option<ModuleLrScheduler>, Invalid> {
     let warm = (c.warmup * total / c.epochs.max(1)).min(total.saturating_sub(1));
     let main = match c.scheduler {
         SchedulerKind::Cosine => {
@@ -378,7 +390,7 @@ fn schedule(c: &TrainConfig, total: usize) -> Result<Option<ModuleLrScheduler>, 
     };
     if warm == 0 {
         return match main {
-            LrSchedulerConfig::Cosine(cfg) => cfg.init().map(Some),
+            LrSchedulerConfig::Cosine(cfg) => cfg.init().map(Some).map_err(Invalid),
             _ => Ok(None),
         };
     }
@@ -391,6 +403,7 @@ fn schedule(c: &TrainConfig, total: usize) -> Result<Option<ModuleLrScheduler>, 
     )
     .init()
     .map(Some)
+    .map_err(Invalid)
 }
 
 /// Trains and writes the best checkpoint (by validation loss) to `out`. With `resume`, continues
@@ -404,12 +417,12 @@ pub fn train(
     progress: &dyn Progress,
 ) -> Result<Vec<EpochStats>, TrainError> {
     let files = RunFiles::new(out);
-    std::fs::create_dir_all(&files.dir).map_err(|e| data_err(&files.dir, e.to_string()))?;
+    std::fs::create_dir_all(&files.dir).map_err(|e| data_err(&files.dir, e))?;
     let mut state = if resume && files.state().is_file() {
         let text =
             crate::io::guard::read_text(&files.state()).map_err(|e| data_err(&files.state(), e))?;
         let mut s: TrainState =
-            serde_json::from_str(&text).map_err(|e| data_err(&files.state(), e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| data_err(&files.state(), e))?;
         // Only the epoch count may change on resume (to extend a run).
         s.config.epochs = cfg.epochs;
         progress.println(&format!("resuming after epoch {}", s.history.len()));
@@ -428,10 +441,10 @@ pub fn train(
     let examples = read_dataset(data, c.model.img_size, c.resize, progress)?;
     let classes = examples.iter().map(|e| e.label).max().unwrap_or(0) + 1;
     if classes != c.model.num_classes {
-        return Err(TrainError::Option(format!(
+        return Err(TrainError::Option(Invalid::from(format!(
             "the dataset has {classes} classes but the model {}",
             c.model.num_classes
-        )));
+        ))));
     }
     // Stratified split, the same for every run with this seed.
     let mut rng = rand::rngs::StdRng::seed_from_u64(c.seed);
@@ -496,7 +509,7 @@ pub fn train(
                 if (v.config.img_size, v.config.patch_size)
                     != (c.model.img_size, c.model.patch_size)
                 {
-                    return Err(TrainError::Option(format!(
+                    return Err(TrainError::Option(Invalid::from(format!(
                         "--init {} has a {}×{} patch grid ({} px, patch {}) but the run asks for {} px with patch {}: pass --img {} --patch {}",
                         p.display(),
                         v.config.grid(),
@@ -507,7 +520,7 @@ pub fn train(
                         c.model.patch_size,
                         v.config.img_size,
                         v.config.patch_size
-                    )));
+                    ))));
                 }
                 if v.config.num_classes != classes {
                     progress.println(&format!(
@@ -523,7 +536,7 @@ pub fn train(
     let mut optim = make_optimizer(&c);
     if resume && files.optim().is_file() {
         let rec = burn::optim::OptimizerRecord::load(files.optim())
-            .map_err(|e| data_err(&files.optim(), e.to_string()))?;
+            .map_err(|e| data_err(&files.optim(), e))?;
         optim = optim.load_record(rec);
     }
     let steps_per_epoch = train_idx.len().div_ceil(c.batch);
@@ -562,13 +575,12 @@ pub fn train(
             let (x, y) = batch_tensors(&batch, size, &flips, &ad);
             let logits = vit.forward(x);
             let loss = loss_fn.forward(logits.clone(), y.clone());
-            let lv =
-                to_vec(loss.clone()).map_err(|e| TrainError::Compute(e.to_string()))?[0] as f64;
+            let lv = to_vec(loss.clone()).map_err(|e| TrainError::Compute(e.into()))?[0] as f64;
             if !lv.is_finite() {
-                return Err(TrainError::Compute(format!(
+                return Err(TrainError::Compute(crate::error::Cause::from(format!(
                     "the loss became {lv} in epoch {} (diverged): lower --lr or set --clip-grad; the best checkpoint so far is kept",
                     epoch + 1
-                )));
+                ))));
             }
             correct += count_correct(&logits.detach(), &batch)?;
             let grads = loss.backward();
@@ -581,7 +593,7 @@ pub fn train(
             loss_sum += lv * batch.len() as f64;
             seen += batch.len();
             progress.inc(batch.len() as u64);
-            crate::progress::check(progress).map_err(|e| TrainError::Compute(e.to_string()))?;
+            crate::progress::check(progress).map_err(|e| TrainError::Compute(e.into()))?;
         }
         progress.finish();
         let (val_loss, val_acc) = evaluate(&vit, &examples, &val_idx, c.batch, device)?;
@@ -617,12 +629,12 @@ pub fn train(
         optim
             .to_record()
             .save(files.optim())
-            .map_err(|e| data_err(&files.optim(), e.to_string()))?;
+            .map_err(|e| data_err(&files.optim(), e))?;
         write_history(&files.history(), &state.history)?;
         let json =
-            serde_json::to_string_pretty(&state).map_err(|e| TrainError::Compute(e.to_string()))?;
+            serde_json::to_string_pretty(&state).map_err(|e| TrainError::Compute(e.into()))?;
         crate::io::write_atomic(&files.state(), json.as_bytes())
-            .map_err(|e| data_err(&files.state(), e.to_string()))?;
+            .map_err(|e| data_err(&files.state(), e))?;
     }
     if val_idx.is_empty() {
         progress.println(&format!(
@@ -643,7 +655,7 @@ pub fn train(
 
 fn count_correct(logits: &Tensor<2>, batch: &[&Example]) -> Result<usize, TrainError> {
     let classes = logits.dims()[1];
-    let v = to_vec(logits.clone()).map_err(|e| TrainError::Compute(e.to_string()))?;
+    let v = to_vec(logits.clone()).map_err(|e| TrainError::Compute(e.into()))?;
     Ok(v.chunks_exact(classes)
         .zip(batch)
         .filter(|(row, e)| crate::explain::argmax(row) == e.label)
@@ -671,7 +683,7 @@ fn evaluate(
         let (x, y) = batch_tensors(&b, vit.config.img_size, &vec![false; b.len()], device);
         let logits = plain.forward(x);
         let l = to_vec(loss_fn.forward(logits.clone(), y))
-            .map_err(|e| TrainError::Compute(e.to_string()))?[0];
+            .map_err(|e| TrainError::Compute(e.into()))?[0];
         loss += l as f64 * b.len() as f64;
         correct += count_correct(&logits, &b)?;
     }
@@ -686,7 +698,7 @@ fn write_history(path: &Path, h: &[EpochStats]) -> Result<(), TrainError> {
             e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.lr, e.seconds
         ));
     }
-    crate::io::write_atomic(path, s.as_bytes()).map_err(|e| data_err(path, e.to_string()))
+    crate::io::write_atomic(path, s.as_bytes()).map_err(|e| data_err(path, e))
 }
 
 #[cfg(test)]

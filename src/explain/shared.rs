@@ -1,6 +1,7 @@
 //! What every method shares: the methods' names, the class explained, the options, the errors,
 //! the map types, and the small steps on logits and token rows.
 
+use crate::error::Invalid;
 use burn::tensor::Tensor;
 use serde::Serialize;
 
@@ -115,15 +116,15 @@ impl Target {
 }
 
 impl std::str::FromStr for Target {
-    type Err = String;
+    type Err = Invalid;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Invalid> {
         match s.trim() {
             "pred" | "predicted" => Ok(Target::Predicted),
             t => t
                 .parse::<usize>()
                 .map(Target::Class)
-                .map_err(|_| format!("'{t}' is neither a class index nor `pred`")),
+                .map_err(|_| Invalid(format!("'{t}' is neither a class index nor `pred`"))),
         }
     }
 }

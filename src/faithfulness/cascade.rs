@@ -10,6 +10,7 @@
 //! final norm, 2 + depth the head. [`Replacement::Random`] draws u uniformly from a generator
 //! seeded with the seed and t instead (same ranges): reproducible from `--seed`.
 
+use crate::error::Invalid;
 use rand::{Rng, SeedableRng};
 
 use crate::model::VitConfig;
@@ -170,13 +171,15 @@ pub fn replace(
     step: &Step,
     depth: usize,
     how: Replacement,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     for name in &step.tensors {
         let t = code(name, depth)
-            .ok_or_else(|| format!("tensor '{name}' is not part of the cascade"))?;
-        let tensor = sd
-            .get_mut(name)
-            .ok_or_else(|| format!("the checkpoint has no tensor '{name}' to randomise"))?;
+            .ok_or_else(|| Invalid::from(format!("tensor '{name}' is not part of the cascade")))?;
+        let tensor = sd.get_mut(name).ok_or_else(|| {
+            Invalid::from(format!(
+                "the checkpoint has no tensor '{name}' to randomise"
+            ))
+        })?;
         let (amp, off) = amp_off(name);
         match how {
             Replacement::Deterministic => {

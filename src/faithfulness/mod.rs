@@ -63,7 +63,7 @@ pub fn forward_batched(
         }
         let logits = forward_split(vit, buf, b, size, &device)?;
         crate::io::guard::check_finite(&logits, "the logits of a perturbed input")
-            .map_err(FaithError::NonFinite)?;
+            .map_err(|e| FaithError::NonFinite(e.to_string()))?;
         out.extend(logits.chunks(classes).map(<[f32]>::to_vec));
         start += b;
         if !progress(start) {
@@ -141,7 +141,7 @@ pub(crate) fn check_inputs(
             map.len()
         )));
     }
-    crate::io::guard::check_finite(map, "the map").map_err(FaithError::Input)?;
+    crate::io::guard::check_finite(map, "the map").map_err(|e| FaithError::Input(e.to_string()))?;
     Ok((size, n))
 }
 

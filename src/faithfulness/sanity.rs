@@ -243,7 +243,8 @@ pub fn run(
     let target = original.target;
     let size = input.size;
     let compare = |m: &[f32]| {
-        similarity::compare(&original.map.values, m, size, size).map_err(SanityError::Other)
+        similarity::compare(&original.map.values, m, size, size)
+            .map_err(|e| SanityError::Other(e.to_string()))
     };
     let classes = original.logits.len();
     emit(SanityMap {

@@ -4,6 +4,7 @@
 //! (7×7 uniform window, sample covariance, K1 0.01, K2 0.03, data range 1, mean over the
 //! window centres at least 3 pixels from the border), all in f64.
 
+use crate::error::Invalid;
 use serde::Serialize;
 
 use crate::metrics::localisation::average_ranks;
@@ -20,14 +21,14 @@ pub struct Similarity {
 }
 
 /// Compares two maps of `width × height`.
-pub fn compare(a: &[f32], b: &[f32], width: usize, height: usize) -> Result<Similarity, String> {
+pub fn compare(a: &[f32], b: &[f32], width: usize, height: usize) -> Result<Similarity, Invalid> {
     if a.len() != b.len() || a.len() != width * height {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "the maps have {} and {} values; {width}×{height} needs {}",
             a.len(),
             b.len(),
             width * height
-        ));
+        )));
     }
     crate::io::guard::check_finite(a, "the first map")?;
     crate::io::guard::check_finite(b, "the second map")?;

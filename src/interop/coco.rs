@@ -11,18 +11,18 @@ use crate::project::annotation::{LabelBox, LabelMask};
 
 /// An export or import error naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}: {source}")]
 pub struct ExportError {
     /// File.
     pub path: PathBuf,
     /// What went wrong.
-    pub message: String,
+    pub source: crate::error::Cause,
 }
 
-fn err(path: &Path, message: impl ToString) -> ExportError {
+fn err(path: &Path, message: impl Into<crate::error::Cause>) -> ExportError {
     ExportError {
         path: path.to_path_buf(),
-        message: message.to_string(),
+        source: message.into(),
     }
 }
 

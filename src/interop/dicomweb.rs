@@ -138,21 +138,187 @@ fn value(obj: &Value, tag: &str) -> String {
     }
 }
 
+/// Query keys whose values identify a patient; [`redact`] hides them (by keyword and by tag).
+const PATIENT_KEYS: [&str; 8] = [
+    "patientid",
+    "patientname",
+    "patientbirthdate",
+    "accessionnumber",
+    "00100020",
+    "00100010",
+    "00100030",
+    "00080050",
+];
+
+/// A URL as it may be shown: without user information (`user:password@`) and with the values of
+/// patient query keys (PatientID, PatientName, PatientBirthDate, AccessionNumber, by keyword or
+/// tag) replaced by `<redacted>`.
+pub fn redact(url: &str) -> String {
+    let (before_frag, _) = url.split_once('#').unwrap_or((url, ""));
+    let (head, query) = match before_frag.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (before_frag, None),
+    };
+    let head = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => head.to_string(),
+    };
+    match query {
+        None => head,
+        Some(q) => {
+            let pairs: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if PATIENT_KEYS.contains(&k.to_ascii_lowercase().as_str()) => {
+                        format!("{k}=<redacted>")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{head}?{}", pairs.join("&"))
+        }
+    }
+}
+
+/// How a client connects: whom it trusts and how long it waits.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A PEM bundle of CA certificates to trust beside the system's store and the built-in
+    /// roots (`--ca-file`, `VITSCOPE_PACS_CA`).
+    pub ca_file: Option<PathBuf>,
+    /// Longest wait for a connection, for an answer, and for the body of one reply.
+    pub timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            ca_file: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, with `VITSCOPE_PACS_CA` and `VITSCOPE_PACS_TIMEOUT` (seconds) where set.
+    pub fn from_env() -> Settings {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Settings {
+            ca_file: var("VITSCOPE_PACS_CA").map(PathBuf::from),
+            timeout: var("VITSCOPE_PACS_TIMEOUT")
+                .and_then(|t| t.trim().parse().ok())
+                .filter(|&t: &u64| (1..=86_400).contains(&t))
+                .map_or(Settings::default().timeout, Duration::from_secs),
+        }
+    }
+}
+
+/// The certificates a client trusts: Mozilla's roots (compiled in), the operating system's
+/// store, and the PEM bundle `ca_file`.
+fn trusted_roots(
+    ca_file: Option<&Path>,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, PacsError> {
+    let mut roots: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    // An unreadable system store is not fatal: the built-in roots and --ca-file remain.
+    let system = rustls_native_certs::load_native_certs();
+    roots.extend(
+        system
+            .certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()),
+    );
+    if let Some(f) = ca_file {
+        let pem = crate::io::guard::read_bounded(f, 16 << 20)
+            .map_err(|e| PacsError(format!("{}: cannot read the CA file: {e}", f.display())))?;
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => roots.push(c),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(PacsError(format!(
+                        "{}: not a PEM certificate bundle: {e}",
+                        f.display()
+                    )));
+                }
+            }
+        }
+        if roots.len() == before {
+            return Err(PacsError(format!(
+                "{}: the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                f.display()
+            )));
+        }
+    }
+    Ok(roots)
+}
+
 impl Client {
     /// A client of the DICOMweb root `url` (e.g. `http://127.0.0.1:8042/dicom-web`).
     pub fn new(url: &str, auth: Auth, timeout: Duration) -> Result<Client, PacsError> {
-        let base = url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
+        Client::with_settings(
+            url,
+            auth,
+            &Settings {
+                timeout,
+                ..Settings::default()
+            },
+        )
+    }
+
+    /// A client with its trust and timeouts. Credentials in the URL are refused (they would show
+    /// in the process list and in messages); an `https` client refuses redirects to `http`.
+    pub fn with_settings(url: &str, auth: Auth, settings: &Settings) -> Result<Client, PacsError> {
+        let base = url.trim().trim_end_matches('/').to_string();
+        let https = base.starts_with("https://");
+        if !(https || base.starts_with("http://")) {
             return Err(PacsError(format!(
-                "{url}: a PACS URL starts with http:// or https://"
+                "{}: a PACS URL starts with http:// or https://",
+                redact(&base)
             )));
         }
+        let authority = base.split_once("://").map_or("", |(_, r)| r);
+        let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+        if authority.contains('@') {
+            return Err(PacsError(format!(
+                "{}: credentials in the URL are refused (they would show in the process list and in messages): set VITSCOPE_PACS_USER and VITSCOPE_PACS_PASSWORD, or VITSCOPE_PACS_TOKEN",
+                redact(&base)
+            )));
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&trusted_roots(
+                settings.ca_file.as_deref(),
+            )?))
+            .build();
+        let t = Some(settings.timeout);
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
+            .tls_config(tls)
+            .https_only(https)
+            .timeout_connect(t)
+            .timeout_recv_response(t)
+            .timeout_recv_body(t)
             .http_status_as_error(false)
             .build()
             .into();
         Ok(Client { base, auth, agent })
+    }
+
+    /// A warning to show once when credentials would travel in clear (plain `http`).
+    pub fn clear_text_warning(&self) -> Option<String> {
+        (self.base.starts_with("http://") && !matches!(self.auth, Auth::None)).then(|| {
+            format!(
+                "{}: credentials are sent unencrypted over plain http; use https (with --ca-file for a private CA)",
+                redact(&self.base)
+            )
+        })
     }
 
     /// The DICOMweb root.
@@ -161,25 +327,35 @@ impl Client {
     }
 
     fn fail(&self, url: &str, e: ureq::Error) -> PacsError {
+        if let Some(c) = certificate_problem(&e) {
+            return PacsError(format!("{}: {c}", redact(url)));
+        }
         let what = match &e {
             ureq::Error::Timeout(_) => "the server did not answer in time (timeout)".to_string(),
             ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
                 "cannot connect to the server (connection refused or no such host)".to_string()
             }
+            ureq::Error::RequireHttpsOnly(_) => {
+                "the https server redirected to plain http, which is refused".to_string()
+            }
             ureq::Error::Io(io) => format!("connection failed: {io}"),
             other => format!("request failed: {other}"),
         };
-        PacsError(format!("{url}: {what}"))
+        PacsError(format!("{}: {what}", redact(&url)))
     }
 
     fn status(&self, url: &str, code: u16) -> Result<(), PacsError> {
         match code {
             200..=299 => Ok(()),
             401 | 403 => Err(PacsError(format!(
-                "{url}: authentication failed (HTTP {code}): set VITSCOPE_PACS_USER and VITSCOPE_PACS_PASSWORD, or VITSCOPE_PACS_TOKEN"
+                "{}: authentication failed (HTTP {code}): set VITSCOPE_PACS_USER and VITSCOPE_PACS_PASSWORD, or VITSCOPE_PACS_TOKEN",
+                redact(&url)
             ))),
-            404 => Err(PacsError(format!("{url}: not found (HTTP 404)"))),
-            c => Err(PacsError(format!("{url}: the server answered HTTP {c}"))),
+            404 => Err(PacsError(format!("{}: not found (HTTP 404)", redact(&url)))),
+            c => Err(PacsError(format!(
+                "{}: the server answered HTTP {c}",
+                redact(&url)
+            ))),
         }
     }
 
@@ -201,9 +377,12 @@ impl Client {
             .as_reader()
             .take(MAX_REPLY + 1)
             .read_to_end(&mut body)
-            .map_err(|e| PacsError(format!("{url}: reading the reply failed: {e}")))?;
+            .map_err(|e| PacsError(format!("{}: reading the reply failed: {e}", redact(&url))))?;
         if body.len() as u64 > MAX_REPLY {
-            return Err(PacsError(format!("{url}: the reply is larger than 4 GiB")));
+            return Err(PacsError(format!(
+                "{}: the reply is larger than 4 GiB",
+                redact(&url)
+            )));
         }
         Ok((ct, body))
     }
@@ -213,12 +392,17 @@ impl Client {
         if body.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Vec::new()); // 204 or an empty body: nothing matched
         }
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| PacsError(format!("{url}: the reply is not DICOM JSON ({e})")))?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            PacsError(format!(
+                "{}: the reply is not DICOM JSON ({e})",
+                redact(&url)
+            ))
+        })?;
         match v {
             Value::Array(a) if a.iter().all(Value::is_object) => Ok(a),
             _ => Err(PacsError(format!(
-                "{url}: the reply is not a DICOM JSON array of objects"
+                "{}: the reply is not a DICOM JSON array of objects",
+                redact(&url)
             ))),
         }
     }
@@ -257,11 +441,15 @@ impl Client {
             let uid = value(&s, "0020000D");
             if uid.is_empty() {
                 return Err(PacsError(format!(
-                    "{url}: a study in the reply has no Study Instance UID"
+                    "{}: a study in the reply has no Study Instance UID",
+                    redact(&url)
                 )));
             }
             if let Err(e) = crate::project::identity::valid_uid(&uid) {
-                warnings.push(format!("{url}: a study left out: Study Instance UID {e}"));
+                warnings.push(format!(
+                    "{}: a study left out: Study Instance UID {e}",
+                    redact(&url)
+                ));
                 continue;
             }
             let surl = format!("{}/studies/{uid}/series", self.base);
@@ -304,9 +492,12 @@ impl Client {
         let url = format!("{}/studies/{study}", self.base);
         let (ct, body) = self.get(&url, "multipart/related; type=\"application/dicom\"")?;
         let parts = split_multipart(&ct, &body)
-            .map_err(|e| PacsError(format!("{url}: malformed multipart reply: {e}")))?;
+            .map_err(|e| PacsError(format!("{}: malformed multipart reply: {e}", redact(&url))))?;
         if parts.is_empty() {
-            return Err(PacsError(format!("{url}: the study has no instances")));
+            return Err(PacsError(format!(
+                "{}: the study has no instances",
+                redact(&url)
+            )));
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| PacsError(format!("{}: cannot create: {e}", dir.display())))?;
@@ -318,7 +509,8 @@ impl Client {
                 .is_none_or(|(_, v)| v.to_ascii_lowercase().starts_with("application/dicom"));
             if !ok_type || data.len() < 132 || &data[128..132] != b"DICM" {
                 return Err(PacsError(format!(
-                    "{url}: malformed multipart reply: part {} is not a DICOM file",
+                    "{}: malformed multipart reply: part {} is not a DICOM file",
+                    redact(&url),
                     k + 1
                 )));
             }
@@ -370,13 +562,37 @@ impl Client {
         let failed = v["00081198"]["Value"].as_array().map_or(0, Vec::len);
         if failed > 0 {
             return Err(PacsError(format!(
-                "{url}: the server refused {failed} of {} instance(s)",
+                "{}: the server refused {failed} of {} instance(s)",
+                redact(&url),
                 files.len()
             )));
         }
         Ok(v["00081199"]["Value"]
             .as_array()
             .map_or(files.len(), Vec::len))
+    }
+}
+
+/// What a TLS certificate failure means for the user, if `e` is one.
+fn certificate_problem(e: &ureq::Error) -> Option<String> {
+    let text = format!("{e} {e:?}");
+    let fix = "trust the hospital's CA with --ca-file CA.pem (or VITSCOPE_PACS_CA), or install it in the system's certificate store";
+    if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
+        Some(format!(
+            "TLS certificate problem: the server's certificate is signed by an unknown issuer; {fix}"
+        ))
+    } else if text.contains("NotValidForName") {
+        Some(
+            "TLS certificate problem: the server's certificate is not valid for this host name or address (name mismatch); use the name the certificate was issued for".into(),
+        )
+    } else if text.contains("Expired") {
+        Some("TLS certificate problem: the server's certificate has expired (or is not yet valid); ask the PACS administrator to renew it, and check this computer's clock".into())
+    } else if text.contains("InvalidCertificate")
+        || text.contains("certificate") && text.contains("rustls")
+    {
+        Some(format!("TLS certificate problem ({e}); {fix}"))
+    } else {
+        None
     }
 }
 

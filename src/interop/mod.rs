@@ -13,6 +13,7 @@ pub mod nifti;
 pub mod pacs;
 pub mod seg;
 
+use crate::error::{Cause, Invalid};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -52,11 +53,40 @@ pub enum Format {
 
 /// An error naming the file or the source.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InteropError(pub String);
+pub enum InteropError {
+    /// The input breaks a rule; the message names the file or the source.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// A reader, writer or server failed; its error names the file or the source.
+    #[error(transparent)]
+    Failed(#[from] Cause),
+    /// Something at `what` (a file, a folder, an argument) failed.
+    #[error("{what}: {source}")]
+    At {
+        /// The file, folder or argument.
+        what: String,
+        /// What went wrong.
+        source: Cause,
+    },
+}
 
-fn fail(e: impl std::fmt::Display) -> InteropError {
-    InteropError(e.to_string())
+impl InteropError {
+    /// A broken rule, in words.
+    pub fn msg(message: String) -> Self {
+        InteropError::Invalid(Invalid(message))
+    }
+
+    /// A failure at `what`.
+    pub fn at(what: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+        InteropError::At {
+            what: what.to_string(),
+            source: cause.into(),
+        }
+    }
+}
+
+fn fail(e: impl Into<Cause>) -> InteropError {
+    InteropError::Failed(e.into())
 }
 
 /// A file's stem with the export suffixes (`.seg.dcm`, `.sc.dcm`, `.nii.gz`, `.nii`) removed.
@@ -166,7 +196,7 @@ pub fn export_images_of(
             }
             continue;
         }
-        let ann = open.annotations(i).map_err(InteropError)?;
+        let ann = open.annotations(i).map_err(InteropError::from)?;
         if ann.mask.count() == 0 && ann.boxes.is_empty() {
             continue;
         }
@@ -175,7 +205,7 @@ pub fn export_images_of(
             file: open.file(i),
             frame: e.frame,
             identity: e.identity.clone().ok_or_else(|| {
-                InteropError(format!("{}: the image has no identity", e.path.display()))
+                InteropError::msg(format!("{}: the image has no identity", e.path.display()))
             })?,
             ann,
         });
@@ -218,12 +248,12 @@ pub fn export_images(
     // The names are unique by construction; check it before anything is written.
     let mut seen = HashSet::new();
     if let Some(dup) = images.iter().find(|i| !seen.insert(i.name.as_str())) {
-        return Err(InteropError(format!(
+        return Err(InteropError::msg(format!(
             "two images would be exported as '{}': nothing written",
             dup.name
         )));
     }
-    std::fs::create_dir_all(out).map_err(|e| InteropError(format!("{}: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| InteropError::at(out.display(), e))?;
     let mut written: Vec<PathBuf> = Vec::new();
     let mut rows: Vec<ManifestRow> = Vec::new();
     let row = |file: String, image: &str, img: &ExportImage, classes: &[u8]| ManifestRow {
@@ -236,8 +266,7 @@ pub fn export_images(
     match format {
         Format::Png => {
             let dir = out.join("masks");
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| InteropError(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(|e| InteropError::at(dir.display(), e))?;
             for img in images {
                 let l = labels(&img.ann);
                 let present = coco::present_classes(&l);
@@ -294,11 +323,9 @@ pub fn export_images(
         }
         Format::Csv => {
             let p = out.join("annotations.csv");
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let header = [
+            let mut w = crate::io::table::Table::new([
                 "image", "kind", "class", "x0", "y0", "x1", "y1", "pixels", "area_mm2",
-            ];
-            w.write_record(header).map_err(fail)?;
+            ]);
             for img in images {
                 let spacing = pixel_spacing(img);
                 for b in &img.ann.boxes {
@@ -319,7 +346,7 @@ pub fn export_images(
                         px,
                         mm,
                     ];
-                    w.write_record(&r).map_err(fail)?;
+                    w.row(r);
                 }
                 for (c, m) in class_masks(&img.ann.mask) {
                     let (name, _) = class_name(classes, c);
@@ -348,7 +375,7 @@ pub fn export_images(
                         k.to_string(),
                         mm,
                     ];
-                    w.write_record(&r).map_err(fail)?;
+                    w.row(r);
                 }
                 rows.push(row(
                     "annotations.csv".into(),
@@ -357,9 +384,7 @@ pub fn export_images(
                     &coco::present_classes(&labels(&img.ann)),
                 ));
             }
-            let bytes = w.into_inner().map_err(fail)?;
-            crate::io::write_atomic(&p, &bytes)
-                .map_err(|e| InteropError(format!("{}: {e}", p.display())))?;
+            w.write(&p).map_err(|e| InteropError::at(p.display(), e))?;
             written.push(p);
         }
         Format::Nifti => {
@@ -401,7 +426,7 @@ pub fn export_images(
                     src
                 };
                 if (source.cols, source.rows) != (img.ann.mask.width, img.ann.mask.height) {
-                    return Err(InteropError(format!(
+                    return Err(InteropError::msg(format!(
                         "{}: the mask is {}×{} but the DICOM image {}×{}",
                         img.file.display(),
                         img.ann.mask.width,
@@ -433,7 +458,7 @@ pub fn export_images(
             }
         }
     }
-    written.push(naming::write_manifest(out, &rows).map_err(InteropError)?);
+    written.push(naming::write_manifest(out, &rows).map_err(InteropError::from)?);
     Ok(Exported {
         files: written,
         skipped: Vec::new(),
@@ -500,7 +525,7 @@ fn sources(from: &Path, format: Format) -> Result<Vec<PathBuf>, InteropError> {
         return Ok(vec![from.to_path_buf()]);
     }
     let mut v: Vec<PathBuf> = std::fs::read_dir(from)
-        .map_err(|e| InteropError(format!("{}: {e}", from.display())))?
+        .map_err(|e| InteropError::at(from.display(), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .filter(|p| match format {
@@ -516,7 +541,7 @@ fn sources(from: &Path, format: Format) -> Result<Vec<PathBuf>, InteropError> {
     }
     v.sort();
     if v.is_empty() {
-        return Err(InteropError(format!(
+        return Err(InteropError::msg(format!(
             "{}: no {format:?} files in this folder",
             from.display()
         )));
@@ -574,7 +599,7 @@ pub fn read_incoming(from: &Path, format: Format) -> Result<Vec<Incoming>, Inter
                 out.push(Incoming {
                     target: Target::Named {
                         stem: stem(&f),
-                        row: naming::row_for(&f, root).map_err(InteropError)?,
+                        row: naming::row_for(&f, root).map_err(InteropError::from)?,
                     },
                     width: m.width,
                     height: m.height,
@@ -585,16 +610,16 @@ pub fn read_incoming(from: &Path, format: Format) -> Result<Vec<Incoming>, Inter
                 });
             }
             Format::Png => {
-                let raw = crate::project::masks::read_raw(&f)
-                    .map_err(|e| InteropError(format!("{what}: {e}")))?;
-                let row = naming::row_for(&f, root).map_err(InteropError)?;
+                let raw =
+                    crate::project::masks::read_raw(&f).map_err(|e| InteropError::at(&what, e))?;
+                let row = naming::row_for(&f, root).map_err(InteropError::from)?;
                 let binary_class = match row.as_ref().map(ManifestRow::classes).as_deref() {
                     Some([one]) => *one,
                     _ => 1,
                 };
                 let (labels, _) = raw
                     .to_class_ids(binary_class)
-                    .map_err(|e| InteropError(format!("{what}: {e}")))?;
+                    .map_err(|e| InteropError::at(&what, e))?;
                 out.push(Incoming {
                     target: Target::Named {
                         stem: stem(&f),
@@ -610,7 +635,7 @@ pub fn read_incoming(from: &Path, format: Format) -> Result<Vec<Incoming>, Inter
             }
             Format::Coco => {
                 let images = coco::parse_coco(&f).map_err(fail)?;
-                let rows = naming::rows_of(&f).map_err(InteropError)?;
+                let rows = naming::rows_of(&f).map_err(InteropError::from)?;
                 for img in images {
                     let row = rows.iter().find(|r| r.image == img.file_name).cloned();
                     out.push(Incoming {
@@ -632,7 +657,7 @@ pub fn read_incoming(from: &Path, format: Format) -> Result<Vec<Incoming>, Inter
                 }
             }
             Format::Csv => {
-                return Err(InteropError(format!(
+                return Err(InteropError::msg(format!(
                     "{what}: CSV is an export format only; import SEG, NIfTI, PNG or COCO"
                 )));
             }
@@ -672,7 +697,7 @@ pub fn import_into_project(
     opts: ImportOptions,
 ) -> Result<ImportReport, InteropError> {
     let format = format.or_else(|| guess_format(from)).ok_or_else(|| {
-        InteropError(format!(
+        InteropError::msg(format!(
             "{}: give --format (seg, nifti, png or coco)",
             from.display()
         ))
@@ -690,10 +715,10 @@ pub fn import_into_project(
             &names,
             &name,
             incoming,
-            &mut |i| open.annotations(i),
+            &mut |i| open.annotations(i).map_err(|e| Invalid(e.to_string())),
             opts.merge,
         )
-        .map_err(InteropError)
+        .map_err(InteropError::from)
     };
     let plan = plan_on(&first, incoming.clone())?;
     if opts.dry_run {

@@ -13,18 +13,18 @@ use std::path::{Path, PathBuf};
 
 /// A NIfTI error naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}: {source}")]
 pub struct NiftiError {
     /// File.
     pub path: PathBuf,
     /// What is wrong.
-    pub message: String,
+    pub source: crate::error::Cause,
 }
 
-fn err(path: &Path, message: impl Into<String>) -> NiftiError {
+fn err(path: &Path, message: impl Into<crate::error::Cause>) -> NiftiError {
     NiftiError {
         path: path.to_path_buf(),
-        message: message.into(),
+        source: message.into(),
     }
 }
 
@@ -155,10 +155,11 @@ pub struct NiftiMask {
 
 /// Reads a 2-D (one-slice) NIfTI-1 mask of integer or float voxels.
 pub fn read_mask(path: &Path) -> Result<NiftiMask, NiftiError> {
-    let raw = crate::io::guard::read_bounded(path, u64::MAX).map_err(|e| err(path, e))?;
+    // A label mask is at most max_pixels voxels of 8 bytes after its header (and 1 MiB of
+    // header extensions): a larger file, or one that decompresses to more, is refused.
+    let limit = crate::io::guard::max_pixels().saturating_mul(8) + 352 + (1 << 20);
+    let raw = crate::io::guard::read_bounded(path, limit).map_err(|e| err(path, e))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        // Decompress with a bound: a label mask is at most max_pixels voxels of 8 bytes.
-        let limit = crate::io::guard::max_pixels().saturating_mul(8) + 352;
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .take(limit + 1)

@@ -82,24 +82,26 @@ pub fn receive(
     study: &str,
     cache: &Path,
 ) -> Result<(Vec<Received>, Placed), InteropError> {
-    valid_uid(study).map_err(|e| InteropError(format!("--study: {e}")))?;
+    valid_uid(study).map_err(|e| InteropError::at("--study", e))?;
     let mut placed = Placed::default();
     mkdirs(cache, &mut placed.dirs)
-        .map_err(|e| InteropError(format!("{}: cannot create: {e}", cache.display())))?;
+        .map_err(|e| InteropError::at(format_args!("{}: cannot create", cache.display()), e))?;
     let staging = tempfile::Builder::new()
         .prefix(".incoming-")
         .tempdir_in(cache)
-        .map_err(|e| InteropError(format!("{}: cannot stage a fetch: {e}", cache.display())))?;
+        .map_err(|e| {
+            InteropError::at(format_args!("{}: cannot stage a fetch", cache.display()), e)
+        })?;
     let r = (|| {
         let parts = client
             .fetch_study(study, staging.path())
-            .map_err(|e| InteropError(e.0))?;
+            .map_err(super::fail)?;
         // Check every part before anything is filed.
         let mut checked = Vec::new();
         let mut seen = HashSet::new();
         for p in &parts {
             let u = crate::io::dicom::instance_uids(p).map_err(|e| {
-                InteropError(format!(
+                InteropError::msg(format!(
                     "{}: study {study}: a part of the reply is not a readable DICOM instance: {e}",
                     client.url()
                 ))
@@ -110,14 +112,14 @@ pub fn receive(
                 ("SOP Instance UID", &u.sop_instance),
             ] {
                 valid_uid(uid).map_err(|e| {
-                    InteropError(format!(
+                    InteropError::msg(format!(
                         "{}: study {study}: an instance's {what} {e}; nothing was stored",
                         client.url()
                     ))
                 })?;
             }
             if u.study != study {
-                return Err(InteropError(format!(
+                return Err(InteropError::msg(format!(
                     "{}: asked for study {study}, the reply holds an instance of study {}; nothing was stored",
                     client.url(),
                     u.study
@@ -133,10 +135,8 @@ pub fn receive(
             let dest = dir.join(format!("{}.dcm", u.sop_instance));
             let new = !dest.exists();
             if new {
-                mkdirs(&dir, &mut placed.dirs)
-                    .map_err(|e| InteropError(format!("{}: {e}", dir.display())))?;
-                std::fs::rename(&p, &dest)
-                    .map_err(|e| InteropError(format!("{}: {e}", dest.display())))?;
+                mkdirs(&dir, &mut placed.dirs).map_err(|e| InteropError::at(dir.display(), e))?;
+                std::fs::rename(&p, &dest).map_err(|e| InteropError::at(dest.display(), e))?;
                 placed.files.push(dest.clone());
             }
             let image = u.sop_class != super::seg::SEG_SOP_CLASS
@@ -188,7 +188,7 @@ pub fn fetch_into_project(
     study: &str,
     project: &Path,
 ) -> Result<FetchReport, InteropError> {
-    valid_uid(study).map_err(|e| InteropError(format!("--study: {e}")))?;
+    valid_uid(study).map_err(|e| InteropError::at("--study", e))?;
     let mut open = OpenProject::write(project, "vitscope pacs fetch").map_err(super::fail)?;
     let cache = crate::project::pacs_dir(project);
     let (received, placed) = receive(client, study, &cache)?;
@@ -233,7 +233,7 @@ pub fn fetch_into_project(
             ));
         }
         if report.added == 0 && report.known == 0 {
-            return Err(InteropError(format!(
+            return Err(InteropError::msg(format!(
                 "{}: study {study} has no image this workbench can open",
                 client.url()
             )));

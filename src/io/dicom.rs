@@ -6,6 +6,7 @@
 //! `y = clamp((v - (c - 0.5)) / (w - 1) + 0.5, 0, 1)`, then `1 - y` for MONOCHROME1. Without a
 //! window in the file the frame's minimum and maximum span it.
 
+use crate::error::Invalid;
 use std::path::Path;
 
 use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption};
@@ -103,14 +104,10 @@ fn syntax_name(uid: &str) -> &'static str {
     }
 }
 
-type Object = dicom_object::FileDicomObject<dicom_object::InMemDicomObject>;
+/// A DICOM file read into memory.
+pub type Object = dicom_object::FileDicomObject<dicom_object::InMemDicomObject>;
 
-fn read_error(path: &Path, message: String) -> ImageError {
-    ImageError::Read {
-        path: path.to_path_buf(),
-        message,
-    }
-}
+use super::raster::read_error;
 
 /// Reads the file after checking every element length ([`super::dicom_scan`]); dicom-rs runs
 /// inside a panic guard.
@@ -132,6 +129,17 @@ fn open_checked(path: &Path) -> Result<(Object, Vec<u8>, super::dicom_scan::Scan
     Ok((obj, bytes, scan))
 }
 
+/// Opens a DICOM file through the guard ([`super::dicom_scan`]'s walk of every element length,
+/// the size limits, dicom-rs inside a panic guard), for readers of other objects than images
+/// (SEG import, a PACS instance, a source image exported beside its SEG). The error is the
+/// cause alone; the caller names the file.
+pub fn open_guarded(path: &Path) -> Result<Object, crate::error::Cause> {
+    match open_checked(path) {
+        Ok((obj, _, _)) => Ok(obj),
+        Err(ImageError::Read { source, .. } | ImageError::Write { source, .. }) => Err(source),
+    }
+}
+
 /// An attribute's text, trimmed; `None` when absent or empty.
 fn text(obj: &Object, tag: dicom_object::Tag) -> Option<String> {
     let e = obj.element_opt(tag).ok().flatten()?;
@@ -146,14 +154,14 @@ fn text(obj: &Object, tag: dicom_object::Tag) -> Option<String> {
 }
 
 /// An integer attribute: absent is `None`, unparseable is an error naming it.
-fn int(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<i64>, String> {
+fn int(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<i64>, Invalid> {
     match obj.element_opt(tag).ok().flatten() {
         None => Ok(None),
         Some(e) => match e.to_int::<i64>() {
             Ok(v) => Ok(Some(v)),
             Err(_) => match text(obj, tag) {
                 None => Ok(None),
-                Some(t) => Err(format!("{name} '{t}' is not an integer")),
+                Some(t) => Err(Invalid::from(format!("{name} '{t}' is not an integer"))),
             },
         },
     }
@@ -161,14 +169,16 @@ fn int(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<i64>, 
 
 /// The first value of a decimal attribute: absent is `None`; unparseable or non-finite is an
 /// error naming it.
-fn decimal(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<f64>, String> {
+fn decimal(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<f64>, Invalid> {
     let Some(t) = text(obj, tag) else {
         return Ok(None);
     };
     let first = t.split('\\').next().unwrap_or("").trim();
     match first.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Some(v)),
-        _ => Err(format!("{name} '{t}' is not a finite number")),
+        _ => Err(Invalid::from(format!(
+            "{name} '{t}' is not a finite number"
+        ))),
     }
 }
 
@@ -182,10 +192,10 @@ struct Geometry {
     frames: u64,
 }
 
-fn geometry(obj: &Object) -> Result<Geometry, String> {
+fn geometry(obj: &Object) -> Result<Geometry, Invalid> {
     use dicom_dictionary_std::tags;
-    let need = |tag, name: &str| -> Result<i64, String> {
-        int(obj, tag, name)?.ok_or_else(|| format!("{name} is missing"))
+    let need = |tag, name: &str| -> Result<i64, Invalid> {
+        int(obj, tag, name)?.ok_or_else(|| Invalid::from(format!("{name} is missing")))
     };
     let rows = need(tags::ROWS, "Rows")?;
     let cols = need(tags::COLUMNS, "Columns")?;
@@ -196,35 +206,39 @@ fn geometry(obj: &Object) -> Result<Geometry, String> {
     let representation = int(obj, tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0);
     let frames = int(obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames")?.unwrap_or(1);
     if rows < 1 || cols < 1 || rows > u16::MAX as i64 || cols > u16::MAX as i64 {
-        return Err(format!("Rows {rows} / Columns {cols} must be 1 to 65535"));
+        return Err(Invalid::from(format!(
+            "Rows {rows} / Columns {cols} must be 1 to 65535"
+        )));
     }
     if samples != 1 && samples != 3 {
-        return Err(format!("SamplesPerPixel {samples} is not 1 or 3"));
+        return Err(Invalid::from(format!(
+            "SamplesPerPixel {samples} is not 1 or 3"
+        )));
     }
     if ![1, 8, 16, 32].contains(&bits_allocated) {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "BitsAllocated {bits_allocated} is not 1, 8, 16 or 32"
-        ));
+        )));
     }
     if bits_stored < 1 || bits_stored > bits_allocated {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "BitsStored {bits_stored} must be 1 to BitsAllocated ({bits_allocated})"
-        ));
+        )));
     }
     if high_bit < bits_stored - 1 || high_bit >= bits_allocated {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "HighBit {high_bit} must be BitsStored - 1 ({}) to BitsAllocated - 1 ({})",
             bits_stored - 1,
             bits_allocated - 1
-        ));
+        )));
     }
     if representation != 0 && representation != 1 {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "PixelRepresentation {representation} is not 0 or 1"
-        ));
+        )));
     }
     if frames < 1 {
-        return Err(format!("NumberOfFrames {frames} is below 1"));
+        return Err(Invalid::from(format!("NumberOfFrames {frames} is below 1")));
     }
     let g = Geometry {
         rows: rows as u64,
@@ -274,7 +288,7 @@ pub fn instance_uids(path: &Path) -> Result<InstanceUids, ImageError> {
     let get = |t| text(&obj, t).unwrap_or_default();
     let sop_instance = get(tags::SOP_INSTANCE_UID);
     if sop_instance.is_empty() {
-        return Err(read_error(path, "no SOP Instance UID".into()));
+        return Err(read_error(path, "no SOP Instance UID"));
     }
     let frames = int(&obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames")
         .map_err(|e| read_error(path, e))?
@@ -306,22 +320,26 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
-    let g = geometry(&obj).map_err(err)?;
+    let g = geometry(&obj).map_err(|e| read_error(path, e))?;
     if frame as u64 >= g.frames {
         return Err(err(format!(
             "frame {frame} requested but the file has {} frame(s)",
             g.frames
         )));
     }
-    let slope = decimal(&obj, tags::RESCALE_SLOPE, "RescaleSlope").map_err(err)?;
-    let intercept = decimal(&obj, tags::RESCALE_INTERCEPT, "RescaleIntercept").map_err(err)?;
+    let slope =
+        decimal(&obj, tags::RESCALE_SLOPE, "RescaleSlope").map_err(|e| read_error(path, e))?;
+    let intercept = decimal(&obj, tags::RESCALE_INTERCEPT, "RescaleIntercept")
+        .map_err(|e| read_error(path, e))?;
     if slope == Some(0.0) {
         return Err(err(
             "RescaleSlope is 0: every pixel would have the same value".into(),
         ));
     }
-    let center = decimal(&obj, tags::WINDOW_CENTER, "WindowCenter").map_err(err)?;
-    let width = decimal(&obj, tags::WINDOW_WIDTH, "WindowWidth").map_err(err)?;
+    let center =
+        decimal(&obj, tags::WINDOW_CENTER, "WindowCenter").map_err(|e| read_error(path, e))?;
+    let width =
+        decimal(&obj, tags::WINDOW_WIDTH, "WindowWidth").map_err(|e| read_error(path, e))?;
     if let Some(w) = width
         && w < 1.0
     {
@@ -399,7 +417,7 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         )
     } else {
         let decoded = super::guard::catch_panic(|| obj.decode_pixel_data())
-            .map_err(err)?
+            .map_err(|e| read_error(path, e))?
             .map_err(|e| {
                 err(format!(
                     "cannot decode pixel data with transfer syntax {} ({ts}): {e}",
@@ -415,7 +433,7 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         }
         let opts = ConvertOptions::new().with_voi_lut(VoiLutOption::Identity);
         super::guard::catch_panic(|| decoded.to_vec_frame_with_options::<f32>(frame, &opts))
-            .map_err(err)?
+            .map_err(|e| read_error(path, e))?
             .map_err(|e| err(format!("cannot convert frame {frame}: {e}")))?
     };
     let (rows, cols, samples) = (g.rows as usize, g.cols as usize, g.samples as usize);
@@ -425,7 +443,7 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
             modality.len()
         )));
     }
-    super::guard::check_finite(&modality, "the decoded frame").map_err(err)?;
+    super::guard::check_finite(&modality, "the decoded frame").map_err(|e| read_error(path, e))?;
     let voi_function = match text(&obj, tags::VOILUT_FUNCTION).as_deref().map(str::trim) {
         Some("LINEAR_EXACT") => VoiFunction::LinearExact,
         Some("SIGMOID") => VoiFunction::Sigmoid,

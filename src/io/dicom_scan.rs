@@ -9,6 +9,7 @@
 //! Sequences are entered (a defined-length one is bounded by its length), an undefined-length UN
 //! element holds implicit VR items (CP-246), encapsulated pixel data is a list of fragments.
 
+use crate::error::Invalid;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
@@ -49,18 +50,23 @@ fn tag_name(t: (u16, u16)) -> String {
 }
 
 impl Walker<'_> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], String> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], Invalid> {
         let end = self
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.b.len())
-            .ok_or_else(|| format!("truncated: {what} at byte {} runs past the end", self.pos))?;
+            .ok_or_else(|| {
+                Invalid::from(format!(
+                    "truncated: {what} at byte {} runs past the end",
+                    self.pos
+                ))
+            })?;
         let s = &self.b[self.pos..end];
         self.pos = end;
         Ok(s)
     }
 
-    fn u16(&mut self, enc: Encoding) -> Result<u16, String> {
+    fn u16(&mut self, enc: Encoding) -> Result<u16, Invalid> {
         let s = self.take(2, "an element header")?;
         let a = [s[0], s[1]];
         Ok(if enc.big {
@@ -70,7 +76,7 @@ impl Walker<'_> {
         })
     }
 
-    fn u32(&mut self, enc: Encoding) -> Result<u32, String> {
+    fn u32(&mut self, enc: Encoding) -> Result<u32, Invalid> {
         let s = self.take(4, "an element header")?;
         let a = [s[0], s[1], s[2], s[3]];
         Ok(if enc.big {
@@ -80,15 +86,15 @@ impl Walker<'_> {
         })
     }
 
-    fn tag(&mut self, enc: Encoding) -> Result<(u16, u16), String> {
+    fn tag(&mut self, enc: Encoding) -> Result<(u16, u16), Invalid> {
         Ok((self.u16(enc)?, self.u16(enc)?))
     }
 
     /// Checks that `len` bytes remain before `end`.
-    fn fits(&self, tag: (u16, u16), len: u32, end: usize) -> Result<(), String> {
+    fn fits(&self, tag: (u16, u16), len: u32, end: usize) -> Result<(), Invalid> {
         let left = end.saturating_sub(self.pos);
         if len as usize > left {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "element {} declares {len} bytes but only {left} remain in its {}",
                 tag_name(tag),
                 if end == self.b.len() {
@@ -96,13 +102,13 @@ impl Walker<'_> {
                 } else {
                     "enclosing item or sequence"
                 }
-            ));
+            )));
         }
         Ok(())
     }
 
     /// Reads an element header: tag, VR (if explicit or known) and length.
-    fn header(&mut self, enc: Encoding) -> Result<Header, String> {
+    fn header(&mut self, enc: Encoding) -> Result<Header, Invalid> {
         let tag = self.tag(enc)?;
         if tag.0 == 0xFFFE {
             return Ok((tag, None, self.u32(enc)?));
@@ -140,9 +146,11 @@ impl Walker<'_> {
 
     /// Walks a data set up to `end` (or, with `end == None`, up to an item delimiter or the end of
     /// the file).
-    fn dataset(&mut self, end: Option<usize>, enc: Encoding, depth: usize) -> Result<(), String> {
+    fn dataset(&mut self, end: Option<usize>, enc: Encoding, depth: usize) -> Result<(), Invalid> {
         if depth > MAX_DEPTH {
-            return Err(format!("sequences nested deeper than {MAX_DEPTH} levels"));
+            return Err(Invalid::from(format!(
+                "sequences nested deeper than {MAX_DEPTH} levels"
+            )));
         }
         let bound = end.unwrap_or(self.b.len());
         while self.pos < bound {
@@ -151,18 +159,18 @@ impl Walker<'_> {
                 if end.is_none() {
                     return Ok(());
                 }
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "unexpected delimiter {} at byte {}",
                     tag_name(tag),
                     self.pos - 8
-                ));
+                )));
             }
             if tag.0 == 0xFFFE {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "unexpected item tag {} at byte {}",
                     tag_name(tag),
                     self.pos - 8
-                ));
+                )));
             }
             let is_seq = vr == Some(VR::SQ);
             if len == UNDEFINED {
@@ -178,10 +186,10 @@ impl Walker<'_> {
                     };
                     self.sequence(None, inner, depth)?;
                 } else {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "element {} has an undefined length but is not a sequence",
                         tag_name(tag)
-                    ));
+                    )));
                 }
                 continue;
             }
@@ -197,12 +205,14 @@ impl Walker<'_> {
         if let Some(e) = end
             && self.pos != e
         {
-            return Err(format!("an item overruns its declared end at byte {e}"));
+            return Err(Invalid::from(format!(
+                "an item overruns its declared end at byte {e}"
+            )));
         }
         Ok(())
     }
 
-    fn sequence(&mut self, end: Option<usize>, enc: Encoding, depth: usize) -> Result<(), String> {
+    fn sequence(&mut self, end: Option<usize>, enc: Encoding, depth: usize) -> Result<(), Invalid> {
         let bound = end.unwrap_or(self.b.len());
         while self.pos < bound {
             let tag = self.tag(enc)?;
@@ -216,20 +226,22 @@ impl Walker<'_> {
                     self.dataset(Some(item_end), enc, depth + 1)?;
                 }
                 other => {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "a sequence holds {} where an item was expected",
                         tag_name(other)
-                    ));
+                    )));
                 }
             }
         }
         if end.is_none() {
-            return Err("truncated: a sequence has no delimiter before the end of the file".into());
+            return Err(Invalid::from(
+                "truncated: a sequence has no delimiter before the end of the file",
+            ));
         }
         Ok(())
     }
 
-    fn fragments(&mut self, enc: Encoding) -> Result<(), String> {
+    fn fragments(&mut self, enc: Encoding) -> Result<(), Invalid> {
         let mut first = true;
         loop {
             let tag = self.tag(enc)?;
@@ -246,10 +258,10 @@ impl Walker<'_> {
                     first = false;
                 }
                 other => {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "encapsulated pixel data holds {} where a fragment was expected",
                         tag_name(other)
-                    ));
+                    )));
                 }
             }
         }
@@ -269,9 +281,11 @@ pub fn meta_start(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Walks the file's bytes (preamble, `DICM`, meta group, data set).
-pub fn scan(bytes: &[u8]) -> Result<Scan, String> {
+pub fn scan(bytes: &[u8]) -> Result<Scan, Invalid> {
     let Some(start) = meta_start(bytes) else {
-        return Err("not a DICOM file: no 'DICM' marker at byte 128 (or 0)".into());
+        return Err(Invalid::from(
+            "not a DICOM file: no 'DICM' marker at byte 128 (or 0)",
+        ));
     };
     let mut w = Walker {
         b: bytes,
@@ -286,7 +300,10 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, String> {
     while w.pos + 4 <= bytes.len() && u16::from_le_bytes([bytes[w.pos], bytes[w.pos + 1]]) == 2 {
         let (tag, _, len) = w.header(meta)?;
         if len == UNDEFINED {
-            return Err(format!("meta element {} has no length", tag_name(tag)));
+            return Err(Invalid::from(format!(
+                "meta element {} has no length",
+                tag_name(tag)
+            )));
         }
         w.fits(tag, len, bytes.len())?;
         let value = &bytes[w.pos..w.pos + len as usize];
@@ -298,7 +315,9 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, String> {
         w.pos += len as usize;
     }
     if w.scan.transfer_syntax.is_empty() {
-        return Err("the file meta group names no transfer syntax (0002,0010)".into());
+        return Err(Invalid::from(
+            "the file meta group names no transfer syntax (0002,0010)",
+        ));
     }
     let enc = match w.scan.transfer_syntax.as_str() {
         "1.2.840.10008.1.2" => Encoding {
@@ -315,7 +334,7 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, String> {
     };
     let start = w.pos;
     match w.dataset(None, enc, 0) {
-        Err(e) if enc.explicit && !enc.big && e.contains("invalid value representation") => {
+        Err(e) if enc.explicit && !enc.big && e.0.contains("invalid value representation") => {
             // Some writers declare an explicit VR syntax but encode the data set in implicit VR
             // (readers such as pydicom detect it); walk it that way before giving up.
             w.pos = start;
@@ -338,37 +357,37 @@ pub fn check_rle(
     scan: &Scan,
     frames: u64,
     expected_segments: u32,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     if (scan.fragments.len() as u64) < frames {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "RLE pixel data has {} fragment(s) for {frames} frame(s)",
             scan.fragments.len()
-        ));
+        )));
     }
     for (i, r) in scan.fragments.iter().take(frames as usize).enumerate() {
         let f = &bytes[r.clone()];
         if f.len() < 64 {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "RLE frame {i}: fragment of {} bytes is shorter than its 64-byte header",
                 f.len()
-            ));
+            )));
         }
         let word =
             |k: usize| u32::from_le_bytes([f[4 * k], f[4 * k + 1], f[4 * k + 2], f[4 * k + 3]]);
         let n = word(0);
         if n != expected_segments {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "RLE frame {i}: header declares {n} segments, the image needs {expected_segments}"
-            ));
+            )));
         }
         let mut prev = 63u32;
         for k in 1..=n as usize {
             let off = word(k);
             if off <= prev || off as usize >= f.len() {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "RLE frame {i}: segment {k} starts at byte {off}, outside its {}-byte fragment",
                     f.len()
-                ));
+                )));
             }
             prev = off;
         }

@@ -58,16 +58,16 @@ pub fn write_mask(path: &Path, mask: &Mask) -> Result<(), ImageError> {
     )
     .ok_or_else(|| ImageError::Write {
         path: path.to_path_buf(),
-        message: "mask buffer does not match its size".into(),
+        source: "mask buffer does not match its size".into(),
     })?;
     let mut bytes = std::io::Cursor::new(Vec::new());
     img.write_to(&mut bytes, image::ImageFormat::Png)
         .map_err(|e| ImageError::Write {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
     super::write_atomic(path, bytes.get_ref()).map_err(|e| ImageError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     })
 }

@@ -8,6 +8,7 @@ pub mod image;
 pub mod mask;
 pub mod npy;
 pub mod raster;
+pub mod table;
 
 use std::path::Path;
 

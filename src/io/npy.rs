@@ -8,20 +8,20 @@ use npyz::WriterBuilder;
 #[derive(Debug, thiserror::Error)]
 pub enum NpyError {
     /// Unreadable, malformed or unsupported file.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Read {
         /// File.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        source: crate::error::Cause,
     },
     /// Write failure.
-    #[error("{path}: cannot write .npy: {message}")]
+    #[error("{path}: cannot write .npy: {source}")]
     Write {
         /// File.
         path: PathBuf,
         /// Cause.
-        message: String,
+        source: crate::error::Cause,
     },
 }
 
@@ -36,9 +36,9 @@ pub struct Array {
 
 /// Writes `data` with `shape` as little-endian float32, C order, atomically.
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyError> {
-    let err = |message: String| NpyError::Write {
+    let err = |cause: crate::error::Cause| NpyError::Write {
         path: path.to_path_buf(),
-        message,
+        source: cause,
     };
     let mut bytes = Vec::new();
     {
@@ -48,32 +48,31 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyEr
             .shape(&shape)
             .writer(&mut bytes)
             .begin_nd()
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(e.into()))?;
         writer
             .extend(data.iter().copied())
-            .map_err(|e| err(e.to_string()))?;
-        writer.finish().map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(e.into()))?;
+        writer.finish().map_err(|e| err(e.into()))?;
     }
-    super::write_atomic(path, &bytes).map_err(|e| err(e.to_string()))
+    super::write_atomic(path, &bytes).map_err(|e| err(e.into()))
 }
 
 /// Reads a `.npy` of any real numeric dtype into f32 (Fortran order is transposed to C order).
 pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
-    let err = |message: String| NpyError::Read {
+    let err = |cause: crate::error::Cause| NpyError::Read {
         path: path.to_path_buf(),
-        message,
+        source: cause,
     };
-    let bytes =
-        super::guard::read_bounded(path, u64::MAX).map_err(|e| err(format!("cannot read: {e}")))?;
+    let bytes = super::guard::read_bounded(path, u64::MAX).map_err(|e| err(e.into()))?;
     let mut cursor = std::io::Cursor::new(&bytes[..]);
     let header = super::guard::catch_panic(|| npyz::NpyHeader::from_reader(&mut cursor))
-        .map_err(err)?
-        .map_err(|e| err(format!("not a valid .npy file: {e}")))?;
+        .map_err(|e| err(e.into()))?
+        .map_err(|e| err(format!("not a valid .npy file: {e}").into()))?;
     let header_size = cursor.position() as usize;
     let npy = npyz::NpyFile::with_header(header, &bytes[header_size..]);
     // The declared shape must describe exactly the bytes after the header (no overflow, no
     // allocation beyond the file).
-    let n = super::guard::checked_product(npy.shape(), "shape").map_err(err)?;
+    let n = super::guard::checked_product(npy.shape(), "shape").map_err(|e| err(e.into()))?;
     let item = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.size_field(),
         _ => return Err(err("structured arrays are not supported".into())),
@@ -84,7 +83,8 @@ pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
         return Err(err(format!(
             "its shape {:?} needs {data_bytes} bytes of data but the file holds {available}",
             npy.shape()
-        )));
+        )
+        .into()));
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let fortran = npy.order() == npyz::Order::Fortran;
@@ -105,15 +105,16 @@ pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
         "i4" => collect(npy.data::<i32>(), |v| v as f32),
         "u4" => collect(npy.data::<u32>(), |v| v as f32),
         "i8" => collect(npy.data::<i64>(), |v| v as f32),
-        _ => return Err(err(format!("unsupported dtype '{type_str}'"))),
+        _ => return Err(err(format!("unsupported dtype '{type_str}'").into())),
     }
-    .map_err(|e| err(format!("corrupt data: {e}")))?;
+    .map_err(|e| err(format!("corrupt data: {e}").into()))?;
     let n = n as usize;
     if data.len() != n {
         return Err(err(format!(
             "holds {} values but its shape {shape:?} needs {n}",
             data.len()
-        )));
+        )
+        .into()));
     }
     let data = if fortran && shape.len() == 2 {
         let (r, c) = (shape[0], shape[1]);
@@ -128,11 +129,14 @@ pub fn read_f32(path: &Path) -> Result<Array, NpyError> {
     Ok(Array { shape, data })
 }
 
-fn collect<T: npyz::Deserialize, R: std::io::Read, E: std::fmt::Display>(
+fn collect<T: npyz::Deserialize, R: std::io::Read, E>(
     data: Result<npyz::NpyReader<T, R>, E>,
     f: impl Fn(T) -> f32,
-) -> Result<Vec<f32>, String> {
-    data.map_err(|e| e.to_string())?
-        .map(|r| r.map(&f).map_err(|e| e.to_string()))
+) -> Result<Vec<f32>, crate::error::Cause>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    data.map_err(crate::error::Cause::from)?
+        .map(|r| r.map(&f).map_err(crate::error::Cause::from))
         .collect()
 }

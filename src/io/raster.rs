@@ -17,20 +17,20 @@ pub const SUPPORTED_NAMES: &str = "png, jpg, tif, bmp, DICOM";
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// Unreadable or undecodable file.
-    #[error("{path}: cannot read image: {message}")]
+    #[error("{path}: cannot read image: {source}")]
     Read {
         /// File.
         path: PathBuf,
         /// Decoder message.
-        message: String,
+        source: crate::error::Cause,
     },
     /// Write failure.
-    #[error("{path}: cannot write image: {message}")]
+    #[error("{path}: cannot write image: {source}")]
     Write {
         /// File.
         path: PathBuf,
         /// Encoder or OS message.
-        message: String,
+        source: crate::error::Cause,
     },
 }
 
@@ -73,10 +73,10 @@ impl Image {
     }
 }
 
-pub(crate) fn read_error(path: &Path, message: String) -> ImageError {
+pub(crate) fn read_error(path: &Path, cause: impl Into<crate::error::Cause>) -> ImageError {
     ImageError::Read {
         path: path.to_path_buf(),
-        message,
+        source: cause.into(),
     }
 }
 
@@ -86,7 +86,7 @@ fn raster_reader<'a>(
 ) -> Result<image::ImageReader<std::io::Cursor<&'a [u8]>>, ImageError> {
     image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| read_error(path, e.to_string()))
+        .map_err(|e| read_error(path, e))
 }
 
 /// The header's dimensions, checked against the pixel limit.
@@ -107,7 +107,7 @@ pub(crate) fn checked_dimensions<R: std::io::BufRead + std::io::Seek>(
     }
     let (w, h) = super::guard::catch_panic(|| reader.into_dimensions())
         .map_err(|e| read_error(path, e))?
-        .map_err(|e| read_error(path, e.to_string()))?;
+        .map_err(|e| read_error(path, e))?;
     super::guard::check_dimensions(w as u64, h as u64).map_err(|e| read_error(path, e))?;
     Ok((w, h))
 }
@@ -121,7 +121,7 @@ pub fn decode_raster(path: &Path) -> Result<image::DynamicImage, ImageError> {
     if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
         return Err(read_error(
             path,
-            "truncated JPEG: no end-of-image marker after the scan data".into(),
+            "truncated JPEG: no end-of-image marker after the scan data",
         ));
     }
     let mut limits = image::Limits::default();
@@ -131,7 +131,7 @@ pub fn decode_raster(path: &Path) -> Result<image::DynamicImage, ImageError> {
     reader.limits(limits);
     super::guard::catch_panic(|| reader.decode())
         .map_err(|e| read_error(path, e))?
-        .map_err(|e| read_error(path, e.to_string()))
+        .map_err(|e| read_error(path, e))
 }
 
 /// Whether a JPEG stream has an end-of-image marker (FF D9) after its first start-of-scan (FF
@@ -200,15 +200,15 @@ pub fn from_dynamic(img: image::DynamicImage) -> Image {
 
 /// Writes an RGB image to PNG (or any format by extension) atomically.
 pub fn write_rgb8(path: &Path, img: &image::RgbImage) -> Result<(), ImageError> {
-    let err = |message: String| ImageError::Write {
+    let err = |cause: crate::error::Cause| ImageError::Write {
         path: path.to_path_buf(),
-        message,
+        source: cause,
     };
     let format = image::ImageFormat::from_path(path).unwrap_or(image::ImageFormat::Png);
     let mut bytes = std::io::Cursor::new(Vec::new());
     img.write_to(&mut bytes, format)
-        .map_err(|e| err(e.to_string()))?;
-    super::write_atomic(path, bytes.get_ref()).map_err(|e| err(e.to_string()))
+        .map_err(|e| err(e.into()))?;
+    super::write_atomic(path, bytes.get_ref()).map_err(|e| err(e.into()))
 }
 
 /// The stored values of a decoded raster as floats, row-major, and their shape: `[h, w]` for

@@ -22,6 +22,7 @@
 //! round-half-to-even; a side smaller than S is first padded with zeros, `(S - W) // 2` before
 //! and the rest after, as torchvision pads.
 
+use crate::error::Invalid;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -115,16 +116,16 @@ impl Default for Normalization {
 
 impl Normalization {
     /// Every mean finite, every standard deviation finite and positive.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Invalid> {
         let ok = self.mean.iter().all(|m| m.is_finite())
             && self.std.iter().all(|s| s.is_finite() && *s > 0.0);
         if ok {
             Ok(())
         } else {
-            Err(format!(
+            Err(Invalid::from(format!(
                 "normalisation mean {:?} / std {:?}: means must be finite and standard deviations finite and above 0",
                 self.mean, self.std
-            ))
+            )))
         }
     }
 }
@@ -456,10 +457,10 @@ pub enum InputSize {
 }
 
 impl std::str::FromStr for InputSize {
-    type Err = String;
+    type Err = Invalid;
 
     /// `native`, `H,W` or `S` (square), sides from 1 to 8192 px.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Invalid> {
         if s.eq_ignore_ascii_case("native") {
             return Ok(InputSize::Native);
         }
@@ -468,12 +469,14 @@ impl std::str::FromStr for InputSize {
             p.parse::<usize>()
                 .ok()
                 .filter(|&v| (1..=8192).contains(&v))
-                .ok_or_else(|| format!("'{p}' is not a side length from 1 to 8192 px"))
+                .ok_or_else(|| {
+                    Invalid::from(format!("'{p}' is not a side length from 1 to 8192 px"))
+                })
         };
         match parts[..] {
             [s] => num(s).map(|v| InputSize::Fixed(v, v)),
             [h, w] => Ok(InputSize::Fixed(num(h)?, num(w)?)),
-            _ => Err(format!("'{s}': expected native, H,W or S")),
+            _ => Err(Invalid::from(format!("'{s}': expected native, H,W or S"))),
         }
     }
 }
@@ -483,16 +486,17 @@ impl std::str::FromStr for InputSize {
 pub enum InputSizeError {
     /// The image's own size is not usable (`InputSize::Native`).
     #[error("the image is {0}")]
-    Native(String),
+    Native(#[source] Invalid),
     /// The requested `(height, width)` is not usable.
-    #[error("{message}")]
+    #[error("{reason}")]
     Fixed {
         /// Height asked for.
         h: usize,
         /// Width asked for.
         w: usize,
         /// Why the model cannot take it.
-        message: String,
+        #[source]
+        reason: Invalid,
     },
 }
 
@@ -514,7 +518,11 @@ pub fn prepare_for(
     };
     config.grid_for(h, w).map_err(|message| match size {
         Some(InputSize::Native) => InputSizeError::Native(message),
-        _ => InputSizeError::Fixed { h, w, message },
+        _ => InputSizeError::Fixed {
+            h,
+            w,
+            reason: message,
+        },
     })?;
     Ok(prepare_hw(img, (h, w), mode, norm))
 }

@@ -6,6 +6,7 @@
 //! UIDs that become file names (PACS instances) must pass [`valid_uid`]: digits and dots,
 //! components without leading zeros, at most 64 characters (PS3.5 §9.1).
 
+use crate::error::Invalid;
 use std::io::Read;
 use std::path::Path;
 
@@ -45,7 +46,7 @@ impl Identity {
     }
 
     /// Parses [`Identity::token`] and a frame back.
-    pub fn from_token(token: &str, frame: u32) -> Result<Identity, String> {
+    pub fn from_token(token: &str, frame: u32) -> Result<Identity, Invalid> {
         if let Some(uid) = token.strip_prefix("dicom:") {
             valid_uid(uid)?;
             Ok(Identity::Dicom {
@@ -56,12 +57,14 @@ impl Identity {
             if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Ok(Identity::Sha256(h.to_ascii_lowercase()))
             } else {
-                Err(format!("'{token}' is not a SHA-256 identity"))
+                Err(Invalid::from(format!(
+                    "'{token}' is not a SHA-256 identity"
+                )))
             }
         } else {
-            Err(format!(
+            Err(Invalid::from(format!(
                 "'{token}' is not an identity (dicom:<UID> or sha256:<hex>)"
-            ))
+            )))
         }
     }
 
@@ -97,12 +100,12 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// SHA-256 of a file, streamed (no size limit: nothing is kept in memory).
-pub fn sha256_file(path: &Path) -> Result<String, String> {
+pub fn sha256_file(path: &Path) -> Result<String, crate::error::Cause> {
     let (mut f, _) = crate::io::guard::open_regular(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
+        let n = f.read(&mut buf)?;
         if n == 0 {
             break;
         }
@@ -118,15 +121,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The identity of `path` shown at `frame`: a DICOM file's SOP Instance UID (the frame must
 /// exist), else the SHA-256 of its bytes.
-pub fn of_file(path: &Path, frame: u32) -> Result<Identity, String> {
+pub fn of_file(path: &Path, frame: u32) -> Result<Identity, crate::error::Cause> {
     if crate::io::dicom::is_dicom(path) {
-        let u = crate::io::dicom::instance_uids(path).map_err(|e| e.to_string())?;
+        let u = crate::io::dicom::instance_uids(path)?;
         if frame >= u.frames {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{}: frame {frame} requested but the instance has {} frame(s)",
                 path.display(),
                 u.frames
-            ));
+            ))
+            .into());
         }
         Ok(Identity::Dicom {
             uid: u.sop_instance,
@@ -135,7 +139,7 @@ pub fn of_file(path: &Path, frame: u32) -> Result<Identity, String> {
     } else {
         sha256_file(path)
             .map(Identity::Sha256)
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| format!("{}: {e}", path.display()).into())
     }
 }
 
@@ -152,8 +156,13 @@ pub fn capture_uids(identity: &Identity) -> [String; 3] {
 
 /// Checks a DICOM UID that is about to become part of a file name: 1 to 64 characters, digits
 /// and dots, no empty component, no component with a leading zero.
-pub fn valid_uid(uid: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("'{}' is not a valid UID: {why}", printable(uid)));
+pub fn valid_uid(uid: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| {
+        Err(Invalid::from(format!(
+            "'{}' is not a valid UID: {why}",
+            printable(uid)
+        )))
+    };
     if uid.is_empty() || uid.len() > 64 {
         return bad("a UID has 1 to 64 characters");
     }
@@ -218,7 +227,7 @@ impl ImageCheck {
 /// Checks one entry's file against its identity (`None`: it has none yet, and gets the file's).
 pub fn check(path: &Path, frame: u32, want: Option<&Identity>) -> (ImageCheck, Option<Identity>) {
     match of_file(path, frame) {
-        Err(e) => (ImageCheck::Missing(e), None),
+        Err(e) => (ImageCheck::Missing(e.to_string()), None),
         Ok(found) => match want {
             None => (ImageCheck::Ok, Some(found)),
             Some(w) if *w == found => (ImageCheck::Ok, Some(found)),

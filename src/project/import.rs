@@ -16,6 +16,7 @@
 //!
 //! Everything is planned in memory; nothing is written unless the whole plan succeeded.
 
+use crate::error::Invalid;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -118,7 +119,7 @@ fn candidates(
     project: &Project,
     names: &[String],
     target: &Target,
-) -> Result<(Vec<usize>, &'static str), String> {
+) -> Result<(Vec<usize>, &'static str), Invalid> {
     let by_identity = |want: &Identity| -> Vec<usize> {
         project
             .images
@@ -179,9 +180,9 @@ pub fn plan(
     names: &[String],
     project_name: &str,
     incoming: Vec<Incoming>,
-    current: &mut dyn FnMut(usize) -> Result<Annotations, String>,
+    current: &mut dyn FnMut(usize) -> Result<Annotations, Invalid>,
     opts: Options,
-) -> Result<Plan, String> {
+) -> Result<Plan, Invalid> {
     let mut classes = project.classes.clone();
     let mut changes: BTreeMap<usize, Annotations> = BTreeMap::new();
     let mut lines = Vec::new();
@@ -192,31 +193,31 @@ pub fn plan(
         let i = match found.as_slice() {
             [i] => *i,
             [] => {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "{}: {} is not in {project_name}: no image matches, nothing imported",
                     item.what,
                     describe(&item.target)
-                ));
+                )));
             }
             many => {
                 let list: Vec<String> = many
                     .iter()
                     .map(|&i| project.images[i].path.display().to_string())
                     .collect();
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "{}: matches {} images of {project_name} by {how} ({}): ambiguous, nothing imported; export with vitscope to get a manifest.csv, or rename the file",
                     item.what,
                     many.len(),
                     list.join(", ")
-                ));
+                )));
             }
         };
         if let Some(p) = checks.get(i).and_then(ImageCheck::problem) {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{}: its image {} cannot take annotations now: {p}",
                 item.what,
                 project.images[i].path.display()
-            ));
+            )));
         }
         let ann = match changes.entry(i) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -232,7 +233,7 @@ pub fn plan(
             }
         };
         if (item.width, item.height) != (ann.mask.width, ann.mask.height) {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{}: a {}×{} mask, but its image {} is {}×{}",
                 item.what,
                 item.width,
@@ -240,20 +241,20 @@ pub fn plan(
                 project.images[i].path.display(),
                 ann.mask.width,
                 ann.mask.height
-            ));
+            )));
         }
         lines.push(format!("{} <- {f} (by {how})", names[i]));
         let class_of_id = |k: u8,
                            classes: &mut Vec<LabelClass>,
                            lines: &mut Vec<String>|
-         -> Result<u8, String> {
+         -> Result<u8, Invalid> {
             if (k as usize) > classes.len() {
                 if !opts.add_classes {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "{}: class id {k} is above the {} class(es) of {project_name}; give --add-classes to create them",
                         item.what,
                         classes.len()
-                    ));
+                    )));
                 }
                 while classes.len() < k as usize {
                     let n = classes.len() + 1;
@@ -279,10 +280,10 @@ pub fn plan(
                         Some(k) => k as u8 + 1,
                         None => {
                             if classes.len() >= 255 {
-                                return Err(format!(
+                                return Err(Invalid::from(format!(
                                     "{}: segment '{label}' would be a 256th class",
                                     item.what
-                                ));
+                                )));
                             }
                             classes.push(LabelClass {
                                 name: label.clone(),
@@ -296,13 +297,13 @@ pub fn plan(
                 }
             };
             if pixels.len() != ann.mask.data.len() {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "{}: a layer of {} pixels for a {}×{} image",
                     item.what,
                     pixels.len(),
                     ann.mask.width,
                     ann.mask.height
-                ));
+                )));
             }
             let mut overlap = 0usize;
             for (m, &p) in ann.mask.data.iter_mut().zip(pixels) {
@@ -325,10 +326,10 @@ pub fn plan(
             let k = class_of_id(b.class, &mut classes, &mut lines)?;
             let b = LabelBox { class: k, ..*b };
             if b.x1 as usize > ann.mask.width || b.y1 as usize > ann.mask.height {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "{}: box {},{},{},{} lies outside the {}×{} image",
                     item.what, b.x0, b.y0, b.x1, b.y1, ann.mask.width, ann.mask.height
-                ));
+                )));
             }
             if !ann.boxes.contains(&b) {
                 ann.boxes.push(b);
@@ -372,7 +373,7 @@ mod tests {
         }
     }
 
-    fn run(p: &Project, items: Vec<Incoming>, opts: Options) -> Result<Plan, String> {
+    fn run(p: &Project, items: Vec<Incoming>, opts: Options) -> Result<Plan, Invalid> {
         let names = crate::project::naming::export_names(p);
         let checks = vec![ImageCheck::Ok; p.images.len()];
         plan(

@@ -173,12 +173,12 @@ pub enum LockError {
         holder: String,
     },
     /// The lock file could not be created or read.
-    #[error("{lock}: cannot lock the project: {message}")]
+    #[error("{lock}: cannot lock the project: {source}")]
     Io {
         /// The lock file.
         lock: PathBuf,
         /// OS message.
-        message: String,
+        source: crate::error::Cause,
     },
 }
 
@@ -204,7 +204,7 @@ impl ProjectLock {
         let path = super::paths::lock_path(project);
         let io = |e: std::io::Error| LockError::Io {
             lock: path.clone(),
-            message: e.to_string(),
+            source: e.into(),
         };
         let owner = Owner::current(program);
         let text = owner.to_text();
@@ -274,7 +274,7 @@ impl ProjectLock {
         }
         Err(LockError::Io {
             lock: path,
-            message: "another program keeps taking the lock".into(),
+            source: "another program keeps taking the lock".into(),
         })
     }
 

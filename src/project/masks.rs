@@ -9,6 +9,7 @@
 //! - An id above the project's class list is never turned into another class: imports refuse it
 //!   (or add classes with `--add-classes`); a project mask that holds one keeps it as it is.
 
+use crate::error::Invalid;
 use std::path::Path;
 
 use super::annotation::LabelMask;
@@ -51,7 +52,7 @@ impl RawLabels {
     /// Class ids: a binary mask becomes `binary_class`; any other value is an id that must be at
     /// most 255. The largest id is returned with the mask (the caller checks it against the
     /// class list).
-    pub fn to_class_ids(&self, binary_class: u8) -> Result<(LabelMask, u8), String> {
+    pub fn to_class_ids(&self, binary_class: u8) -> Result<(LabelMask, u8), Invalid> {
         if self.is_binary() {
             let data = self
                 .values
@@ -69,9 +70,9 @@ impl RawLabels {
         }
         let top = self.max();
         if top > 255 {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "holds label {top}, but class ids run from 1 to 255 (a project has at most 255 classes)"
-            ));
+            )));
         }
         Ok((
             LabelMask {
@@ -85,9 +86,9 @@ impl RawLabels {
 }
 
 /// Reads a mask image's values (see the module docs).
-pub fn read_raw(path: &Path) -> Result<RawLabels, String> {
+pub fn read_raw(path: &Path) -> Result<RawLabels, crate::error::Cause> {
     use image::DynamicImage as D;
-    let img = crate::io::image::decode_raster(path).map_err(|e| e.to_string())?;
+    let img = crate::io::image::decode_raster(path)?;
     let (width, height) = (img.width() as usize, img.height() as usize);
     let (values, format_max): (Vec<u16>, u16) = match &img {
         D::ImageLuma8(b) => (b.as_raw().iter().map(|&v| v as u16).collect(), 255),
@@ -122,9 +123,9 @@ pub fn read_label_mask(
     width: usize,
     height: usize,
 ) -> Result<(LabelMask, u8), ProjectError> {
-    let read = |message: String| ProjectError::Read {
+    let read = |cause: crate::error::Cause| ProjectError::Read {
         path: path.to_path_buf(),
-        message,
+        source: cause,
     };
     let raw = read_raw(path).map_err(read)?;
     if (raw.width, raw.height) != (width, height) {
@@ -136,31 +137,30 @@ pub fn read_label_mask(
             want_h: height,
         });
     }
-    raw.to_class_ids(1).map_err(read)
+    raw.to_class_ids(1).map_err(|e| read(e.into()))
 }
 
 /// The PNG bytes of a mask of class ids (8-bit gray).
-pub fn encode_png(mask: &LabelMask) -> Result<Vec<u8>, String> {
+pub fn encode_png(mask: &LabelMask) -> Result<Vec<u8>, crate::error::Cause> {
     let img = image::GrayImage::from_raw(mask.width as u32, mask.height as u32, mask.data.clone())
-        .ok_or("mask buffer does not match its size")?;
+        .ok_or(Invalid::from("mask buffer does not match its size"))?;
     let mut bytes = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut bytes, image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
+    img.write_to(&mut bytes, image::ImageFormat::Png)?;
     Ok(bytes.into_inner())
 }
 
 /// Writes class ids as an 8-bit gray PNG, atomically (exports; project saves go through
 /// `save.rs`).
 pub fn write_label_mask(path: &Path, mask: &LabelMask) -> Result<(), ProjectError> {
-    let err = |message: String| ProjectError::Write {
+    let err = |cause: crate::error::Cause| ProjectError::Write {
         path: path.to_path_buf(),
-        message,
+        source: cause,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| err(e.into()))?;
     }
     let bytes = encode_png(mask).map_err(err)?;
-    crate::io::write_atomic(path, &bytes).map_err(|e| err(e.to_string()))
+    crate::io::write_atomic(path, &bytes).map_err(|e| err(e.into()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! Version 2 added each image's [`Identity`]; a version 1 file reads as before and gets its
 //! identities on first open (`open.rs`).
 
+use crate::error::Invalid;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,28 +21,28 @@ pub const VERSION: u32 = 2;
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     /// Unreadable file.
-    #[error("{path}: cannot read project: {message}")]
+    #[error("{path}: cannot read project: {source}")]
     Read {
         /// File.
         path: PathBuf,
         /// OS message.
-        message: String,
+        source: crate::error::Cause,
     },
     /// Not a valid project file.
-    #[error("{path}: not a valid project file: {message}")]
+    #[error("{path}: not a valid project file: {source}")]
     Parse {
         /// File.
         path: PathBuf,
         /// Parser message with position.
-        message: String,
+        source: crate::error::Cause,
     },
     /// Write failure.
-    #[error("{path}: cannot save: {message}")]
+    #[error("{path}: cannot save: {source}")]
     Write {
         /// File.
         path: PathBuf,
         /// OS or encoder message.
-        message: String,
+        source: crate::error::Cause,
     },
     /// Another process holds the project's lock.
     #[error("{path}: the project is locked (in use) by {holder}")]
@@ -52,12 +53,12 @@ pub enum ProjectError {
         holder: String,
     },
     /// The project's lock file cannot be made (a read-only folder, no permission).
-    #[error("{path}: cannot lock the project for writing: {message}")]
+    #[error("{path}: cannot lock the project for writing: {source}")]
     CannotLock {
         /// Project file.
         path: PathBuf,
         /// Why.
-        message: String,
+        source: crate::error::Cause,
     },
     /// The project file changed on disk since it was read: nothing was overwritten.
     #[error(
@@ -291,9 +292,9 @@ impl Default for Project {
 impl Project {
     /// Reads a project file. A bad file is an error naming it; nothing is written.
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
-        let text = crate::io::guard::read_text(path).map_err(|message| ProjectError::Read {
+        let text = crate::io::guard::read_text(path).map_err(|e| ProjectError::Read {
             path: path.to_path_buf(),
-            message,
+            source: e.into(),
         })?;
         Self::parse(&text, path)
     }
@@ -302,106 +303,116 @@ impl Project {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ProjectError> {
         let p: Project = ron::from_str(text).map_err(|e| ProjectError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
         if p.version > VERSION {
             return Err(ProjectError::Parse {
                 path: path.to_path_buf(),
-                message: format!(
+                source: format!(
                     "version {} is newer than this program reads ({VERSION})",
                     p.version
-                ),
+                )
+                .into(),
             });
         }
         p.validate().map_err(|message| ProjectError::Parse {
             path: path.to_path_buf(),
-            message,
+            source: message.into(),
         })?;
         Ok(p)
     }
 
     /// Checks what the RON grammar cannot: boxes with x1 > x0 and y1 > y0 and a class of the
     /// project, finite windows of width >= 1, view values in their ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.classes.is_empty() || self.classes.len() > 255 {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{} label classes: a project has 1 to 255",
                 self.classes.len()
-            ));
+            )));
         }
         for (i, e) in self.images.iter().enumerate() {
             let at = || format!("image {} ({})", i + 1, e.path.display());
             if e.path.as_os_str().is_empty() {
-                return Err(format!("image {}: empty path", i + 1));
+                return Err(Invalid::from(format!("image {}: empty path", i + 1)));
             }
             for b in &e.boxes {
                 if b.x1 <= b.x0 || b.y1 <= b.y0 {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "{}: box {},{},{},{} is empty or inverted (needs x1 > x0 and y1 > y0)",
                         at(),
                         b.x0,
                         b.y0,
                         b.x1,
                         b.y1
-                    ));
+                    )));
                 }
                 if b.class == 0 || b.class as usize > self.classes.len() {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "{}: box class {} is not one of the {} classes",
                         at(),
                         b.class,
                         self.classes.len()
-                    ));
+                    )));
                 }
             }
             match &e.identity {
                 Some(Identity::Sha256(h))
                     if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) =>
                 {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "{}: identity Sha256(\"{h}\") is not 64 hex digits",
                         at()
-                    ));
+                    )));
                 }
                 Some(Identity::Dicom { uid, frame }) if uid.is_empty() || *frame != e.frame => {
-                    return Err(format!(
+                    return Err(Invalid::from(format!(
                         "{}: identity Dicom(uid: \"{uid}\", frame: {frame}) does not name frame {} of an instance",
                         at(),
                         e.frame
-                    ));
+                    )));
                 }
                 _ => {}
             }
             if let Some((c, w)) = e.window
                 && !(c.is_finite() && w.is_finite() && w >= 1.0)
             {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "{}: window {c},{w} needs a finite centre and a width of at least 1",
                     at()
-                ));
+                )));
             }
         }
         let v = &self.view;
         if v.overlay > 2 {
-            return Err(format!("view.overlay {} is not 0, 1 or 2", v.overlay));
+            return Err(Invalid::from(format!(
+                "view.overlay {} is not 0, 1 or 2",
+                v.overlay
+            )));
         }
         let unit = |x: f32| x.is_finite() && (0.0..=1.0).contains(&x);
         if !v.opacity.iter().all(|&o| unit(o)) || !unit(v.mask_opacity) {
-            return Err("view opacities must lie in [0, 1]".into());
+            return Err(Invalid::from("view opacities must lie in [0, 1]"));
         }
         match v.threshold {
             Threshold::TopPercent(p) if !(p > 0.0 && p <= 100.0) => {
-                return Err(format!("view.threshold TopPercent({p}) is not in (0, 100]"));
+                return Err(Invalid::from(format!(
+                    "view.threshold TopPercent({p}) is not in (0, 100]"
+                )));
             }
             Threshold::Absolute(t) if !unit(t) => {
-                return Err(format!("view.threshold Absolute({t}) is not in [0, 1]"));
+                return Err(Invalid::from(format!(
+                    "view.threshold Absolute({t}) is not in [0, 1]"
+                )));
             }
             _ => {}
         }
         if let Some(mb) = v.map_cache_mb
             && !(16..=1_048_576).contains(&mb)
         {
-            return Err(format!("view.map_cache_mb {mb} is not 16 to 1048576"));
+            return Err(Invalid::from(format!(
+                "view.map_cache_mb {mb} is not 16 to 1048576"
+            )));
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! which image, so an import finds the image by identity and never by a guess. Rows of files that
 //! an earlier export of another format left in the folder are kept.
 
+use crate::error::Invalid;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -79,7 +80,7 @@ pub struct ManifestRow {
 
 impl ManifestRow {
     /// The row's identity.
-    pub fn identity(&self) -> Result<Identity, String> {
+    pub fn identity(&self) -> Result<Identity, Invalid> {
         Identity::from_token(&self.identity, self.frame)
     }
 
@@ -92,17 +93,48 @@ impl ManifestRow {
     }
 }
 
+/// The manifest's columns, in order.
+const MANIFEST_COLUMNS: [&str; 5] = ["file", "image", "identity", "frame", "class_ids"];
+
 /// Reads a manifest; a malformed one is an error naming it.
-pub fn read_manifest(path: &Path) -> Result<Vec<ManifestRow>, String> {
+pub fn read_manifest(path: &Path) -> Result<Vec<ManifestRow>, Invalid> {
     let text = crate::io::guard::read_text(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    r.deserialize()
-        .map(|row| {
-            row.map_err(|e| {
-                format!(
-                    "{}: not a vitscope manifest (file,image,identity,frame,class_ids): {e}",
-                    path.display()
-                )
+    let not_ours = |e: &dyn std::fmt::Display| {
+        Invalid(format!(
+            "{}: not a vitscope manifest ({}): {e}",
+            path.display(),
+            MANIFEST_COLUMNS.join(",")
+        ))
+    };
+    let (header, rows) = crate::io::table::read(&text).map_err(|e| not_ours(&e))?;
+    if header != MANIFEST_COLUMNS {
+        return Err(not_ours(&format_args!(
+            "the header is {}",
+            header.join(",")
+        )));
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            if r.len() != MANIFEST_COLUMNS.len() {
+                return Err(not_ours(&format_args!(
+                    "line {}: {} fields",
+                    i + 2,
+                    r.len()
+                )));
+            }
+            let frame = r[3]
+                .parse()
+                .map_err(|e| not_ours(&format_args!("line {}: frame '{}': {e}", i + 2, r[3])))?;
+            let class_ids = r.pop().unwrap_or_default();
+            let mut r = r.into_iter();
+            let mut next = || r.next().unwrap_or_default();
+            Ok(ManifestRow {
+                file: next(),
+                image: next(),
+                identity: next(),
+                frame,
+                class_ids,
             })
         })
         .collect()
@@ -110,7 +142,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestRow>, String> {
 
 /// Writes `dir/manifest.csv`: `rows`, and the rows of an existing manifest there whose files
 /// this export did not write and that still exist.
-pub fn write_manifest(dir: &Path, rows: &[ManifestRow]) -> Result<PathBuf, String> {
+pub fn write_manifest(dir: &Path, rows: &[ManifestRow]) -> Result<PathBuf, crate::error::Cause> {
     let path = dir.join(MANIFEST);
     let mut all: Vec<ManifestRow> = Vec::new();
     if path.is_file()
@@ -123,11 +155,17 @@ pub fn write_manifest(dir: &Path, rows: &[ManifestRow]) -> Result<PathBuf, Strin
     }
     all.extend(rows.iter().cloned());
     all.sort_by(|a, b| (&a.file, &a.image).cmp(&(&b.file, &b.image)));
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut t = crate::io::table::Table::new(MANIFEST_COLUMNS);
     for r in &all {
-        w.serialize(r).map_err(|e| e.to_string())?;
+        t.row([
+            r.file.as_str(),
+            &r.image,
+            &r.identity,
+            &r.frame.to_string(),
+            &r.class_ids,
+        ]);
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    let bytes = t.into_bytes();
     crate::io::write_atomic(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
@@ -135,7 +173,7 @@ pub fn write_manifest(dir: &Path, rows: &[ManifestRow]) -> Result<PathBuf, Strin
 /// The manifest row of an imported file: from `manifest.csv` beside it, else from the one in
 /// `root` (the imported folder), where rows name files relative to it. `None`: no manifest lists
 /// the file.
-pub fn row_for(file: &Path, root: Option<&Path>) -> Result<Option<ManifestRow>, String> {
+pub fn row_for(file: &Path, root: Option<&Path>) -> Result<Option<ManifestRow>, Invalid> {
     let mut places: Vec<(PathBuf, String)> = Vec::new();
     if let (Some(dir), Some(name)) = (file.parent(), file.file_name()) {
         places.push((dir.join(MANIFEST), name.to_string_lossy().into_owned()));
@@ -162,7 +200,7 @@ pub fn row_for(file: &Path, root: Option<&Path>) -> Result<Option<ManifestRow>, 
 }
 
 /// The rows of one file that holds several images (COCO), keyed by image name.
-pub fn rows_of(file: &Path) -> Result<Vec<ManifestRow>, String> {
+pub fn rows_of(file: &Path) -> Result<Vec<ManifestRow>, Invalid> {
     let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
         return Ok(Vec::new());
     };

@@ -7,6 +7,7 @@
 //! exported with it. An entry without an identity (a file older than version 2) gets its file's;
 //! a writer saves that upgrade at once and says so once.
 
+use crate::error::Invalid;
 use std::path::{Path, PathBuf};
 
 use super::annotation::{Annotations, LabelMask};
@@ -64,9 +65,9 @@ impl OpenProject {
     /// Opens for reading: no lock, nothing written (identities missing from an old file are
     /// computed in memory).
     pub fn read(path: &Path) -> Result<OpenProject, ProjectError> {
-        let text = crate::io::guard::read_text(path).map_err(|message| ProjectError::Read {
+        let text = crate::io::guard::read_text(path).map_err(|e| ProjectError::Read {
             path: path.to_path_buf(),
-            message,
+            source: e.into(),
         })?;
         let mut project = Project::parse(&text, path)?;
         let base = super::paths::folder_of(path);
@@ -92,9 +93,9 @@ impl OpenProject {
                 path: path.to_path_buf(),
                 holder,
             },
-            super::lock::LockError::Io { message, .. } => ProjectError::CannotLock {
+            super::lock::LockError::Io { source, .. } => ProjectError::CannotLock {
                 path: path.to_path_buf(),
-                message,
+                source,
             },
         })?;
         let mut p = Self::read(path)?;
@@ -119,18 +120,17 @@ impl OpenProject {
 
     /// Image `i`'s annotations: its boxes and its mask (sized by the image file). An image that
     /// failed its identity check is an error: its annotations are not for the file there now.
-    pub fn annotations(&self, i: usize) -> Result<Annotations, String> {
+    pub fn annotations(&self, i: usize) -> Result<Annotations, crate::error::Cause> {
         let e = &self.project.images[i];
         if let Some(p) = self.checks[i].problem() {
-            return Err(format!("{}: {p}", e.path.display()));
+            return Err(Invalid::from(format!("{}: {p}", e.path.display())).into());
         }
-        let (w, h) = crate::io::image::dimensions(&self.file(i)).map_err(|e| e.to_string())?;
+        let (w, h) = crate::io::image::dimensions(&self.file(i))?;
         let mut ann = Annotations::new(w, h);
         ann.boxes = e.boxes.clone();
         if let Some(m) = &e.mask {
             let (mask, _) =
-                super::masks::read_label_mask(&super::paths::resolve(&self.base, m), w, h)
-                    .map_err(|e| e.to_string())?;
+                super::masks::read_label_mask(&super::paths::resolve(&self.base, m), w, h)?;
             ann.mask = mask;
         }
         Ok(ann)

@@ -78,11 +78,11 @@ pub struct Saved {
 }
 
 /// SHA-256 of the project file's bytes (`None` when there is no file).
-pub fn disk_hash(path: &Path) -> Result<Option<String>, String> {
+pub fn disk_hash(path: &Path) -> Result<Option<String>, crate::error::Cause> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(sha256_hex(&b))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -165,11 +165,11 @@ pub fn save(
     hook: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Saved, ProjectError> {
     let path = req.path;
-    let fail = |message: String| ProjectError::Write {
+    let fail = |cause: crate::error::Cause| ProjectError::Write {
         path: path.to_path_buf(),
-        message,
+        source: cause,
     };
-    let io = |e: std::io::Error| fail(e.to_string());
+    let io = |e: std::io::Error| fail(e.into());
     let dir = super::paths::folder_of(path);
     let masks_dir = super::paths::mask_dir(path);
     let file_name = path
@@ -181,7 +181,11 @@ pub fn save(
     let old_bytes = match std::fs::read(path) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(fail(format!("cannot read the file before saving: {e}"))),
+        Err(e) => {
+            return Err(fail(
+                format!("cannot read the file before saving: {e}").into(),
+            ));
+        }
     };
     if let Expect::Unchanged(want) = &req.expect
         && old_bytes.as_deref().map(sha256_hex) != *want
@@ -217,7 +221,7 @@ pub fn save(
             let entry = out
                 .images
                 .get_mut(i)
-                .ok_or_else(|| fail(format!("no image {i} to save a mask for")))?;
+                .ok_or_else(|| fail(format!("no image {i} to save a mask for").into()))?;
             if mask.count() == 0 {
                 entry.mask = None;
                 hook(Step::MaskWritten(i)).map_err(io)?;
@@ -235,7 +239,7 @@ pub fn save(
                 std::fs::create_dir_all(&masks_dir).map_err(io)?;
                 let existed = dest.exists();
                 write_new(&dest, &bytes, project_mode)
-                    .map_err(|e| fail(format!("{}: {e}", dest.display())))?;
+                    .map_err(|e| fail(format!("{}: {e}", dest.display()).into()))?;
                 if !existed {
                     created.push(dest.clone());
                 }
@@ -263,10 +267,7 @@ pub fn save(
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(|e| {
-                fail(format!(
-                    "cannot create a temp file in {}: {e}",
-                    dir.display()
-                ))
+                fail(format!("cannot create a temp file in {}: {e}", dir.display()).into())
             })?;
         set_mode(tmp.as_file(), project_mode).map_err(io)?;
         tmp.write_all(text.as_bytes()).map_err(io)?;
@@ -293,7 +294,7 @@ pub fn save(
     if let Err(e) = tmp.persist(path) {
         drop(e.file);
         undo(&created);
-        return Err(fail(e.error.to_string()));
+        return Err(fail(e.error.into()));
     }
     let mut warnings = Vec::new();
     let mut after = |step: Step, r: std::io::Result<()>, warnings: &mut Vec<String>| {

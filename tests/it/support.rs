@@ -366,6 +366,8 @@ pub fn vitscope() -> std::process::Command {
         "VITSCOPE_PACS_TOKEN",
         "VITSCOPE_PACS_USER",
         "VITSCOPE_PACS_PASSWORD",
+        "VITSCOPE_PACS_CA",
+        "VITSCOPE_PACS_TIMEOUT",
     ] {
         c.env_remove(k);
     }

@@ -86,7 +86,7 @@ impl Workbench {
                 id.describe(),
                 e.identity.map(|i| i.describe()).unwrap_or_default()
             )),
-            Err(err) => self.session.note(err),
+            Err(err) => self.session.note(err.to_string()),
         }
     }
 

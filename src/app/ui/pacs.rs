@@ -7,9 +7,8 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
 
-use crate::interop::dicomweb::{Auth, Client, Study};
+use crate::interop::dicomweb::{Auth, Client, Settings, Study};
 use crate::interop::pacs::Received;
 
 /// A reply of the network thread.
@@ -57,18 +56,19 @@ impl PacsBrowser {
         &mut self,
         what: &str,
         wake: impl Fn() + Send + 'static,
+        failed: fn(String) -> Reply,
         request: impl FnOnce(Client) -> Reply + Send + 'static,
     ) {
-        let client = match Client::new(self.url.trim(), Auth::from_env(), Duration::from_secs(30)) {
-            Ok(c) => c,
-            Err(e) => {
-                self.status = e.0;
-                return;
-            }
-        };
+        // The client (which reads the system's certificate store) is made in the thread too,
+        // with the same settings as the CLI's (VITSCOPE_PACS_CA, VITSCOPE_PACS_TIMEOUT).
+        let url = self.url.trim().to_string();
         let (tx, rx) = channel();
         std::thread::spawn(move || {
-            let _ = tx.send(request(client));
+            let reply = match Client::with_settings(&url, Auth::from_env(), &Settings::from_env()) {
+                Ok(client) => request(client),
+                Err(e) => failed(e.0),
+            };
+            let _ = tx.send(reply);
             wake();
         });
         self.status = what.into();
@@ -81,10 +81,11 @@ impl PacsBrowser {
             self.patient_id.trim().to_string(),
             self.modality.trim().to_string(),
         );
-        self.start("searching…", wake, move |client| {
+        let failed = |e| Reply::Found(Err(e));
+        self.start("searching…", wake, failed, move |client| {
             let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
             let (pid, modality) = (opt(&pid), opt(&modality));
-            let mut warnings = Vec::new();
+            let mut warnings: Vec<String> = client.clear_text_warning().into_iter().collect();
             Reply::Found(
                 client
                     .search(pid.as_deref(), modality.as_deref(), &mut warnings)
@@ -97,11 +98,12 @@ impl PacsBrowser {
     /// Starts fetching a study into the cache folder `cache` (filed by UID there).
     pub fn fetch(&mut self, study: &str, cache: PathBuf, wake: impl Fn() + Send + 'static) {
         let study = study.to_string();
-        self.start("fetching…", wake, move |client| {
+        let failed = |e| Reply::Fetched(Err(e));
+        self.start("fetching…", wake, failed, move |client| {
             Reply::Fetched(
                 crate::interop::pacs::receive(&client, &study, &cache)
                     .map(|(r, _)| r)
-                    .map_err(|e| e.0),
+                    .map_err(|e| e.to_string()),
             )
         });
     }

@@ -16,18 +16,18 @@ pub(super) const IMPLEMENTATION_UID: &str = "2.25.221143466720633372911264474311
 
 /// A DICOM interoperability error naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}: {source}")]
 pub struct DicomError {
     /// File.
     pub path: PathBuf,
     /// What is wrong.
-    pub message: String,
+    pub source: crate::error::Cause,
 }
 
-pub(super) fn err(path: &Path, message: impl Into<String>) -> DicomError {
+pub(super) fn err(path: &Path, message: impl Into<crate::error::Cause>) -> DicomError {
     DicomError {
         path: path.to_path_buf(),
-        message: message.into(),
+        source: message.into(),
     }
 }
 

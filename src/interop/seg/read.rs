@@ -49,11 +49,12 @@ impl SegRead {
 /// A segment while reading: (number, label, CIELab colour, mask).
 pub(super) type SegmentRead = (u32, String, Option<[u16; 3]>, Vec<bool>);
 
+/// Most segments a SEG may list: class ids are 1–255.
+const MAX_SEGMENTS: usize = 255;
+
 /// Reads a SEG: checks it is one, decodes its frames, and finds the image it references.
 pub fn read_seg(path: &Path) -> Result<SegRead, DicomError> {
-    let obj = crate::io::guard::catch_panic(|| dicom_object::open_file(path))
-        .map_err(|e| err(path, e))?
-        .map_err(|e| err(path, format!("not a readable DICOM file: {e}")))?;
+    let obj = crate::io::dicom::open_guarded(path).map_err(|e| err(path, e))?;
     let ts = obj
         .meta()
         .transfer_syntax()
@@ -128,8 +129,23 @@ pub fn read_seg(path: &Path) -> Result<SegRead, DicomError> {
             }
         }
     };
-    // Segments by number.
-    let mut segs: Vec<SegmentRead> = items(&obj, tags::SEGMENT_SEQUENCE)
+    // Segments by number: at most as many as a label mask has classes, each a frame of bits.
+    let listed = items(&obj, tags::SEGMENT_SEQUENCE);
+    if listed.len() > MAX_SEGMENTS {
+        return Err(err(
+            path,
+            format!(
+                "{} segments: a label mask holds at most {MAX_SEGMENTS} classes",
+                listed.len()
+            ),
+        ));
+    }
+    crate::io::guard::check_alloc(
+        (listed.len() as u64).saturating_mul(n as u64),
+        "the segments",
+    )
+    .map_err(|e| err(path, e))?;
+    let mut segs: Vec<SegmentRead> = listed
         .iter()
         .map(|s| {
             let lab = s
@@ -192,7 +208,7 @@ pub fn read_seg(path: &Path) -> Result<SegRead, DicomError> {
             Some((u, fr)) => (u, fr.transpose()?),
             None => match &fallback {
                 Some((u, Some(Err(e)))) => {
-                    return Err(err(path, format!("{u}: {}", e.message)));
+                    return Err(err(path, format!("{u}: {}", e.source)));
                 }
                 Some((u, Some(Ok(k)))) => (u.clone(), Some(*k)),
                 Some((u, None)) => (u.clone(), None),

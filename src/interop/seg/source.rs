@@ -4,7 +4,7 @@ use std::path::Path;
 
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::InMemDicomObject;
 
 use super::common::*;
 
@@ -64,10 +64,7 @@ pub fn source_from_dicom(path: &Path) -> Result<SourceImage, DicomError> {
 /// multi-frame image is referenced by number, with its own plane position where the image gives
 /// one per frame (Per-frame Functional Groups).
 pub fn source_frame(path: &Path, frame: u32) -> Result<SourceImage, DicomError> {
-    let obj = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
-        .map_err(|e| err(path, format!("not a readable DICOM file: {e}")))?;
+    let obj = crate::io::dicom::open_guarded(path).map_err(|e| err(path, e))?;
     let need = |tag: Tag, name: &str| {
         text(&obj, tag).ok_or_else(|| err(path, format!("no {name}: it cannot be referenced")))
     };

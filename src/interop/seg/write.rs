@@ -324,6 +324,42 @@ pub fn write_seg(
     segments: &[Segment],
     path: &Path,
 ) -> Result<String, DicomError> {
+    check_segments(source, segments, path)?;
+    let sop = new_uid();
+    let dim_uid = new_uid();
+    let mut obj = InMemDicomObject::new_empty();
+    put_patient_study(&mut obj, source);
+    put_series_and_image(&mut obj, source, &sop, segments.len());
+    obj.put(seq(
+        tags::SEGMENT_SEQUENCE,
+        segments.iter().map(segment_item).collect(),
+    ));
+    put_dimensions(&mut obj, &dim_uid);
+    obj.put(seq(
+        tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+        vec![shared_groups(source)],
+    ));
+    obj.put(seq(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        segments.iter().map(|s| frame_groups(source, s)).collect(),
+    ));
+    put_references(&mut obj, source);
+    let frames: Vec<&[bool]> = segments.iter().map(|s| s.mask.as_slice()).collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::from(pack_bits(&frames)),
+    ));
+    write_part10(obj, SEG_SOP_CLASS, &sop, path)?;
+    Ok(sop)
+}
+
+/// At least one segment, each of the source's size.
+fn check_segments(
+    source: &SourceImage,
+    segments: &[Segment],
+    path: &Path,
+) -> Result<(), DicomError> {
     let n = source.rows * source.cols;
     if segments.is_empty() {
         return Err(err(path, "no segment to write"));
@@ -340,10 +376,11 @@ pub fn write_seg(
             ),
         ));
     }
-    let (date, time) = now();
-    let (series, sop, dim_uid) = (new_uid(), new_uid(), new_uid());
-    let mut obj = InMemDicomObject::new_empty();
-    // Patient and General Study: the source's.
+    Ok(())
+}
+
+/// Patient and General Study: the source's.
+fn put_patient_study(obj: &mut InMemDicomObject, source: &SourceImage) {
     for (t, vr) in COPIED {
         let v = source.copied.iter().find(|c| c.0 == t).map(|c| c.2.clone());
         match v {
@@ -357,13 +394,20 @@ pub fn write_seg(
         VR::UI,
         source.study.as_str(),
     ));
-    // SOP Common, General / Segmentation Series, equipment.
+}
+
+/// SOP Common, General and Segmentation Series, equipment, Frame of Reference, General Image,
+/// Segmentation Image and Image Pixel.
+fn put_series_and_image(
+    obj: &mut InMemDicomObject,
+    source: &SourceImage,
+    sop: &str,
+    frames: usize,
+) {
+    let (date, time) = now();
+    let series = new_uid();
     obj.put(DataElement::new(tags::SOP_CLASS_UID, VR::UI, SEG_SOP_CLASS));
-    obj.put(DataElement::new(
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
-        sop.as_str(),
-    ));
+    obj.put(DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, sop));
     obj.put(DataElement::new(tags::MODALITY, VR::CS, "SEG"));
     obj.put(DataElement::new(
         tags::SERIES_INSTANCE_UID,
@@ -376,7 +420,7 @@ pub fn write_seg(
         VR::LO,
         "vitscope segmentation",
     ));
-    equipment(&mut obj);
+    equipment(obj);
     // Frame of Reference; without one the image plane is only described by Patient Orientation.
     if source.frame_of_reference.is_none() {
         obj.put(DataElement::new(
@@ -418,52 +462,52 @@ pub fn write_seg(
         PrimitiveValue::Empty,
     ));
     obj.put(DataElement::new(tags::SEGMENTATION_TYPE, VR::CS, "BINARY"));
-    image_pixel(&mut obj, (source.rows, source.cols), 1, "MONOCHROME2", 1);
+    image_pixel(obj, (source.rows, source.cols), 1, "MONOCHROME2", 1);
     obj.put(DataElement::new(
         tags::NUMBER_OF_FRAMES,
         VR::IS,
-        segments.len().to_string(),
+        frames.to_string(),
     ));
-    // Segments.
-    let items = segments
-        .iter()
-        .map(|s| {
-            let lab = rgb_to_dicom_lab(s.colour);
-            let mut it = InMemDicomObject::from_element_iter([
-                DataElement::new(tags::SEGMENT_NUMBER, VR::US, dicom_value!(U16, [s.number])),
-                DataElement::new(tags::SEGMENT_LABEL, VR::LO, s.label.as_str()),
-                DataElement::new(tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "MANUAL"),
-                DataElement::new(
-                    tags::RECOMMENDED_DISPLAY_CIE_LAB_VALUE,
-                    VR::US,
-                    dicom_value!(U16, [lab[0], lab[1], lab[2]]),
-                ),
-            ]);
-            it.put(seq(
-                tags::SEGMENTED_PROPERTY_CATEGORY_CODE_SEQUENCE,
-                vec![code("91723000", "SCT", "Anatomical Structure")],
-            ));
-            it.put(seq(
-                tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE,
-                vec![code("85756007", "SCT", "Tissue")],
-            ));
-            it
-        })
-        .collect();
-    obj.put(seq(tags::SEGMENT_SEQUENCE, items));
-    // Multi-frame Dimension: one dimension, the segment.
+}
+
+/// One item of the Segment Sequence.
+fn segment_item(s: &Segment) -> InMemDicomObject {
+    let lab = rgb_to_dicom_lab(s.colour);
+    let mut it = InMemDicomObject::from_element_iter([
+        DataElement::new(tags::SEGMENT_NUMBER, VR::US, dicom_value!(U16, [s.number])),
+        DataElement::new(tags::SEGMENT_LABEL, VR::LO, s.label.as_str()),
+        DataElement::new(tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "MANUAL"),
+        DataElement::new(
+            tags::RECOMMENDED_DISPLAY_CIE_LAB_VALUE,
+            VR::US,
+            dicom_value!(U16, [lab[0], lab[1], lab[2]]),
+        ),
+    ]);
+    it.put(seq(
+        tags::SEGMENTED_PROPERTY_CATEGORY_CODE_SEQUENCE,
+        vec![code("91723000", "SCT", "Anatomical Structure")],
+    ));
+    it.put(seq(
+        tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE,
+        vec![code("85756007", "SCT", "Tissue")],
+    ));
+    it
+}
+
+/// Multi-frame Dimension: one dimension, the segment.
+fn put_dimensions(obj: &mut InMemDicomObject, dim_uid: &str) {
     obj.put(seq(
         tags::DIMENSION_ORGANIZATION_SEQUENCE,
         vec![InMemDicomObject::from_element_iter([DataElement::new(
             tags::DIMENSION_ORGANIZATION_UID,
             VR::UI,
-            dim_uid.as_str(),
+            dim_uid,
         )])],
     ));
     obj.put(seq(
         tags::DIMENSION_INDEX_SEQUENCE,
         vec![InMemDicomObject::from_element_iter([
-            DataElement::new(tags::DIMENSION_ORGANIZATION_UID, VR::UI, dim_uid.as_str()),
+            DataElement::new(tags::DIMENSION_ORGANIZATION_UID, VR::UI, dim_uid),
             DataElement::new(
                 tags::DIMENSION_INDEX_POINTER,
                 VR::AT,
@@ -481,7 +525,10 @@ pub fn write_seg(
             ),
         ])],
     ));
-    // Shared functional groups: pixel measures and orientation (with a frame of reference).
+}
+
+/// Shared functional groups: pixel measures and orientation (with a frame of reference).
+fn shared_groups(source: &SourceImage) -> InMemDicomObject {
     let mut shared = InMemDicomObject::new_empty();
     let geometric = source.frame_of_reference.is_some();
     if geometric || source.pixel_spacing.is_some() {
@@ -509,66 +556,67 @@ pub fn write_seg(
             )])],
         ));
     }
-    obj.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
-    // Per frame: content (dimension index), segment, source image, position.
-    let per_frame = segments
-        .iter()
-        .map(|s| {
-            let mut f = InMemDicomObject::new_empty();
-            f.put(seq(
-                tags::FRAME_CONTENT_SEQUENCE,
-                vec![InMemDicomObject::from_element_iter([DataElement::new(
-                    tags::DIMENSION_INDEX_VALUES,
-                    VR::UL,
-                    dicom_value!(U32, [s.number as u32]),
-                )])],
-            ));
-            f.put(seq(
-                tags::SEGMENT_IDENTIFICATION_SEQUENCE,
-                vec![InMemDicomObject::from_element_iter([DataElement::new(
-                    tags::REFERENCED_SEGMENT_NUMBER,
-                    VR::US,
-                    dicom_value!(U16, [s.number]),
-                )])],
-            ));
-            // The SEG is on the source's own pixel grid.
-            let mut src = source_reference(source);
-            src.put(DataElement::new(
-                tags::SPATIAL_LOCATIONS_PRESERVED,
-                VR::CS,
-                "YES",
-            ));
-            src.put(seq(
-                tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
-                vec![code(
-                    "121322",
-                    "DCM",
-                    "Source image for image processing operation",
-                )],
-            ));
-            let mut deriv = InMemDicomObject::new_empty();
-            deriv.put(seq(tags::SOURCE_IMAGE_SEQUENCE, vec![src]));
-            deriv.put(seq(
-                tags::DERIVATION_CODE_SEQUENCE,
-                vec![code("113076", "DCM", "Segmentation")],
-            ));
-            f.put(seq(tags::DERIVATION_IMAGE_SEQUENCE, vec![deriv]));
-            if geometric {
-                let p = source.position.unwrap_or([0.0; 3]);
-                f.put(seq(
-                    tags::PLANE_POSITION_SEQUENCE,
-                    vec![InMemDicomObject::from_element_iter([DataElement::new(
-                        tags::IMAGE_POSITION_PATIENT,
-                        VR::DS,
-                        ds_multi(&p),
-                    )])],
-                ));
-            }
-            f
-        })
-        .collect();
-    obj.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame));
-    // Common Instance Reference.
+    shared
+}
+
+/// One frame's groups: content (dimension index), segment, source image, position.
+fn frame_groups(source: &SourceImage, s: &Segment) -> InMemDicomObject {
+    let geometric = source.frame_of_reference.is_some();
+    let mut f = InMemDicomObject::new_empty();
+    f.put(seq(
+        tags::FRAME_CONTENT_SEQUENCE,
+        vec![InMemDicomObject::from_element_iter([DataElement::new(
+            tags::DIMENSION_INDEX_VALUES,
+            VR::UL,
+            dicom_value!(U32, [s.number as u32]),
+        )])],
+    ));
+    f.put(seq(
+        tags::SEGMENT_IDENTIFICATION_SEQUENCE,
+        vec![InMemDicomObject::from_element_iter([DataElement::new(
+            tags::REFERENCED_SEGMENT_NUMBER,
+            VR::US,
+            dicom_value!(U16, [s.number]),
+        )])],
+    ));
+    // The SEG is on the source's own pixel grid.
+    let mut src = source_reference(source);
+    src.put(DataElement::new(
+        tags::SPATIAL_LOCATIONS_PRESERVED,
+        VR::CS,
+        "YES",
+    ));
+    src.put(seq(
+        tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
+        vec![code(
+            "121322",
+            "DCM",
+            "Source image for image processing operation",
+        )],
+    ));
+    let mut deriv = InMemDicomObject::new_empty();
+    deriv.put(seq(tags::SOURCE_IMAGE_SEQUENCE, vec![src]));
+    deriv.put(seq(
+        tags::DERIVATION_CODE_SEQUENCE,
+        vec![code("113076", "DCM", "Segmentation")],
+    ));
+    f.put(seq(tags::DERIVATION_IMAGE_SEQUENCE, vec![deriv]));
+    if geometric {
+        let p = source.position.unwrap_or([0.0; 3]);
+        f.put(seq(
+            tags::PLANE_POSITION_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([DataElement::new(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                ds_multi(&p),
+            )])],
+        ));
+    }
+    f
+}
+
+/// Common Instance Reference.
+fn put_references(obj: &mut InMemDicomObject, source: &SourceImage) {
     obj.put(seq(
         tags::REFERENCED_SERIES_SEQUENCE,
         vec![{
@@ -584,12 +632,4 @@ pub fn write_seg(
             s
         }],
     ));
-    let frames: Vec<&[bool]> = segments.iter().map(|s| s.mask.as_slice()).collect();
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OB,
-        PrimitiveValue::from(pack_bits(&frames)),
-    ));
-    write_part10(obj, SEG_SOP_CLASS, &sop, path)?;
-    Ok(sop)
 }

@@ -20,6 +20,100 @@ pub(super) fn infer_arch(
     path: &Path,
     cfg_path: &Path,
 ) -> Result<(Arch, usize), CheckpointError> {
+    let (class_token, reg_tokens) = prefix_tokens(sd, file_cfg, path, cfg_path)?;
+    let (global_pool, fc_norm) = head_pooling(sd, file_cfg, class_token, cfg_path)?;
+    check_supported(file_cfg, cfg_path)?;
+    let layer_scale = sd.contains_key("blocks.0.ls1.gamma");
+    let hf = matches!(layout, CheckpointLayout::HfDinov2 | CheckpointLayout::HfVit);
+    let registers_model = file_cfg
+        .model_type
+        .as_deref()
+        .is_some_and(|t| t == "dinov2_with_registers")
+        || (hf && reg_tokens > 0);
+    let native = match (
+        file_cfg.pick(|c| ConfigFile::side(&c.img_size)),
+        file_cfg.pick(|c| ConfigFile::side(&c.patch_size)),
+    ) {
+        (Some(img), Some(p)) if p == patch && img % p == 0 => Some(img / p),
+        _ => None,
+    };
+    let prefix = usize::from(class_token) + reg_tokens;
+    let headless = !sd.contains_key("head.weight");
+    if let Some(saved) = &file_cfg.vitscope_arch {
+        let arch = Arch {
+            headless,
+            layer_scale,
+            class_token,
+            reg_tokens,
+            fc_norm: saved.fc_norm && sd.contains_key("fc_norm.weight"),
+            ..saved.clone()
+        };
+        let grid = pos_len.checked_sub(arch.pos_prefix).and_then(square_side);
+        return match grid {
+            Some(g) if arch.pos_prefix <= prefix => Ok((arch, g)),
+            _ => Err(format_err(
+                cfg_path,
+                format!(
+                    "vitscope_arch: {} position prefix entries do not fit pos_embed's {pos_len}",
+                    arch.pos_prefix
+                ),
+            )),
+        };
+    }
+    let pos_prefix = if hf {
+        1
+    } else {
+        position_prefix(
+            file_cfg,
+            pos_len,
+            prefix,
+            native,
+            reg_tokens > 0 || layer_scale,
+            reg_tokens,
+        )
+    };
+    let grid = pos_len.checked_sub(pos_prefix).and_then(square_side);
+    let Some(grid) = grid.filter(|&g| native.is_none_or(|n| n == g)) else {
+        return Err(format_err(
+            path,
+            format!(
+                "pos_embed has {pos_len} entries: not {pos_prefix} prefix entries plus a square grid{}",
+                native.map(|n| format!(" of {n}×{n}")).unwrap_or_default()
+            ),
+        ));
+    };
+    let family = match layout {
+        CheckpointLayout::HfDinov2 => Family::HfDinov2,
+        CheckpointLayout::HfVit => Family::HfVit,
+        _ => Family::Timm,
+    };
+    let resample = if hf && !registers_model {
+        Resample::Bicubic
+    } else {
+        Resample::BicubicAntialias
+    };
+    let arch = Arch {
+        family,
+        class_token,
+        reg_tokens,
+        pos_prefix,
+        layer_scale,
+        resample,
+        headless,
+        global_pool,
+        fc_norm,
+    };
+    Ok((arch, grid))
+}
+
+/// The class token (present or not) and the register count, from the tensors, checked against
+/// the config file.
+fn prefix_tokens(
+    sd: &StateDict,
+    file_cfg: &ConfigFile,
+    path: &Path,
+    cfg_path: &Path,
+) -> Result<(bool, usize), CheckpointError> {
     let reg_tokens = match sd.get("reg_token") {
         Some(t) => match t.shape[..] {
             [1, r, _] => r,
@@ -64,6 +158,16 @@ pub(super) fn infer_arch(
             ),
         ));
     }
+    Ok((class_token, reg_tokens))
+}
+
+/// The head's pooling and whether `fc_norm` replaces the final norm.
+fn head_pooling(
+    sd: &StateDict,
+    file_cfg: &ConfigFile,
+    class_token: bool,
+    cfg_path: &Path,
+) -> Result<(Pool, bool), CheckpointError> {
     let pool = file_cfg.pick(|c| c.global_pool.clone());
     let global_pool = match pool.as_deref() {
         // timm requires a pooled head without a class token; 'avg' is the one it defaults to.
@@ -95,6 +199,12 @@ pub(super) fn infer_arch(
             "fc_norm with global_pool 'token': timm applies fc_norm to pooled patch tokens only",
         ));
     }
+    Ok((global_pool, fc_norm))
+}
+
+/// Refuses what the forward pass does not implement: an activation other than the exact GELU,
+/// SwiGLU MLPs.
+fn check_supported(file_cfg: &ConfigFile, cfg_path: &Path) -> Result<(), CheckpointError> {
     let act = file_cfg.pick(|c| c.hidden_act.clone().or(c.act.clone()));
     if let Some(a) = act
         && !matches!(a.as_str(), "gelu" | "gelu_erf" | "gelu_python")
@@ -110,105 +220,43 @@ pub(super) fn infer_arch(
             "use_swiglu_ffn: SwiGLU MLPs are not supported",
         ));
     }
-    let layer_scale = sd.contains_key("blocks.0.ls1.gamma");
-    let hf = matches!(layout, CheckpointLayout::HfDinov2 | CheckpointLayout::HfVit);
-    let registers_model = file_cfg
-        .model_type
-        .as_deref()
-        .is_some_and(|t| t == "dinov2_with_registers")
-        || (hf && reg_tokens > 0);
-    let native = match (
-        file_cfg.pick(|c| ConfigFile::side(&c.img_size)),
-        file_cfg.pick(|c| ConfigFile::side(&c.patch_size)),
-    ) {
-        (Some(img), Some(p)) if p == patch && img % p == 0 => Some(img / p),
-        _ => None,
-    };
-    let prefix = usize::from(class_token) + reg_tokens;
-    let headless = !sd.contains_key("head.weight");
-    if let Some(saved) = &file_cfg.vitscope_arch {
-        let arch = Arch {
-            headless,
-            layer_scale,
-            class_token,
-            reg_tokens,
-            fc_norm: saved.fc_norm && sd.contains_key("fc_norm.weight"),
-            ..saved.clone()
-        };
-        let grid = pos_len.checked_sub(arch.pos_prefix).and_then(square_side);
-        return match grid {
-            Some(g) if arch.pos_prefix <= prefix => Ok((arch, g)),
-            _ => Err(format_err(
-                cfg_path,
-                format!(
-                    "vitscope_arch: {} position prefix entries do not fit pos_embed's {pos_len}",
-                    arch.pos_prefix
-                ),
-            )),
-        };
-    }
-    let pos_prefix = if hf {
-        1
-    } else {
-        match file_cfg.pick(|c| c.no_embed_class) {
-            Some(true) => 0,
-            Some(false) => prefix,
-            None => {
-                // From the length: grid² plus the prefix entries (timm's original layout), or
-                // grid² alone (`no_embed_class`), checked against the config's grid if it has one.
-                let fits = |pp: usize| {
-                    pos_len
-                        .checked_sub(pp)
-                        .and_then(square_side)
-                        .is_some_and(|g| native.is_none_or(|n| n == g))
-                };
-                // Without registers or LayerScale (a plain timm ViT) the class entry is
-                // required: a grid-only `pos_embed` there is a damaged file, not a layout.
-                let dinov2_style = reg_tokens > 0 || layer_scale;
-                if fits(prefix) {
-                    prefix
-                } else if dinov2_style && fits(0) {
-                    0
-                } else if reg_tokens > 0 && fits(1) {
-                    1
-                } else {
-                    prefix
-                }
+    Ok(())
+}
+
+/// How many prefix tokens have a `pos_embed` entry in a timm layout: from the config, else from
+/// the length — grid² plus the prefix entries (timm's original layout), or grid² alone
+/// (`no_embed_class`), checked against the config's grid if it has one.
+fn position_prefix(
+    file_cfg: &ConfigFile,
+    pos_len: usize,
+    prefix: usize,
+    native: Option<usize>,
+    dinov2_style: bool,
+    reg_tokens: usize,
+) -> usize {
+    match file_cfg.pick(|c| c.no_embed_class) {
+        Some(true) => 0,
+        Some(false) => prefix,
+        None => {
+            let fits = |pp: usize| {
+                pos_len
+                    .checked_sub(pp)
+                    .and_then(square_side)
+                    .is_some_and(|g| native.is_none_or(|n| n == g))
+            };
+            // Without registers or LayerScale (a plain timm ViT) the class entry is
+            // required: a grid-only `pos_embed` there is a damaged file, not a layout.
+            if fits(prefix) {
+                prefix
+            } else if dinov2_style && fits(0) {
+                0
+            } else if reg_tokens > 0 && fits(1) {
+                1
+            } else {
+                prefix
             }
         }
-    };
-    let grid = pos_len.checked_sub(pos_prefix).and_then(square_side);
-    let Some(grid) = grid.filter(|&g| native.is_none_or(|n| n == g)) else {
-        return Err(format_err(
-            path,
-            format!(
-                "pos_embed has {pos_len} entries: not {pos_prefix} prefix entries plus a square grid{}",
-                native.map(|n| format!(" of {n}×{n}")).unwrap_or_default()
-            ),
-        ));
-    };
-    let family = match layout {
-        CheckpointLayout::HfDinov2 => Family::HfDinov2,
-        CheckpointLayout::HfVit => Family::HfVit,
-        _ => Family::Timm,
-    };
-    let resample = if hf && !registers_model {
-        Resample::Bicubic
-    } else {
-        Resample::BicubicAntialias
-    };
-    let arch = Arch {
-        family,
-        class_token,
-        reg_tokens,
-        pos_prefix,
-        layer_scale,
-        resample,
-        headless,
-        global_pool,
-        fc_norm,
-    };
-    Ok((arch, grid))
+    }
 }
 
 pub(super) fn shape_of<'a>(

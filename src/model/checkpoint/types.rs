@@ -18,12 +18,12 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a checkpoint this loader understands, or it is corrupt.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Format {
         /// File.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        source: crate::error::Cause,
     },
     /// A tensor has a shape other than the architecture needs.
     #[error("{path}: tensor '{key}' has shape {found:?}, expected {expected:?}")]
@@ -125,9 +125,9 @@ pub struct LoadOptions {
     pub classes: Option<usize>,
 }
 
-pub(super) fn format_err(path: &Path, message: impl Into<String>) -> CheckpointError {
+pub(super) fn format_err(path: &Path, message: impl Into<crate::error::Cause>) -> CheckpointError {
     CheckpointError::Format {
         path: path.to_path_buf(),
-        message: message.into(),
+        source: message.into(),
     }
 }

@@ -2,6 +2,7 @@
 //! position-embedding rules of its checkpoint family), the named sizes, and the checks that a
 //! configuration can be built and run.
 
+use crate::error::Invalid;
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters of a ViT. Usually inferred from a checkpoint's tensor shapes.
@@ -169,26 +170,28 @@ impl VitConfig {
     }
 
     /// The patch grid `(rows, cols)` of an `h`×`w` input, or why the model cannot take it.
-    pub fn grid_for(&self, h: usize, w: usize) -> Result<(usize, usize), String> {
+    pub fn grid_for(&self, h: usize, w: usize) -> Result<(usize, usize), Invalid> {
         let p = self.patch_size;
         if h < p || w < p || !h.is_multiple_of(p) || !w.is_multiple_of(p) {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{h}×{w} px is not a whole number of {p}-pixel patches in each direction"
-            ));
+            )));
         }
         let (gh, gw) = (h / p, w / p);
         if gh > 256 || gw > 256 {
-            return Err(format!("a {gh}×{gw} patch grid is more than 256×256"));
+            return Err(Invalid::from(format!(
+                "a {gh}×{gw} patch grid is more than 256×256"
+            )));
         }
         let t = (gh * gw + self.prefix()) as u64;
         let attention = (self.depth as u64 * self.num_heads as u64).saturating_mul(t * t * 4);
         if attention > MODEL_BUDGET {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{} blocks × {} heads of {t}×{t} attention at {h}×{w} px need more than the {} GiB a model may take",
                 self.depth,
                 self.num_heads,
                 MODEL_BUDGET >> 30
-            ));
+            )));
         }
         Ok((gh, gw))
     }
@@ -230,24 +233,24 @@ impl VitConfig {
     /// Checks the architecture before any tensor is built: three input channels, a patch that
     /// tiles the input, non-zero widths, heads dividing the width, at least one class, and
     /// parameters and attention maps within [`MODEL_BUDGET`].
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.in_chans != 3 {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "the patch embedding takes {} input channel(s); vitscope feeds RGB images (3)",
                 self.in_chans
-            ));
+            )));
         }
         if self.patch_size == 0 || self.img_size < self.patch_size {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "patch size {} does not fit an input of {} px",
                 self.patch_size, self.img_size
-            ));
+            )));
         }
         if !self.img_size.is_multiple_of(self.patch_size) {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "input size {} is not a multiple of the patch size {}",
                 self.img_size, self.patch_size
-            ));
+            )));
         }
         for (name, v) in [
             ("width", self.embed_dim),
@@ -257,20 +260,20 @@ impl VitConfig {
             ("classes", self.num_classes),
         ] {
             if v == 0 {
-                return Err(format!("{name} is 0"));
+                return Err(Invalid::from(format!("{name} is 0")));
             }
         }
         if !self.embed_dim.is_multiple_of(self.num_heads) {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{} heads do not divide the width {}",
                 self.num_heads, self.embed_dim
-            ));
+            )));
         }
         if self.arch.reg_tokens > 64 {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{} register tokens is more than 64",
                 self.arch.reg_tokens
-            ));
+            )));
         }
         if !self.arch.class_token && self.arch.global_pool == Pool::Token {
             return Err(
@@ -279,28 +282,31 @@ impl VitConfig {
             );
         }
         if self.arch.pos_prefix > self.prefix() {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{} position entries for {} prefix tokens",
                 self.arch.pos_prefix,
                 self.prefix()
-            ));
+            )));
         }
         if self.num_classes > 100_000 {
-            return Err(format!("{} classes is more than 100000", self.num_classes));
+            return Err(Invalid::from(format!(
+                "{} classes is more than 100000",
+                self.num_classes
+            )));
         }
         if self.grid() > 256 {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "a {}×{} patch grid is more than 256×256",
                 self.grid(),
                 self.grid()
-            ));
+            )));
         }
         let params = self.parameter_count().unwrap_or(u64::MAX);
         if params.saturating_mul(4) > MODEL_BUDGET {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{params} parameters need more than the {} GiB a model may take",
                 MODEL_BUDGET >> 30
-            ));
+            )));
         }
         // The explanation maps keep every block's attention: depth × heads × tokens² floats.
         let t = self.tokens() as u64;
@@ -309,12 +315,12 @@ impl VitConfig {
             .saturating_mul(t * t)
             .saturating_mul(4);
         if attention > MODEL_BUDGET {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "{} blocks × {} heads of {t}×{t} attention need more than the {} GiB a model may take (use a smaller input)",
                 self.depth,
                 self.num_heads,
                 MODEL_BUDGET >> 30
-            ));
+            )));
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! parameters are private: every change goes through [`Vit::set_weights`] or
 //! [`Vit::update_weights`], which drop the derived copies, so they are never stale.
 
+use crate::error::Invalid;
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -56,13 +57,13 @@ impl Vit {
     /// model's one output, the target every map explains, is `s = direction · cls` (the final
     /// class-token embedding; for an average-pool model the head's input, the pooled patch
     /// tokens after `fc_norm`). For headless encoders.
-    pub fn set_direction(&mut self, direction: &[f32]) -> Result<(), String> {
+    pub fn set_direction(&mut self, direction: &[f32]) -> Result<(), Invalid> {
         let d = self.config.embed_dim;
         if direction.len() != d {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "the direction has {} values, the model's embedding {d}",
                 direction.len()
-            ));
+            )));
         }
         crate::io::guard::check_finite(direction, "the direction")?;
         let device = self.device();

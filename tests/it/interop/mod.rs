@@ -1,4 +1,5 @@
 //! Transfers: export, import, PACS.
 
 mod hospital;
+mod tls;
 mod transfers;
