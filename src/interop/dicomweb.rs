@@ -341,7 +341,7 @@ impl Client {
             ureq::Error::Io(io) => format!("connection failed: {io}"),
             other => format!("request failed: {other}"),
         };
-        PacsError(format!("{}: {what}", redact(&url)))
+        PacsError(format!("{}: {what}", redact(url)))
     }
 
     fn status(&self, url: &str, code: u16) -> Result<(), PacsError> {
@@ -349,12 +349,12 @@ impl Client {
             200..=299 => Ok(()),
             401 | 403 => Err(PacsError(format!(
                 "{}: authentication failed (HTTP {code}): set VITSCOPE_PACS_USER and VITSCOPE_PACS_PASSWORD, or VITSCOPE_PACS_TOKEN",
-                redact(&url)
+                redact(url)
             ))),
-            404 => Err(PacsError(format!("{}: not found (HTTP 404)", redact(&url)))),
+            404 => Err(PacsError(format!("{}: not found (HTTP 404)", redact(url)))),
             c => Err(PacsError(format!(
                 "{}: the server answered HTTP {c}",
-                redact(&url)
+                redact(url)
             ))),
         }
     }
@@ -377,11 +377,11 @@ impl Client {
             .as_reader()
             .take(MAX_REPLY + 1)
             .read_to_end(&mut body)
-            .map_err(|e| PacsError(format!("{}: reading the reply failed: {e}", redact(&url))))?;
+            .map_err(|e| PacsError(format!("{}: reading the reply failed: {e}", redact(url))))?;
         if body.len() as u64 > MAX_REPLY {
             return Err(PacsError(format!(
                 "{}: the reply is larger than 4 GiB",
-                redact(&url)
+                redact(url)
             )));
         }
         Ok((ct, body))
@@ -395,14 +395,14 @@ impl Client {
         let v: Value = serde_json::from_slice(&body).map_err(|e| {
             PacsError(format!(
                 "{}: the reply is not DICOM JSON ({e})",
-                redact(&url)
+                redact(url)
             ))
         })?;
         match v {
             Value::Array(a) if a.iter().all(Value::is_object) => Ok(a),
             _ => Err(PacsError(format!(
                 "{}: the reply is not a DICOM JSON array of objects",
-                redact(&url)
+                redact(url)
             ))),
         }
     }

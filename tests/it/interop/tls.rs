@@ -31,22 +31,13 @@ impl Pki {
     /// A fresh CA under `tag`.
     fn new(tag: &str) -> Pki {
         let dir = scratch(&format!("tls-{tag}"));
+        // A subject of its own: CAs of tests that run at once must not be taken for each other.
+        let subject = format!("/CN=vitscope test CA {tag} {}", std::process::id());
         openssl(
             &dir,
             &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=vitscope test CA",
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+                "ca.pem", "-days", "2", "-subj", &subject,
             ],
         );
         Pki { dir }
