@@ -36,3 +36,46 @@ impl std::ops::Deref for Invalid {
         &self.0
     }
 }
+
+/// An error and its sources on one line: each source is added only when the text so far does
+/// not already hold it (the errors here show their source in their own message; a context
+/// added on top does not). What the CLI prints after `error:` and the workbench in its notes.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        next = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Shows {
+        path: String,
+        source: Cause,
+    }
+
+    #[test]
+    fn a_source_shown_in_its_error_is_not_repeated() {
+        let e = Shows {
+            path: "a.nii".into(),
+            source: "too short".into(),
+        };
+        assert_eq!(one_line(&e), "a.nii: too short");
+        let wrapped = anyhow::Error::new(e).context("import failed");
+        assert_eq!(
+            one_line(wrapped.as_ref()),
+            "import failed: a.nii: too short"
+        );
+    }
+}

@@ -47,7 +47,7 @@ fn main() {
     keep_freed_memory();
     quiet_vulkan_layers();
     if let Err(e) = cli::run() {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", vitscope::error::one_line(e.as_ref()));
         std::process::exit(1);
     }
 }

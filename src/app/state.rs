@@ -170,6 +170,8 @@ pub struct Session {
     pub disk_hash: Option<String>,
     /// Registers this session as running, so its own copies are not offered to another.
     pub live: LiveSession,
+    /// Exports are de-identified (File menu check box; `export --deidentify`).
+    pub deidentify_exports: bool,
 }
 
 impl Session {
@@ -202,6 +204,7 @@ impl Session {
             read_only: None,
             disk_hash: None,
             live: LiveSession::start(),
+            deidentify_exports: false,
         }
     }
 

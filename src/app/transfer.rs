@@ -232,7 +232,11 @@ pub fn export(
         ExportKind::Coco => Format::Coco,
     };
     let images = export_images(session)?;
-    let done = interop::export_images(&images, &session.project.classes, format, path)
+    let opts = interop::ExportOptions {
+        deidentify: session.deidentify_exports,
+        linkage: None,
+    };
+    let done = interop::export_images(&images, &session.project.classes, format, path, &opts)
         .map_err(|e| e.to_string())?;
     Ok(format!(
         "exported {} image(s), {} file(s) with manifest.csv, to {}",
@@ -261,7 +265,7 @@ pub fn import(
         ImportKind::Seg => Format::Seg,
         ImportKind::Nifti => Format::Nifti,
     };
-    let incoming = interop::read_incoming(path, format).map_err(|e| e.to_string())?;
+    let mut incoming = interop::incoming::read_incoming(path, format).map_err(|e| e.to_string())?;
     let names = naming::export_names(&session.project);
     // Everything the plan may touch, loaded first (the plan reads, it never loads).
     for i in 0..session.project.images.len() {
@@ -274,6 +278,14 @@ pub fn import(
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "this session".into());
+    interop::incoming::place_in_images(
+        &session.project,
+        &names,
+        &name,
+        &|i| session.resolve(&session.project.images[i].path),
+        &mut incoming,
+    )
+    .map_err(|e| e.to_string())?;
     let states = &session.states;
     let plan = crate::project::import::plan(
         &session.project,

@@ -197,7 +197,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
                 png: Some(dir.join(format!("{stem}.png"))),
             };
             if let Err(e) = explain_one(&vit, f, &args, &norm, &out) {
-                bar.println(&format!("error: {e:#}"));
+                bar.println(&format!("error: {}", vitscope::error::one_line(e.as_ref())));
                 failures += 1;
             }
             bar.inc(1);

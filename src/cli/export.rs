@@ -21,10 +21,23 @@ pub struct ExportArgs {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
+    /// De-identify: images named case-0001…, DICOM objects by the PS3.15 Basic Application
+    /// Level Confidentiality Profile (a SEG goes out with its de-identified source image), no
+    /// original path, file name, UID or identifier in the export folder.
+    #[arg(long)]
+    deidentify: bool,
+    /// With --deidentify: write the link between pseudonyms and originals (CSV) to FILE, which
+    /// must lie outside the export folder.
+    #[arg(long, value_name = "FILE", requires = "deidentify")]
+    linkage: Option<PathBuf>,
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
-    let done = interop::export_project(&a.project, a.format, &a.out)?;
+    let opts = interop::ExportOptions {
+        deidentify: a.deidentify,
+        linkage: a.linkage.clone(),
+    };
+    let done = interop::export_project(&a.project, a.format, &a.out, &opts)?;
     for s in &done.skipped {
         eprintln!("warning: {s}");
     }
@@ -32,5 +45,11 @@ pub fn run(a: ExportArgs) -> Result<()> {
         println!("{}", f.display());
     }
     eprintln!("wrote {} file(s) to {}", done.files.len(), a.out.display());
+    if let Some(l) = &a.linkage {
+        eprintln!(
+            "wrote the pseudonym linkage to {}: keep it inside the hospital",
+            l.display()
+        );
+    }
     Ok(())
 }

@@ -33,14 +33,14 @@ pub struct ImportArgs {
 }
 
 pub fn run(a: ImportArgs) -> Result<()> {
-    let opts = interop::ImportOptions {
+    let opts = interop::incoming::ImportOptions {
         merge: vitscope::project::import::Options {
             replace: a.replace,
             add_classes: a.add_classes,
         },
         dry_run: a.dry_run,
     };
-    let r = interop::import_into_project(&a.project, &a.from, a.format, opts)?;
+    let r = interop::incoming::import_into_project(&a.project, &a.from, a.format, opts)?;
     print_outcome(&r.warnings, &r.notes, &r.lines);
     if a.dry_run {
         eprintln!(

@@ -14,10 +14,16 @@ pub struct PacsArgs {
     /// Credentials only from VITSCOPE_PACS_TOKEN or VITSCOPE_PACS_USER / VITSCOPE_PACS_PASSWORD.
     #[arg(long)]
     url: Option<String>,
-    /// Seconds to wait for a connection, for an answer and for a reply's body; else
-    /// VITSCOPE_PACS_TIMEOUT, else 30.
+    /// Seconds to wait for a connection, for an answer, and between two reads of a reply's
+    /// body (idle: a long transfer goes on while bytes flow); else VITSCOPE_PACS_TIMEOUT, else 30.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86400))]
     timeout: Option<u64>,
+    /// Largest instance a fetch takes, MB; else VITSCOPE_PACS_MAX_INSTANCE, else 2048.
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=(16 << 20)))]
+    max_instance: Option<u64>,
+    /// Largest study a fetch takes, MB; else VITSCOPE_PACS_MAX_STUDY, else 65536.
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=(16 << 20)))]
+    max_study: Option<u64>,
     /// PEM file of CA certificates to trust (a hospital's private CA), beside the system's
     /// store and the built-in roots; else VITSCOPE_PACS_CA.
     #[arg(long, value_name = "FILE")]
@@ -72,6 +78,12 @@ pub fn run(a: PacsArgs) -> Result<()> {
     let mut settings = Settings::from_env();
     if let Some(t) = a.timeout {
         settings.timeout = std::time::Duration::from_secs(t);
+    }
+    if let Some(m) = a.max_instance {
+        settings.max_instance = m << 20;
+    }
+    if let Some(m) = a.max_study {
+        settings.max_study = m << 20;
     }
     if let Some(f) = &a.ca_file {
         settings.ca_file = Some(f.clone());

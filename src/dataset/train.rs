@@ -440,6 +440,30 @@ pub fn train(
     c.check().map_err(TrainError::Option)?;
     let examples = read_dataset(data, c.model.img_size, c.resize, progress)?;
     let classes = examples.iter().map(|e| e.label).max().unwrap_or(0) + 1;
+    let labels_csv = data.join("labels.csv");
+    let count = |k: usize| examples.iter().filter(|e| e.label == k).count();
+    if let Some(empty) = (0..classes).find(|&k| count(k) == 0) {
+        return Err(data_err(
+            &labels_csv,
+            if classes == 1 || (0..classes).filter(|&k| count(k) > 0).count() < 2 {
+                format!(
+                    "every image has label {}: a classifier needs images of at least two classes",
+                    classes - 1
+                )
+            } else {
+                format!(
+                    "no image has label {empty} of the labels 0 to {}: labels must be 0, 1, … without gaps",
+                    classes - 1
+                )
+            },
+        ));
+    }
+    if classes == 1 {
+        return Err(data_err(
+            &labels_csv,
+            "every image has label 0: a classifier needs images of at least two classes",
+        ));
+    }
     if classes != c.model.num_classes {
         return Err(TrainError::Option(Invalid::from(format!(
             "the dataset has {classes} classes but the model {}",
@@ -460,13 +484,13 @@ pub fn train(
     }
     if train_idx.is_empty() {
         return Err(data_err(
-            data,
+            &labels_csv,
             "no training images after the validation split",
         ));
     }
     if c.val_split > 0.0 && val_idx.is_empty() {
         return Err(data_err(
-            data,
+            &labels_csv,
             format!(
                 "{} images leave no validation image at --val-split {}: add images, raise it, or give --val-split 0 to keep the last epoch",
                 examples.len(),

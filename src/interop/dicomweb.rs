@@ -81,14 +81,21 @@ fn base64(bytes: &[u8]) -> String {
 #[error("{0}")]
 pub struct PacsError(pub String);
 
-/// Largest reply read (a study of many instances is larger; it is read part by part into files).
+/// Largest reply read into memory (search results; a study is streamed into files instead) and
+/// largest file stored.
 const MAX_REPLY: u64 = 4 << 30;
+/// Largest JSON reply.
+const MAX_JSON: u64 = 256 << 20;
+/// Largest limit that may be set, MB (16 TiB).
+pub const MAX_MB: u64 = 16 << 20;
 
 /// A DICOMweb server.
 pub struct Client {
     base: String,
     auth: Auth,
     agent: ureq::Agent,
+    limits: super::multipart::Limits,
+    idle: Duration,
 }
 
 /// One series of a study.
@@ -191,8 +198,13 @@ pub struct Settings {
     /// A PEM bundle of CA certificates to trust beside the system's store and the built-in
     /// roots (`--ca-file`, `VITSCOPE_PACS_CA`).
     pub ca_file: Option<PathBuf>,
-    /// Longest wait for a connection, for an answer, and for the body of one reply.
+    /// Longest wait for a connection, for the answer's headers, and between two reads of its
+    /// body (an idle timeout: a large study on a slow link goes on while bytes flow).
     pub timeout: Duration,
+    /// Largest instance a fetch takes, bytes (`--max-instance`, MB).
+    pub max_instance: u64,
+    /// Largest study a fetch takes, bytes (`--max-study`, MB).
+    pub max_study: u64,
 }
 
 impl Default for Settings {
@@ -200,20 +212,31 @@ impl Default for Settings {
         Settings {
             ca_file: None,
             timeout: Duration::from_secs(30),
+            max_instance: 2 << 30,
+            max_study: 64 << 30,
         }
     }
 }
 
 impl Settings {
-    /// The defaults, with `VITSCOPE_PACS_CA` and `VITSCOPE_PACS_TIMEOUT` (seconds) where set.
+    /// The defaults, with `VITSCOPE_PACS_CA`, `VITSCOPE_PACS_TIMEOUT` (seconds),
+    /// `VITSCOPE_PACS_MAX_INSTANCE` and `VITSCOPE_PACS_MAX_STUDY` (MB) where set.
     pub fn from_env() -> Settings {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let number = |k: &str, range: std::ops::RangeInclusive<u64>| {
+            var(k)
+                .and_then(|t| t.trim().parse().ok())
+                .filter(|t: &u64| range.contains(t))
+        };
+        let d = Settings::default();
         Settings {
             ca_file: var("VITSCOPE_PACS_CA").map(PathBuf::from),
-            timeout: var("VITSCOPE_PACS_TIMEOUT")
-                .and_then(|t| t.trim().parse().ok())
-                .filter(|&t: &u64| (1..=86_400).contains(&t))
-                .map_or(Settings::default().timeout, Duration::from_secs),
+            timeout: number("VITSCOPE_PACS_TIMEOUT", 1..=86_400)
+                .map_or(d.timeout, Duration::from_secs),
+            max_instance: number("VITSCOPE_PACS_MAX_INSTANCE", 1..=MAX_MB)
+                .map_or(d.max_instance, |m| m << 20),
+            max_study: number("VITSCOPE_PACS_MAX_STUDY", 1..=MAX_MB)
+                .map_or(d.max_study, |m| m << 20),
         }
     }
 }
@@ -304,11 +327,21 @@ impl Client {
             .https_only(https)
             .timeout_connect(t)
             .timeout_recv_response(t)
-            .timeout_recv_body(t)
+            .timeout_per_read(t)
             .http_status_as_error(false)
             .build()
             .into();
-        Ok(Client { base, auth, agent })
+        let limits = super::multipart::Limits {
+            part: settings.max_instance,
+            total: settings.max_study,
+        };
+        Ok(Client {
+            base,
+            auth,
+            agent,
+            limits,
+            idle: settings.timeout,
+        })
     }
 
     /// A warning to show once when credentials would travel in clear (plain `http`).
@@ -359,12 +392,17 @@ impl Client {
         }
     }
 
-    fn get(&self, url: &str, accept: &str) -> Result<(String, Vec<u8>), PacsError> {
+    /// A GET answered with a success status, and its Content-Type.
+    fn open(
+        &self,
+        url: &str,
+        accept: &str,
+    ) -> Result<(String, ureq::http::Response<ureq::Body>), PacsError> {
         let mut req = self.agent.get(url).header("Accept", accept);
         if let Some(h) = self.auth.header() {
             req = req.header("Authorization", h);
         }
-        let mut resp = req.call().map_err(|e| self.fail(url, e))?;
+        let resp = req.call().map_err(|e| self.fail(url, e))?;
         self.status(url, resp.status().as_u16())?;
         let ct = resp
             .headers()
@@ -372,16 +410,36 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        Ok((ct, resp))
+    }
+
+    /// What a failed read of a reply's body says: an idle timeout, or the error.
+    fn read_failed(&self, url: &str, e: &std::io::Error) -> PacsError {
+        let text = format!("{e} {e:?}");
+        if e.kind() == std::io::ErrorKind::TimedOut || text.contains("Timeout") {
+            PacsError(format!(
+                "{}: the server sent nothing for {} s in the middle of its reply (idle timeout; --timeout)",
+                redact(url),
+                self.idle.as_secs()
+            ))
+        } else {
+            PacsError(format!("{}: reading the reply failed: {e}", redact(url)))
+        }
+    }
+
+    fn get(&self, url: &str, accept: &str) -> Result<(String, Vec<u8>), PacsError> {
+        let (ct, mut resp) = self.open(url, accept)?;
         let mut body = Vec::new();
         resp.body_mut()
             .as_reader()
-            .take(MAX_REPLY + 1)
+            .take(MAX_JSON + 1)
             .read_to_end(&mut body)
-            .map_err(|e| PacsError(format!("{}: reading the reply failed: {e}", redact(url))))?;
-        if body.len() as u64 > MAX_REPLY {
+            .map_err(|e| self.read_failed(url, &e))?;
+        if body.len() as u64 > MAX_JSON {
             return Err(PacsError(format!(
-                "{}: the reply is larger than 4 GiB",
-                redact(url)
+                "{}: the reply is larger than {} MB",
+                redact(url),
+                MAX_JSON >> 20
             )));
         }
         Ok((ct, body))
@@ -486,38 +544,30 @@ impl Client {
         Ok(out)
     }
 
-    /// WADO-RS: every instance of a study, written as `DIR/part-<n>.dcm` in reply order (a
-    /// staging folder: `interop::pacs` checks each and files it by UID); returns the files.
+    /// WADO-RS: every instance of a study, streamed into `DIR/part-<n>.dcm` in reply order as it
+    /// arrives (a staging folder: `interop::pacs` checks each and files it by UID; what a failed
+    /// fetch wrote there is removed with it); returns the files.
     pub fn fetch_study(&self, study: &str, dir: &Path) -> Result<Vec<PathBuf>, PacsError> {
         let url = format!("{}/studies/{study}", self.base);
-        let (ct, body) = self.get(&url, "multipart/related; type=\"application/dicom\"")?;
-        let parts = split_multipart(&ct, &body)
-            .map_err(|e| PacsError(format!("{}: malformed multipart reply: {e}", redact(&url))))?;
-        if parts.is_empty() {
+        let (ct, mut resp) = self.open(&url, "multipart/related; type=\"application/dicom\"")?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| PacsError(format!("{}: cannot create: {e}", dir.display())))?;
+        let files = super::multipart::write_parts(
+            resp.body_mut().as_reader(),
+            &ct,
+            dir,
+            self.limits,
+            |_, _| {},
+        )
+        .map_err(|e| match e {
+            super::multipart::MultipartError::Read(io) => self.read_failed(&url, &io),
+            other => PacsError(format!("{}: {other}", redact(&url))),
+        })?;
+        if files.is_empty() {
             return Err(PacsError(format!(
                 "{}: the study has no instances",
                 redact(&url)
             )));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| PacsError(format!("{}: cannot create: {e}", dir.display())))?;
-        let mut files = Vec::new();
-        for (k, (headers, data)) in parts.iter().enumerate() {
-            let ok_type = headers
-                .iter()
-                .find(|(h, _)| h.eq_ignore_ascii_case("content-type"))
-                .is_none_or(|(_, v)| v.to_ascii_lowercase().starts_with("application/dicom"));
-            if !ok_type || data.len() < 132 || &data[128..132] != b"DICM" {
-                return Err(PacsError(format!(
-                    "{}: malformed multipart reply: part {} is not a DICOM file",
-                    redact(&url),
-                    k + 1
-                )));
-            }
-            let p = dir.join(format!("part-{:04}.dcm", k + 1));
-            crate::io::write_atomic(&p, data)
-                .map_err(|e| PacsError(format!("{}: {e}", p.display())))?;
-            files.push(p);
         }
         Ok(files)
     }
@@ -596,64 +646,6 @@ fn certificate_problem(e: &ureq::Error) -> Option<String> {
     }
 }
 
-/// One part of a multipart body: its header lines (name, value) and its bytes.
-pub type Part = (Vec<(String, String)>, Vec<u8>);
-
-/// Header lines and body of each part of a multipart body with the boundary named in
-/// `content_type`.
-pub fn split_multipart(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
-    if !content_type.to_ascii_lowercase().starts_with("multipart/") {
-        return Err(format!("Content-Type is '{content_type}', not multipart"));
-    }
-    let boundary = content_type
-        .split(';')
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .filter(|b| !b.is_empty())
-        .ok_or("no boundary in the Content-Type")?;
-    let delim = format!("--{boundary}").into_bytes();
-    let find = |from: usize| {
-        body[from..]
-            .windows(delim.len())
-            .position(|w| w == delim.as_slice())
-            .map(|p| p + from)
-    };
-    let mut at = find(0).ok_or("the boundary never occurs")?;
-    let mut parts = Vec::new();
-    loop {
-        let after = at + delim.len();
-        if body[after..].starts_with(b"--") {
-            return Ok(parts); // closing delimiter
-        }
-        let start = after
-            + if body[after..].starts_with(b"\r\n") {
-                2
-            } else {
-                return Err("a boundary is not followed by a line break".into());
-            };
-        let next = find(start).ok_or("the body ends without a closing boundary")?;
-        let mut part = &body[start..next];
-        if part.ends_with(b"\r\n") {
-            part = &part[..part.len() - 2];
-        }
-        let split = part
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|p| (p, p + 4))
-            .or_else(|| part.starts_with(b"\r\n").then_some((0, 2)))
-            .ok_or("a part has no header/body separator")?;
-        let headers = std::str::from_utf8(&part[..split.0])
-            .map_err(|_| "part headers are not text")?
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        parts.push((headers, part[split.1..].to_vec()));
-        at = next;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,23 +661,5 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
-    }
-
-    #[test]
-    fn multipart_round_trip_and_malformed_bodies() {
-        let body = b"--b1\r\nContent-Type: application/dicom\r\n\r\nABC\r\n--b1\r\nContent-Type: application/dicom\r\n\r\nDE\r\nF\r\n--b1--\r\n";
-        let parts = split_multipart(
-            "multipart/related; type=\"application/dicom\"; boundary=b1",
-            body,
-        )
-        .unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].1, b"ABC");
-        assert_eq!(parts[1].1, b"DE\r\nF");
-        assert!(split_multipart("application/json", body).is_err());
-        assert!(split_multipart("multipart/related; boundary=zz", body).is_err());
-        assert!(
-            split_multipart("multipart/related; boundary=b1", b"--b1\r\nX: y\r\n\r\nabc").is_err()
-        );
     }
 }

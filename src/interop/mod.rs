@@ -8,7 +8,10 @@
 //! or nothing. An image whose file changed on disk is never exported or imported into.
 
 pub mod coco;
+pub mod deid;
 pub mod dicomweb;
+pub mod incoming;
+pub mod multipart;
 pub mod nifti;
 pub mod pacs;
 pub mod seg;
@@ -19,7 +22,6 @@ use std::path::{Path, PathBuf};
 
 use crate::project::annotation::{Annotations, LabelMask};
 use crate::project::identity::{Identity, capture_uids};
-use crate::project::import::{self, Incoming, Layer, Target};
 use crate::project::naming::{self, ManifestRow};
 use crate::project::{LabelClass, OpenProject};
 
@@ -222,20 +224,115 @@ pub fn unrecorded(project: &Path, n: usize) -> String {
     )
 }
 
+/// How an export is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// De-identify ([`deid`]): images named `case-0001`…, DICOM objects by the Basic Profile, the
+    /// source images copied beside their SEGs, no original path, name, UID or identity anywhere
+    /// in the export folder.
+    pub deidentify: bool,
+    /// Where the link between pseudonyms and originals goes (a CSV outside the export folder);
+    /// only with `deidentify`.
+    pub linkage: Option<PathBuf>,
+}
+
 /// Writes every annotated image of `project` to `out` in `format` (the project is not changed).
 pub fn export_project(
     project: &Path,
     format: Format,
     out: &Path,
+    opts: &ExportOptions,
 ) -> Result<Exported, InteropError> {
     let open = OpenProject::read(project).map_err(fail)?;
     let (images, mut skipped) = export_images_of(&open)?;
     if open.upgraded > 0 {
         skipped.push(unrecorded(project, open.upgraded));
     }
-    let mut done = export_images(&images, &open.project.classes, format, out)?;
+    let mut done = export_images(&images, &open.project.classes, format, out, opts)?;
     done.skipped = skipped;
     Ok(done)
+}
+
+/// Refuses a linkage file inside the export folder (or without `deidentify`).
+fn check_linkage(out: &Path, opts: &ExportOptions) -> Result<(), InteropError> {
+    let Some(link) = &opts.linkage else {
+        return Ok(());
+    };
+    if !opts.deidentify {
+        return Err(InteropError::msg(
+            "--linkage goes with --deidentify: a plain export names its images itself".into(),
+        ));
+    }
+    let abs = |p: &Path| -> PathBuf {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        // The deepest existing ancestor, resolved (links included), and the rest as written.
+        let mut base = p.clone();
+        let mut rest = Vec::new();
+        while !base.exists() {
+            match (base.file_name().map(|n| n.to_os_string()), base.parent()) {
+                (Some(n), Some(parent)) => {
+                    rest.push(n);
+                    base = parent.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut r = base.canonicalize().unwrap_or(base);
+        r.extend(rest.iter().rev());
+        r
+    };
+    if abs(link).starts_with(abs(out)) {
+        return Err(InteropError::msg(format!(
+            "{}: the linkage file would be inside the export folder {}: write it where the export does not go",
+            link.display(),
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the link between pseudonyms and originals: `pseudonym,image,identity,frame` per
+/// image, then `original_uid,new_uid` per replaced UID (with the pseudonym of the export).
+fn write_linkage(
+    path: &Path,
+    images: &[ExportImage],
+    pseudonyms: &[String],
+    deid: &deid::Deidentifier,
+) -> Result<(), InteropError> {
+    let mut t = crate::io::table::Table::new([
+        "pseudonym",
+        "image",
+        "identity",
+        "frame",
+        "original_uid",
+        "new_uid",
+    ]);
+    for (img, p) in images.iter().zip(pseudonyms) {
+        t.row([
+            p.clone(),
+            img.file.display().to_string(),
+            img.identity.token(),
+            img.frame.to_string(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for (from, to) in deid.uid_map() {
+        t.row([
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            from.clone(),
+            to.clone(),
+        ]);
+    }
+    t.write(path)
+        .map_err(|e| InteropError::at(path.display(), e))
 }
 
 /// Writes `images` to `out` in `format`, with `manifest.csv`; no path is written twice.
@@ -244,6 +341,38 @@ pub fn export_images(
     classes: &[LabelClass],
     format: Format,
     out: &Path,
+    opts: &ExportOptions,
+) -> Result<Exported, InteropError> {
+    check_linkage(out, opts)?;
+    if !opts.deidentify {
+        return write_export(images, classes, format, out, None);
+    }
+    let pseudonyms: Vec<String> = (0..images.len())
+        .map(|k| deid::pseudonym(k, images.len()))
+        .collect();
+    let renamed: Vec<ExportImage> = images
+        .iter()
+        .zip(&pseudonyms)
+        .map(|(img, p)| ExportImage {
+            name: p.clone(),
+            ..img.clone()
+        })
+        .collect();
+    let mut d = deid::Deidentifier::new();
+    let done = write_export(&renamed, classes, format, out, Some(&mut d))?;
+    if let Some(link) = &opts.linkage {
+        write_linkage(link, images, &pseudonyms, &d)?;
+    }
+    Ok(done)
+}
+
+/// [`export_images`]' writer; with `deid`, `images` carry their pseudonyms as names.
+fn write_export(
+    images: &[ExportImage],
+    classes: &[LabelClass],
+    format: Format,
+    out: &Path,
+    mut deid: Option<&mut deid::Deidentifier>,
 ) -> Result<Exported, InteropError> {
     // The names are unique by construction; check it before anything is written.
     let mut seen = HashSet::new();
@@ -256,10 +385,22 @@ pub fn export_images(
     std::fs::create_dir_all(out).map_err(|e| InteropError::at(out.display(), e))?;
     let mut written: Vec<PathBuf> = Vec::new();
     let mut rows: Vec<ManifestRow> = Vec::new();
+    // A de-identified export lists a DICOM image by its replaced UID, any other by nothing.
+    let tokens: std::collections::HashMap<String, String> = images
+        .iter()
+        .map(|img| {
+            let t = match (deid.as_deref_mut(), &img.identity) {
+                (None, id) => id.token(),
+                (Some(d), Identity::Dicom { uid, .. }) => format!("dicom:{}", d.uid(uid)),
+                (Some(_), Identity::Sha256(_)) => String::new(),
+            };
+            (img.name.clone(), t)
+        })
+        .collect();
     let row = |file: String, image: &str, img: &ExportImage, classes: &[u8]| ManifestRow {
         file,
         image: image.to_string(),
-        identity: img.identity.token(),
+        identity: tokens.get(&img.name).cloned().unwrap_or_default(),
         frame: img.frame,
         class_ids: ids(classes),
     };
@@ -407,23 +548,41 @@ pub fn export_images(
         }
         Format::Seg => {
             for img in images {
-                let source = if img.is_dicom() {
-                    seg::source_frame(&img.file, img.frame).map_err(fail)?
-                } else {
-                    let (w, h, rgb) = rgb8(img)?;
-                    let file = format!("{}.sc.dcm", img.name);
-                    let p = out.join(&file);
-                    let uids = capture_uids(&img.identity);
-                    let name = img
-                        .file
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let src =
-                        seg::write_secondary_capture(&rgb, w, h, &name, &uids, &p).map_err(fail)?;
-                    rows.push(row(file, &img.name, img, &[]));
-                    written.push(p);
-                    src
+                let source = match (img.is_dicom(), deid.as_deref_mut()) {
+                    (true, None) => seg::source_frame(&img.file, img.frame).map_err(fail)?,
+                    (true, Some(d)) => {
+                        // The recipient gets the image too, de-identified, and the SEG refers
+                        // to that copy.
+                        let file = format!("{}.dcm", img.name);
+                        let p = out.join(&file);
+                        d.file(&img.file, &p, &img.name).map_err(fail)?;
+                        rows.push(row(file, &img.name, img, &[]));
+                        written.push(p.clone());
+                        seg::source_frame(&p, img.frame).map_err(fail)?
+                    }
+                    (false, d) => {
+                        let (w, h, rgb) = rgb8(img)?;
+                        let file = format!("{}.sc.dcm", img.name);
+                        let p = out.join(&file);
+                        let uids = capture_uids(&img.identity);
+                        let name = match d {
+                            Some(_) => String::new(),
+                            None => img
+                                .file
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                        };
+                        let mut src = seg::write_secondary_capture(&rgb, w, h, &name, &uids, &p)
+                            .map_err(fail)?;
+                        if let Some(d) = d {
+                            d.file(&p, &p, &img.name).map_err(fail)?;
+                            src = seg::source_frame(&p, 0).map_err(fail)?;
+                        }
+                        rows.push(row(file, &img.name, img, &[]));
+                        written.push(p);
+                        src
+                    }
                 };
                 if (source.cols, source.rows) != (img.ann.mask.width, img.ann.mask.height) {
                     return Err(InteropError::msg(format!(
@@ -453,6 +612,9 @@ pub fn export_images(
                 let file = format!("{}.seg.dcm", img.name);
                 let p = out.join(&file);
                 seg::write_seg(&source, &segments, &p).map_err(fail)?;
+                if let Some(d) = deid.as_deref_mut() {
+                    d.file(&p, &p, &img.name).map_err(fail)?;
+                }
                 rows.push(row(file, &img.name, img, &present));
                 written.push(p);
             }
@@ -486,295 +648,4 @@ fn nifti_geometry(img: &ExportImage) -> nifti::Geometry {
         orientation: src.as_ref().and_then(|s| s.orientation),
         position: src.as_ref().and_then(|s| s.position),
     }
-}
-
-/// The format of an import source by its name (a folder: by the files in it).
-pub fn guess_format(from: &Path) -> Option<Format> {
-    if from.is_dir() {
-        let files: Vec<PathBuf> = std::fs::read_dir(from)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        for f in [Format::Seg, Format::Nifti, Format::Coco, Format::Png] {
-            if files.iter().any(|p| guess_format(p) == Some(f)) {
-                return Some(f);
-            }
-        }
-        return from.join("masks").is_dir().then_some(Format::Png);
-    }
-    let name = from.to_string_lossy().to_ascii_lowercase();
-    if name.ends_with(".nii") || name.ends_with(".nii.gz") {
-        Some(Format::Nifti)
-    } else if name.ends_with(".json") {
-        Some(Format::Coco)
-    } else if name.ends_with(".png") {
-        Some(Format::Png)
-    } else if name.ends_with(".csv") {
-        Some(Format::Csv)
-    } else if from.is_file() && crate::io::dicom::is_dicom(from) {
-        Some(Format::Seg)
-    } else {
-        None
-    }
-}
-
-/// Files to import: `from` itself, or the files of the folder `from` in `format`.
-fn sources(from: &Path, format: Format) -> Result<Vec<PathBuf>, InteropError> {
-    if !from.is_dir() {
-        return Ok(vec![from.to_path_buf()]);
-    }
-    let mut v: Vec<PathBuf> = std::fs::read_dir(from)
-        .map_err(|e| InteropError::at(from.display(), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter(|p| match format {
-            Format::Seg => {
-                p.to_string_lossy().ends_with(".seg.dcm")
-                    || (crate::io::dicom::is_dicom(p) && !p.to_string_lossy().ends_with(".sc.dcm"))
-            }
-            f => guess_format(p) == Some(f),
-        })
-        .collect();
-    if format == Format::Png && from.join("masks").is_dir() {
-        v.extend(sources(&from.join("masks"), Format::Png)?);
-    }
-    v.sort();
-    if v.is_empty() {
-        return Err(InteropError::msg(format!(
-            "{}: no {format:?} files in this folder",
-            from.display()
-        )));
-    }
-    Ok(v)
-}
-
-/// One layer per class id present in `labels`.
-fn layers_of(labels: &[u8]) -> Vec<Layer> {
-    let mut seen = [false; 256];
-    for &v in labels {
-        seen[v as usize] = true;
-    }
-    (1..=255u8)
-        .filter(|&c| seen[c as usize])
-        .map(|c| Layer::Id(c, labels.iter().map(|&v| v == c).collect()))
-        .collect()
-}
-
-/// Reads every file of an import (all of them, before anything is matched or changed).
-pub fn read_incoming(from: &Path, format: Format) -> Result<Vec<Incoming>, InteropError> {
-    let files = sources(from, format)?;
-    let root = from.is_dir().then_some(from);
-    let mut out = Vec::new();
-    for f in files {
-        let what = f.display().to_string();
-        match format {
-            Format::Seg => {
-                let r = seg::read_seg(&f).map_err(fail)?;
-                for s in r.sources {
-                    out.push(Incoming {
-                        file: f.clone(),
-                        what: what.clone(),
-                        target: Target::Uid {
-                            uid: s.sop_instance,
-                            frame: s.frame.map_or(0, |k| k - 1),
-                        },
-                        width: r.cols,
-                        height: r.rows,
-                        layers: s
-                            .segments
-                            .into_iter()
-                            .map(|(label, lab, pixels)| Layer::Named {
-                                label,
-                                colour: lab.map(lab_to_rgb).unwrap_or([255, 64, 160]),
-                                pixels,
-                            })
-                            .collect(),
-                        boxes: Vec::new(),
-                    });
-                }
-            }
-            Format::Nifti => {
-                let m = nifti::read_mask(&f).map_err(fail)?;
-                out.push(Incoming {
-                    target: Target::Named {
-                        stem: stem(&f),
-                        row: naming::row_for(&f, root).map_err(InteropError::from)?,
-                    },
-                    width: m.width,
-                    height: m.height,
-                    layers: layers_of(&m.labels),
-                    boxes: Vec::new(),
-                    file: f,
-                    what,
-                });
-            }
-            Format::Png => {
-                let raw =
-                    crate::project::masks::read_raw(&f).map_err(|e| InteropError::at(&what, e))?;
-                let row = naming::row_for(&f, root).map_err(InteropError::from)?;
-                let binary_class = match row.as_ref().map(ManifestRow::classes).as_deref() {
-                    Some([one]) => *one,
-                    _ => 1,
-                };
-                let (labels, _) = raw
-                    .to_class_ids(binary_class)
-                    .map_err(|e| InteropError::at(&what, e))?;
-                out.push(Incoming {
-                    target: Target::Named {
-                        stem: stem(&f),
-                        row,
-                    },
-                    width: labels.width,
-                    height: labels.height,
-                    layers: layers_of(&labels.data),
-                    boxes: Vec::new(),
-                    file: f,
-                    what,
-                });
-            }
-            Format::Coco => {
-                let images = coco::parse_coco(&f).map_err(fail)?;
-                let rows = naming::rows_of(&f).map_err(InteropError::from)?;
-                for img in images {
-                    let row = rows.iter().find(|r| r.image == img.file_name).cloned();
-                    out.push(Incoming {
-                        file: f.clone(),
-                        what: format!("{what}: image {}", img.file_name),
-                        target: Target::Named {
-                            stem: stem(Path::new(&img.file_name)),
-                            row,
-                        },
-                        width: img.width,
-                        height: img.height,
-                        layers: img
-                            .layers
-                            .into_iter()
-                            .map(|(c, px)| Layer::Id(c, px))
-                            .collect(),
-                        boxes: img.boxes,
-                    });
-                }
-            }
-            Format::Csv => {
-                return Err(InteropError::msg(format!(
-                    "{what}: CSV is an export format only; import SEG, NIfTI, PNG or COCO"
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Import options.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportOptions {
-    /// Matching and merging.
-    pub merge: import::Options,
-    /// Print the plan, change nothing.
-    pub dry_run: bool,
-}
-
-/// What an import did (or would do, for a dry run).
-#[derive(Debug, Clone, Default)]
-pub struct ImportReport {
-    /// Matches, overlaps, classes added.
-    pub lines: Vec<String>,
-    /// Warnings (a stale lock taken over, problems after the save).
-    pub warnings: Vec<String>,
-    /// Notes (identities recorded).
-    pub notes: Vec<String>,
-    /// Images changed.
-    pub images: usize,
-}
-
-/// Reads `from` (a file, or a folder of files) in `format` (else guessed from the name), matches
-/// it to the project's images by identity and saves the project, all or nothing.
-pub fn import_into_project(
-    project: &Path,
-    from: &Path,
-    format: Option<Format>,
-    opts: ImportOptions,
-) -> Result<ImportReport, InteropError> {
-    let format = format.or_else(|| guess_format(from)).ok_or_else(|| {
-        InteropError::msg(format!(
-            "{}: give --format (seg, nifti, png or coco)",
-            from.display()
-        ))
-    })?;
-    // Everything is read and checked first, without the lock: a bad input is refused before
-    // any writer could be kept waiting, and a dry run stops there.
-    let incoming = read_incoming(from, format)?;
-    let name = project.display().to_string();
-    let first = OpenProject::read(project).map_err(fail)?;
-    let plan_on = |open: &OpenProject, incoming: Vec<Incoming>| {
-        let names = naming::export_names(&open.project);
-        import::plan(
-            &open.project,
-            &open.checks,
-            &names,
-            &name,
-            incoming,
-            &mut |i| open.annotations(i).map_err(|e| Invalid(e.to_string())),
-            opts.merge,
-        )
-        .map_err(InteropError::from)
-    };
-    let plan = plan_on(&first, incoming.clone())?;
-    if opts.dry_run {
-        return Ok(ImportReport {
-            images: plan.changes.len(),
-            lines: plan.lines,
-            warnings: Vec::new(),
-            notes: Vec::new(),
-        });
-    }
-    drop(first);
-    // Then as the one writer: the plan again on the project as it is now, and one save.
-    let mut open = OpenProject::write(project, "vitscope import").map_err(fail)?;
-    let plan = plan_on(&open, incoming)?;
-    let mut report = ImportReport {
-        lines: plan.lines.clone(),
-        warnings: std::mem::take(&mut open.warnings),
-        notes: std::mem::take(&mut open.notes),
-        images: plan.changes.len(),
-    };
-    open.project.classes = plan.classes.clone();
-    for (&i, ann) in &plan.changes {
-        open.project.images[i].boxes = ann.boxes.clone();
-    }
-    let masks: Vec<(usize, &LabelMask)> = plan.changes.iter().map(|(&i, a)| (i, &a.mask)).collect();
-    let saved = open.save(masks).map_err(fail)?;
-    report.warnings.extend(saved.warnings);
-    Ok(report)
-}
-
-/// DICOM's scaled CIELab back to sRGB (approximate inverse of [`seg::rgb_to_dicom_lab`]).
-pub fn lab_to_rgb(lab: [u16; 3]) -> [u8; 3] {
-    let l = lab[0] as f64 / 65535.0 * 100.0;
-    let a = lab[1] as f64 / 65535.0 * 255.0 - 128.0;
-    let b = lab[2] as f64 / 65535.0 * 255.0 - 128.0;
-    let fy = (l + 16.0) / 116.0;
-    let (fx, fz) = (fy + a / 500.0, fy - b / 200.0);
-    let inv = |t: f64| {
-        if t > 6.0 / 29.0 {
-            t * t * t
-        } else {
-            3.0 * (6.0f64 / 29.0).powi(2) * (t - 4.0 / 29.0)
-        }
-    };
-    let (x, y, z) = (inv(fx) * 0.950_47, inv(fy), inv(fz) * 1.088_83);
-    let r = 3.2406 * x - 1.5372 * y - 0.4986 * z;
-    let g = -0.9689 * x + 1.8758 * y + 0.0415 * z;
-    let bl = 0.0557 * x - 0.2040 * y + 1.0570 * z;
-    let gamma = |c: f64| {
-        let c = c.clamp(0.0, 1.0);
-        let v = if c <= 0.003_130_8 {
-            12.92 * c
-        } else {
-            1.055 * c.powf(1.0 / 2.4) - 0.055
-        };
-        (v * 255.0).round() as u8
-    };
-    [gamma(r), gamma(g), gamma(bl)]
 }

@@ -7,6 +7,9 @@
 //! `ImagePositionPatient`, x and y negated (DICOM's LPS to NIfTI's RAS); without DICOM geometry
 //! the pixel spacing (else 1 mm) on the diagonal. The header is the 348-byte NIfTI-1 header written
 //! field by field (the format is a fixed C struct; no crate is needed for it), gzip by flate2.
+//!
+//! Reading takes the affine back (sform, else qform) and [`Placement`] lays the voxels onto the
+//! matched image's grid by flips and transposes, refusing an oblique or misplaced grid.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -151,6 +154,220 @@ pub struct NiftiMask {
     pub height: usize,
     /// Row-major values, rounded to class ids.
     pub labels: Vec<u8>,
+    /// The voxel-to-RAS affine (sform when its code is > 0, else qform when its code is > 0);
+    /// `None` when the file gives neither, and the voxels are taken in the image's own order.
+    pub space: Option<Affine>,
+}
+
+/// A voxel-to-RAS matrix (rows x, y, z; columns i, j, k, translation).
+pub type Affine = [[f64; 4]; 3];
+
+/// The affine of a header: the sform when `sform_code > 0`, else the qform (quaternion, pixdim
+/// and offsets, as the NIfTI-1 standard defines it) when `qform_code > 0`, else `None`.
+fn header_affine(bytes: &[u8]) -> Result<Option<Affine>, String> {
+    let i16_at = |at: usize| i16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    let f = |at: usize| f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or([0; 4])) as f64;
+    let (qform, sform) = (i16_at(252), i16_at(254));
+    let m = if sform > 0 {
+        let mut m = [[0.0; 4]; 3];
+        for (r, row) in m.iter_mut().enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = f(280 + 16 * r + 4 * c);
+            }
+        }
+        m
+    } else if qform > 0 {
+        let (mut b, mut c, mut d) = (f(256), f(260), f(264));
+        // b, c, d are stored as f32: a² = 1 − b² − c² − d² below their rounding (a 180°
+        // rotation, as every flip of two axes is) is 0, and (b, c, d) a unit vector.
+        let a2 = 1.0 - (b * b + c * c + d * d);
+        let a = if a2 > 1e-6 {
+            a2.sqrt()
+        } else {
+            let n = (b * b + c * c + d * d).sqrt();
+            if n > 0.0 {
+                (b, c, d) = (b / n, c / n, d / n);
+            }
+            0.0
+        };
+        let qfac = if f(76) < 0.0 { -1.0 } else { 1.0 };
+        let (dx, dy, dz) = (f(80), f(84), f(88) * qfac);
+        let r = [
+            [
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c - a * d),
+                2.0 * (b * d + a * c),
+            ],
+            [
+                2.0 * (b * c + a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d - a * b),
+            ],
+            [
+                2.0 * (b * d - a * c),
+                2.0 * (c * d + a * b),
+                a * a + d * d - c * c - b * b,
+            ],
+        ];
+        let o = [f(268), f(272), f(276)];
+        let mut m = [[0.0; 4]; 3];
+        for k in 0..3 {
+            m[k] = [r[k][0] * dx, r[k][1] * dy, r[k][2] * dz, o[k]];
+        }
+        m
+    } else {
+        return Ok(None);
+    };
+    if m.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(format!(
+            "its {} holds a value that is not finite",
+            if sform > 0 { "sform" } else { "qform" }
+        ));
+    }
+    Ok(Some(m))
+}
+
+/// How a file's voxel grid lies on an image's pixel grid: file axis `a` (i, then j) runs along
+/// image axis `axis[a]` (0 = column, 1 = row), backwards when `reversed[a]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    axis: [usize; 2],
+    reversed: [bool; 2],
+}
+
+fn column(m: &Affine, k: usize) -> [f64; 3] {
+    [m[0][k], m[1][k], m[2][k]]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+impl Placement {
+    /// Where a file of `dims` (columns, rows) with voxel-to-RAS `file` lies on an image of
+    /// `image_dims` (when known) and `image` geometry. Each file axis must run along one image axis (a flip
+    /// or a transpose, never a rotation: an oblique affine is refused); with the image's DICOM
+    /// geometry (orientation and position), the voxel size must be the pixel spacing and the
+    /// grid must cover the image exactly, in its plane. Without it, only the directions count
+    /// (the image's axes are RAS x = column, y = row, as [`write_mask`] writes them).
+    pub fn find(
+        file: &Affine,
+        dims: (usize, usize),
+        image: &Geometry,
+        image_dims: Option<(usize, usize)>,
+    ) -> Result<Placement, String> {
+        let g = image.affine();
+        let located = image.orientation.is_some() && image.position.is_some();
+        let axes = [column(&g, 0), column(&g, 1)];
+        let mut axis = [0usize; 2];
+        let mut reversed = [false; 2];
+        for a in 0..2 {
+            let f = column(file, a);
+            let nf = dot(f, f).sqrt();
+            if nf.is_nan() || nf <= 0.0 {
+                return Err(format!("its affine's axis {a} has no length"));
+            }
+            let aligned = (0..2).find_map(|b| {
+                let gb = axes[b];
+                let ng = dot(gb, gb).sqrt();
+                let c = dot(f, gb) / (nf * ng);
+                // sin of the angle below 1e-4: a flip or a transpose (f32 affines round).
+                (1.0 - c * c < 1e-8).then_some((b, c < 0.0, ng))
+            });
+            let Some((b, back, ng)) = aligned else {
+                return Err(format!(
+                    "its affine is oblique to the image (voxel axis {a} runs along ({:.4}, {:.4}, {:.4}) in RAS, along neither the image's rows nor its columns): only flips and transposes are mapped",
+                    f[0] / nf,
+                    f[1] / nf,
+                    f[2] / nf
+                ));
+            };
+            if located && ((nf - ng).abs() > 1e-3 * ng.max(1e-6)) {
+                return Err(format!(
+                    "its voxels are {nf:.6} mm along axis {a} but the image's pixels are {ng:.6} mm: the mask does not fit the image's grid"
+                ));
+            }
+            axis[a] = b;
+            reversed[a] = back;
+        }
+        if axis[0] == axis[1] {
+            return Err("both voxel axes of its affine run along one image axis".into());
+        }
+        let p = Placement { axis, reversed };
+        let (w, h) = p.placed_dims(dims);
+        let image_dims = image_dims.unwrap_or((w, h));
+        if (w, h) != image_dims {
+            return Err(format!(
+                "its {}×{} grid lies on the image as {w}×{h}, but the image is {}×{}",
+                dims.0, dims.1, image_dims.0, image_dims.1
+            ));
+        }
+        if located {
+            // Voxel (0, 0) must sit on the image's pixel where the placement puts it, in the
+            // image's plane.
+            let d: Vec<f64> = (0..3).map(|k| file[k][3] - g[k][3]).collect();
+            let d = [d[0], d[1], d[2]];
+            let n = column(&g, 2);
+            let off_plane = dot(d, n) / dot(n, n).sqrt();
+            let at = [
+                dot(d, axes[0]) / dot(axes[0], axes[0]),
+                dot(d, axes[1]) / dot(axes[1], axes[1]),
+            ];
+            let dims_img = [image_dims.0, image_dims.1];
+            let mut want = [0.0; 2];
+            for a in 0..2 {
+                if reversed[a] {
+                    want[axis[a]] = (dims_img[axis[a]] - 1) as f64;
+                }
+            }
+            let tol = 1e-5 * dot(column(file, 3), column(file, 3)).sqrt() + 1e-3;
+            if off_plane.abs() > tol + 1e-2 {
+                return Err(format!(
+                    "its slice lies {off_plane:.3} mm off the image's plane: the mask is of another slice"
+                ));
+            }
+            if (0..2).any(|k| (at[k] - want[k]).abs() > 1e-2 + tol) {
+                return Err(format!(
+                    "its grid is shifted by ({:.2}, {:.2}) pixels from the image's: the mask does not fit the image's grid",
+                    at[0] - want[0],
+                    at[1] - want[1]
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The identity: voxel (i, j) is pixel (column i, row j).
+    pub const IDENTITY: Placement = Placement {
+        axis: [0, 1],
+        reversed: [false, false],
+    };
+
+    /// The (columns, rows) a file grid of `dims` becomes.
+    pub fn placed_dims(&self, dims: (usize, usize)) -> (usize, usize) {
+        if self.axis[0] == 0 {
+            dims
+        } else {
+            (dims.1, dims.0)
+        }
+    }
+
+    /// Row-major file values of `dims` (columns, rows) laid onto the image grid.
+    pub fn apply<T: Copy + Default>(&self, values: &[T], dims: (usize, usize)) -> Vec<T> {
+        let (w, _) = self.placed_dims(dims);
+        let mut out = vec![T::default(); values.len()];
+        let n = [dims.0, dims.1];
+        for j in 0..dims.1 {
+            for i in 0..dims.0 {
+                let mut at = [0usize; 2];
+                for (a, v) in [i, j].into_iter().enumerate() {
+                    at[self.axis[a]] = if self.reversed[a] { n[a] - 1 - v } else { v };
+                }
+                out[at[1] * w + at[0]] = values[j * dims.0 + i];
+            }
+        }
+        out
+    }
 }
 
 /// Reads a 2-D (one-slice) NIfTI-1 mask of integer or float voxels.
@@ -243,6 +460,7 @@ pub fn read_mask(path: &Path) -> Result<NiftiMask, NiftiError> {
                 ),
             )
         })?;
+    let space = header_affine(&bytes).map_err(|e| err(path, e))?;
     let (slope, inter) = (f32_at(112), f32_at(116));
     let scale = |v: f64| {
         if slope != 0.0 && slope.is_finite() && inter.is_finite() {
@@ -278,5 +496,72 @@ pub fn read_mask(path: &Path) -> Result<NiftiMask, NiftiError> {
         width: w,
         height: h,
         labels,
+        space,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FREE: Geometry = Geometry {
+        spacing: [1.0, 1.0],
+        orientation: None,
+        position: None,
+    };
+
+    #[test]
+    fn a_transposed_non_square_grid_lands_on_its_image() {
+        // File 2 columns × 3 rows whose i axis runs down the image's rows: a 3×2 image.
+        let file = [
+            [0.0, 1.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+        ];
+        let p = Placement::find(&file, (2, 3), &FREE, Some((3, 2))).unwrap();
+        assert_eq!(p.placed_dims((2, 3)), (3, 2));
+        // File rows (i, j): [a b] [c d] [e f] → image pixel (column j, row i).
+        assert_eq!(
+            p.apply(&['a', 'b', 'c', 'd', 'e', 'f'], (2, 3)),
+            vec!['a', 'c', 'e', 'b', 'd', 'f']
+        );
+        let wrong = Placement::find(&file, (2, 3), &FREE, Some((2, 3))).unwrap_err();
+        assert!(wrong.contains("lies on the image as 3×2"), "{wrong}");
+    }
+
+    #[test]
+    fn located_images_check_spacing_plane_and_origin() {
+        let image = Geometry {
+            spacing: [0.5, 0.5],
+            orientation: Some([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+            position: Some([-10.0, -20.0, 5.0]),
+        };
+        let a = image.affine();
+        assert_eq!(
+            Placement::find(&a, (4, 4), &image, Some((4, 4))).unwrap(),
+            Placement::IDENTITY
+        );
+        let mut coarse = a;
+        coarse[0][0] *= 2.0;
+        let e = Placement::find(&coarse, (4, 4), &image, Some((4, 4))).unwrap_err();
+        assert!(e.contains("mm along axis 0"), "{e}");
+        let mut other_slice = a;
+        other_slice[2][3] += 2.5;
+        let e = Placement::find(&other_slice, (4, 4), &image, Some((4, 4))).unwrap_err();
+        assert!(e.contains("off the image's plane"), "{e}");
+        // Columns reversed: voxel 0 must sit on the last column.
+        let mut back = a;
+        for r in 0..3 {
+            back[r][0] = -a[r][0];
+            back[r][3] = a[r][3] + 3.0 * a[r][0];
+        }
+        let p = Placement::find(&back, (4, 4), &image, Some((4, 4))).unwrap();
+        assert_eq!(
+            p.apply(&[1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], (4, 4))[..4],
+            [4, 3, 2, 1]
+        );
+        back[0][3] = a[0][3];
+        let e = Placement::find(&back, (4, 4), &image, Some((4, 4))).unwrap_err();
+        assert!(e.contains("shifted by"), "{e}");
+    }
 }

@@ -182,6 +182,47 @@ fn decimal(obj: &Object, tag: dicom_object::Tag, name: &str) -> Result<Option<f6
     }
 }
 
+/// PhotometricInterpretation must be one this reader decodes as it says, with its number of
+/// samples: MONOCHROME1/2 with one, RGB or a YBR form with three. PALETTE COLOR (its lookup
+/// table is not applied), an unknown word, or a missing one is refused rather than decoded as
+/// something else.
+fn check_photometric(obj: &Object, samples: i64) -> Result<(), Invalid> {
+    use dicom_dictionary_std::tags;
+    const GREY: [&str; 2] = ["MONOCHROME1", "MONOCHROME2"];
+    const COLOUR: [&str; 6] = [
+        "RGB",
+        "YBR_FULL",
+        "YBR_FULL_422",
+        "YBR_PARTIAL_420",
+        "YBR_ICT",
+        "YBR_RCT",
+    ];
+    let Some(p) = text(obj, tags::PHOTOMETRIC_INTERPRETATION) else {
+        return Err(Invalid::from(
+            "PhotometricInterpretation is missing: the pixels cannot be interpreted",
+        ));
+    };
+    let need = if GREY.contains(&p.as_str()) {
+        1
+    } else if COLOUR.contains(&p.as_str()) {
+        3
+    } else if p == "PALETTE COLOR" {
+        return Err(Invalid::from(
+            "PhotometricInterpretation PALETTE COLOR is not supported (its colour palette would not be applied); convert the image to RGB",
+        ));
+    } else {
+        return Err(Invalid::from(format!(
+            "PhotometricInterpretation '{p}' is not one of MONOCHROME1, MONOCHROME2, RGB or YBR_*"
+        )));
+    };
+    if samples != need {
+        return Err(Invalid::from(format!(
+            "PhotometricInterpretation {p} takes {need} sample(s) per pixel, but SamplesPerPixel is {samples}"
+        )));
+    }
+    Ok(())
+}
+
 /// The image attributes, checked before any pixel is decoded.
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
@@ -215,6 +256,7 @@ fn geometry(obj: &Object) -> Result<Geometry, Invalid> {
             "SamplesPerPixel {samples} is not 1 or 3"
         )));
     }
+    check_photometric(obj, samples)?;
     if ![1, 8, 16, 32].contains(&bits_allocated) {
         return Err(Invalid::from(format!(
             "BitsAllocated {bits_allocated} is not 1, 8, 16 or 32"
@@ -326,6 +368,16 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
             "frame {frame} requested but the file has {} frame(s)",
             g.frames
         )));
+    }
+    for (tag, name) in [
+        (tags::RESCALE_SLOPE, "RescaleSlope"),
+        (tags::RESCALE_INTERCEPT, "RescaleIntercept"),
+    ] {
+        if obj.element_opt(tag).ok().flatten().is_some() && text(&obj, tag).is_none() {
+            return Err(err(format!(
+                "{name} is present but empty: the modality values are unknown"
+            )));
+        }
     }
     let slope =
         decimal(&obj, tags::RESCALE_SLOPE, "RescaleSlope").map_err(|e| read_error(path, e))?;

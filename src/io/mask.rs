@@ -39,6 +39,20 @@ pub fn read_mask_values(path: &Path) -> Result<Mask, ImageError> {
             .map(|p| pil_luma(p[0], p[1], p[2]))
             .collect(),
     };
+    // A mask drawn only in the alpha channel (a transparent layer exported as it is) reads as
+    // empty by its grey values: say so rather than score against nothing.
+    if data.iter().all(|&v| v == 0) && img.color().has_alpha() {
+        let alpha = img.to_rgba8();
+        let marked = alpha.pixels().filter(|p| p[3] != 0).count();
+        if marked > 0 && marked < w * h {
+            return Err(super::raster::read_error(
+                path,
+                format!(
+                    "every grey value is 0, but the alpha channel marks {marked} pixel(s): masks are read from their grey values; save the annotation in the colour channels (e.g. white on black)"
+                ),
+            ));
+        }
+    }
     Ok(Mask {
         width: w,
         height: h,

@@ -233,7 +233,7 @@ pub fn compute_cpu(
             top.push((k, t.value, t.selected, rect, side.inter[j] as usize, ir));
         }
     }
-    Ok(finish(
+    let mut set = finish(
         RawCounts {
             max,
             pointing_game: side.pg,
@@ -244,7 +244,11 @@ pub fn compute_cpu(
             top,
         },
         tops,
-    ))
+    );
+    if !set.energy.is_finite() {
+        set.energy = super::scores::exact_energy(map, mask);
+    }
+    Ok(set)
 }
 
 /// Scores of the pixels at or above an absolute `threshold` (one plain scan): the live view's

@@ -448,5 +448,9 @@ pub fn compute(
             }
         });
     }
-    merged.ok_or(MetricsError::Percentage(f64::NAN))
+    let mut set = merged.ok_or(MetricsError::Percentage(f64::NAN))?;
+    if !set.energy.is_finite() {
+        set.energy = super::scores::exact_energy(map, mask);
+    }
+    Ok(set)
 }

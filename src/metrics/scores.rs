@@ -109,6 +109,24 @@ pub fn validate(
 
 /// Whether any value is NaN or infinite (blockwise OR-reductions, which vectorise, on every
 /// core).
+/// The energy from plain f64 sums, for a finite map whose vectorised f32 sums overflowed
+/// (values near `f32::MAX`): the same definition as [`finish`], never NaN or infinite.
+pub(super) fn exact_energy(map: &[f32], mask: &Mask) -> f64 {
+    let (mut sum, mut sum_in, mut m) = (0f64, 0f64, 0usize);
+    for (&v, &k) in map.iter().zip(&mask.data) {
+        sum += v as f64;
+        if k != 0 {
+            sum_in += v as f64;
+            m += 1;
+        }
+    }
+    if sum == 0.0 {
+        m as f64 / map.len().max(1) as f64
+    } else {
+        sum_in / sum
+    }
+}
+
 pub(super) fn has_non_finite(map: &[f32]) -> bool {
     select::par_chunks(map, |c, _| {
         c.chunks(1024)

@@ -77,6 +77,9 @@ pub struct Incoming {
     pub layers: Vec<Layer>,
     /// Boxes (COCO), classes by id.
     pub boxes: Vec<LabelBox>,
+    /// Where the file puts its grid in patient space (NIfTI: the voxel-to-RAS affine): the
+    /// layers are laid onto the matched image's grid ([`match_image`]) before planning.
+    pub space: Option<[[f64; 4]; 3]>,
 }
 
 /// Import options.
@@ -171,6 +174,38 @@ fn describe(target: &Target) -> String {
     }
 }
 
+/// The one image an item names, and how it was found (UID, manifest, stem); no match or more
+/// than one is an error naming the item.
+pub fn match_image(
+    project: &Project,
+    names: &[String],
+    project_name: &str,
+    item: &Incoming,
+) -> Result<(usize, &'static str), Invalid> {
+    let (found, how) = candidates(project, names, &item.target)
+        .map_err(|e| format!("{}: its manifest row: {e}", item.what))?;
+    match found.as_slice() {
+        [i] => Ok((*i, how)),
+        [] => Err(Invalid::from(format!(
+            "{}: {} is not in {project_name}: no image matches, nothing imported",
+            item.what,
+            describe(&item.target)
+        ))),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|&i| project.images[i].path.display().to_string())
+                .collect();
+            Err(Invalid::from(format!(
+                "{}: matches {} images of {project_name} by {how} ({}): ambiguous, nothing imported; export with vitscope to get a manifest.csv, or rename the file",
+                item.what,
+                many.len(),
+                list.join(", ")
+            )))
+        }
+    }
+}
+
 /// Plans an import (see the module docs). `current(i)` gives image `i`'s annotations now;
 /// `names` are the images' export names ([`super::naming::export_names`]); `project_name`
 /// names the project in errors.
@@ -188,30 +223,7 @@ pub fn plan(
     let mut lines = Vec::new();
     for item in incoming {
         let f = item.file.display().to_string();
-        let (found, how) = candidates(project, names, &item.target)
-            .map_err(|e| format!("{}: its manifest row: {e}", item.what))?;
-        let i = match found.as_slice() {
-            [i] => *i,
-            [] => {
-                return Err(Invalid::from(format!(
-                    "{}: {} is not in {project_name}: no image matches, nothing imported",
-                    item.what,
-                    describe(&item.target)
-                )));
-            }
-            many => {
-                let list: Vec<String> = many
-                    .iter()
-                    .map(|&i| project.images[i].path.display().to_string())
-                    .collect();
-                return Err(Invalid::from(format!(
-                    "{}: matches {} images of {project_name} by {how} ({}): ambiguous, nothing imported; export with vitscope to get a manifest.csv, or rename the file",
-                    item.what,
-                    many.len(),
-                    list.join(", ")
-                )));
-            }
-        };
+        let (i, how) = match_image(project, names, project_name, &item)?;
         if let Some(p) = checks.get(i).and_then(ImageCheck::problem) {
             return Err(Invalid::from(format!(
                 "{}: its image {} cannot take annotations now: {p}",
@@ -370,6 +382,7 @@ mod tests {
             height: 2,
             layers,
             boxes: Vec::new(),
+            space: None,
         }
     }
 

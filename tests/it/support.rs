@@ -355,7 +355,21 @@ pub fn one_error(out: &std::process::Output, what: &str) -> String {
     let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "{what}: one error line expected:\n{e}");
     assert!(!e.contains("panicked"), "{what}: {e}");
+    assert!(
+        repeated_tail(lines[0]).is_none(),
+        "{what}: the error repeats itself: {}",
+        lines[0]
+    );
     lines[0].to_string()
+}
+
+/// The part of an error line said twice in a row at its end (`a: b: b`), if any: a cause
+/// printed both inside its error's message and again as its source.
+pub fn repeated_tail(line: &str) -> Option<&str> {
+    line.match_indices(": ").find_map(|(i, _)| {
+        let tail = &line[i + 2..];
+        (tail.len() > 3 && line[..i].ends_with(tail)).then_some(tail)
+    })
 }
 
 /// The binary, without the PACS settings of the environment it runs in.
@@ -368,8 +382,23 @@ pub fn vitscope() -> std::process::Command {
         "VITSCOPE_PACS_PASSWORD",
         "VITSCOPE_PACS_CA",
         "VITSCOPE_PACS_TIMEOUT",
+        "VITSCOPE_PACS_MAX_INSTANCE",
+        "VITSCOPE_PACS_MAX_STUDY",
     ] {
         c.env_remove(k);
     }
     c
+}
+
+/// Reads an HTTP request's head (up to the blank line) from a test server's connection.
+pub fn read_request_head(s: &mut impl std::io::Read) -> Vec<u8> {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    req
 }

@@ -35,7 +35,7 @@ impl Workbench {
             Ok(s) => self.replace_session(s),
             Err(e) => {
                 self.session.lock = self.session.lock.take().or(held);
-                self.session.note(format!("{e:#}"))
+                self.session.note(crate::error::one_line(e.as_ref()))
             }
         }
     }

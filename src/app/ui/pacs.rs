@@ -25,6 +25,10 @@ pub struct PacsBrowser {
     pub patient_id: String,
     /// Modality filter.
     pub modality: String,
+    /// PEM bundle of a hospital's CA to trust (as `--ca-file`; starts as `VITSCOPE_PACS_CA`).
+    pub ca_file: String,
+    /// Idle and connection timeout, seconds (as `--timeout`; starts as `VITSCOPE_PACS_TIMEOUT`).
+    pub timeout_s: u64,
     /// Studies of the last search.
     pub studies: Vec<Study>,
     /// What the last request said (errors included).
@@ -38,6 +42,8 @@ impl Default for PacsBrowser {
             url: std::env::var("VITSCOPE_PACS_URL").unwrap_or_default(),
             patient_id: String::new(),
             modality: String::new(),
+            ca_file: std::env::var("VITSCOPE_PACS_CA").unwrap_or_default(),
+            timeout_s: Settings::from_env().timeout.as_secs(),
             studies: Vec::new(),
             status: String::new(),
             busy: None,
@@ -60,11 +66,15 @@ impl PacsBrowser {
         request: impl FnOnce(Client) -> Reply + Send + 'static,
     ) {
         // The client (which reads the system's certificate store) is made in the thread too,
-        // with the same settings as the CLI's (VITSCOPE_PACS_CA, VITSCOPE_PACS_TIMEOUT).
+        // with the CLI's settings: the environment's, then this window's CA file and timeout.
         let url = self.url.trim().to_string();
+        let mut settings = Settings::from_env();
+        let ca = self.ca_file.trim();
+        settings.ca_file = (!ca.is_empty()).then(|| PathBuf::from(ca));
+        settings.timeout = std::time::Duration::from_secs(self.timeout_s.clamp(1, 86_400));
         let (tx, rx) = channel();
         std::thread::spawn(move || {
-            let reply = match Client::with_settings(&url, Auth::from_env(), &Settings::from_env()) {
+            let reply = match Client::with_settings(&url, Auth::from_env(), &settings) {
                 Ok(client) => request(client),
                 Err(e) => failed(e.0),
             };

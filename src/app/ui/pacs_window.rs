@@ -77,6 +77,14 @@ impl Workbench {
                     ui.label("Modality");
                     ui.text_edit_singleline(&mut p.modality);
                     ui.end_row();
+                    ui.label("CA file (PEM)");
+                    ui.add(egui::TextEdit::singleline(&mut p.ca_file).desired_width(380.0))
+                        .on_hover_text("A hospital's own CA to trust for https, beside the system's store and the built-in roots (as --ca-file / VITSCOPE_PACS_CA)");
+                    ui.end_row();
+                    ui.label("Timeout (s)");
+                    ui.add(egui::DragValue::new(&mut p.timeout_s).range(1..=86_400))
+                        .on_hover_text("Connection, answer and idle timeout: a transfer goes on while bytes flow (as --timeout)");
+                    ui.end_row();
                 });
                 ui.horizontal(|ui| {
                     if ui.add_enabled(!p.busy(), egui::Button::new("Search")).clicked() {

@@ -44,6 +44,12 @@ pub fn top_bar_ui(
                     out.push(Action::Export(k));
                 }
             }
+            let r = ui
+                .checkbox(&mut session.deidentify_exports, "De-identify exports")
+                .on_hover_text(
+                    "Images named case-0001…, DICOM by the PS3.15 Basic Confidentiality Profile (SEGs go out with their de-identified sources), no paths, names or UIDs in the export",
+                );
+            probe::note(ui, "De-identify exports", &r);
             ui.separator();
             for k in ImportKind::ALL {
                 if ui.button(k.label()).clicked() {

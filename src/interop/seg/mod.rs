@@ -25,4 +25,7 @@ mod write;
 pub use common::{DicomError, SC_SOP_CLASS, SEG_SOP_CLASS, new_uid};
 pub use read::{SegRead, SegSource, read_seg};
 pub use source::{SourceImage, source_frame, source_from_dicom};
-pub use write::{Segment, pack_bits, rgb_to_dicom_lab, write_secondary_capture, write_seg};
+pub(crate) use write::code;
+pub use write::{
+    Segment, pack_bits, rgb_to_dicom_lab, write_part10_as, write_secondary_capture, write_seg,
+};

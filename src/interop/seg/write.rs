@@ -10,7 +10,8 @@ use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use super::common::*;
 use super::source::*;
 
-pub(super) fn code(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
+/// A code sequence item (Code Value, Coding Scheme Designator, Code Meaning).
+pub(crate) fn code(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
     InMemDicomObject::from_element_iter([
         DataElement::new(tags::CODE_VALUE, VR::SH, value),
         DataElement::new(tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme),
@@ -131,8 +132,20 @@ pub(super) fn write_part10(
     sop_instance: &str,
     path: &Path,
 ) -> Result<(), DicomError> {
+    write_part10_as(obj, EXPLICIT_VR_LE, sop_class, sop_instance, path)
+}
+
+/// Writes `obj` as a Part 10 file in transfer syntax `ts` (a copy keeps its source's, with its
+/// pixel data as it was encoded) atomically.
+pub fn write_part10_as(
+    obj: InMemDicomObject,
+    ts: &str,
+    sop_class: &str,
+    sop_instance: &str,
+    path: &Path,
+) -> Result<(), DicomError> {
     let meta = FileMetaTableBuilder::new()
-        .transfer_syntax(EXPLICIT_VR_LE)
+        .transfer_syntax(ts)
         .media_storage_sop_class_uid(sop_class)
         .media_storage_sop_instance_uid(sop_instance)
         .implementation_class_uid(IMPLEMENTATION_UID)

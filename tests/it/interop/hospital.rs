@@ -30,6 +30,17 @@ fn python() -> Command {
     Command::new(std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into()))
 }
 
+/// Runs the Python `script` with `args`, which must succeed; its stdout.
+fn run_python<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> Vec<u8> {
+    let out = python().arg("-c").arg(script).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -829,4 +840,400 @@ fn one_bit_frames_that_do_not_fill_whole_bytes() {
         .map(|m| m.iter().map(|&v| v as i64).collect())
         .collect();
     assert_eq!(hd["masks"], serde_json::json!(want), "highdicom");
+}
+
+/// NIfTI import honours the affine: nibabel rewrites exported masks in other orientations (LPS,
+/// rows flipped, transposed, qform only) and each lands on its image exactly as exported, for a
+/// PNG image, an axis-aligned CT and a CT on an oblique plane; a rotated or shifted grid is
+/// refused and changes nothing; the same voxels with the opposite row direction land mirrored.
+#[test]
+fn nifti_in_every_orientation_lands_on_its_image() {
+    let dir = scratch("hospital-nifti-affine");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/images/polyp_00000.png"),
+        dir.join("frame.png"),
+    )
+    .unwrap();
+    std::fs::copy(data("CT_small.dcm"), dir.join("ct.dcm")).unwrap();
+    // The same CT on a plane turned 30° about the patient's z axis, as a new instance.
+    let script = r#"
+import sys, math, pydicom
+d = pydicom.dcmread(sys.argv[1])
+c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+d.ImageOrientationPatient = [round(c, 6), round(s, 6), 0, round(-s, 6), round(c, 6), 0]
+d.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.77"
+d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
+d.save_as(sys.argv[2])
+"#;
+    run_python(script, &[data("CT_small.dcm"), dir.join("oblique.dcm")]);
+    let project = dir.join("p.ron");
+    empty_project(&project);
+    let mut p = vitscope::project::Project::load(&project).unwrap();
+    for f in ["frame.png", "ct.dcm", "oblique.dcm"] {
+        p.images.push(vitscope::project::ImageEntry::new(f.into()));
+    }
+    std::fs::write(&project, p.to_ron()).unwrap();
+    let want = [
+        write_mask(&dir.join("m0.png"), 224, 224),
+        write_mask(&dir.join("m1.png"), 128, 128),
+        write_mask(&dir.join("m2.png"), 128, 128),
+    ];
+    for i in 0..3 {
+        set_mask(&project, i, &dir.join(format!("m{i}.png")));
+    }
+    let nii = dir.join("nifti");
+    ok(
+        bin()
+            .args(["export", "--format", "nifti", "--project"])
+            .arg(&project)
+            .arg("--out")
+            .arg(&nii)
+            .output()
+            .unwrap(),
+        "export nifti",
+    );
+    // nibabel writes each variant into a folder of its own, with the export's manifest.
+    let script = r#"
+import sys, os, shutil
+import numpy as np, nibabel as nib
+from nibabel.orientations import io_orientation, axcodes2ornt, ornt_transform
+src, out = sys.argv[1], sys.argv[2]
+def save(name, f, img):
+    os.makedirs(os.path.join(out, name), exist_ok=True)
+    shutil.copy(os.path.join(src, "manifest.csv"), os.path.join(out, name))
+    nib.save(img, os.path.join(out, name, f))
+for f in ["frame.nii.gz", "ct.nii.gz", "oblique.nii.gz"]:
+    img = nib.load(os.path.join(src, f))
+    lps = ornt_transform(io_orientation(img.affine), axcodes2ornt(("L", "P", "S")))
+    save("lps", f, img.as_reoriented(lps))
+    save("rows_flipped", f, img.as_reoriented([[0, 1], [1, -1], [2, 1]]))
+    save("transposed", f, img.as_reoriented([[1, 1], [0, 1], [2, 1]]))
+    q = img.as_reoriented([[1, -1], [0, -1], [2, 1]])
+    q.set_qform(q.affine, code=1)
+    q.set_sform(None, code=0)
+    save("transposed_flipped_qform", f, q)
+    data = np.asarray(img.dataobj)
+    a = img.affine.copy()
+    if f == "ct.nii.gz":
+        t = np.radians(20)
+        r = np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]])
+        rot = a.copy(); rot[:3, :3] = r @ a[:3, :3]
+        save("rotated", f, nib.Nifti1Image(data, rot, img.header))
+        sh = a.copy(); sh[:3, 3] += 3 * a[:3, 0]
+        save("shifted", f, nib.Nifti1Image(data, sh, img.header))
+    if f == "frame.nii.gz":
+        m = a.copy(); m[:3, 1] *= -1; m[:3, 3] -= (data.shape[1] - 1) * m[:3, 1]
+        save("mirrored", f, nib.Nifti1Image(data, m, img.header))
+"#;
+    let variants = dir.join("variants");
+    run_python(script, &[&nii, &variants]);
+    let fresh = |name: &str| {
+        let q = dir.join(format!("{name}.ron"));
+        let mut p = vitscope::project::Project::load(&project).unwrap();
+        p.images.iter_mut().for_each(|e| e.mask = None);
+        std::fs::write(&q, p.to_ron()).unwrap();
+        q
+    };
+    let import = |q: &Path, from: &Path| {
+        bin()
+            .args(["import", "--project"])
+            .arg(q)
+            .arg("--from")
+            .arg(from)
+            .output()
+            .unwrap()
+    };
+    let masks = |q: &Path| -> Vec<Vec<u8>> {
+        let p = vitscope::project::Project::load(q).unwrap();
+        (0..3)
+            .map(|i| read_png(&dir.join(p.images[i].mask.as_ref().unwrap())))
+            .collect()
+    };
+    for name in [
+        "lps",
+        "rows_flipped",
+        "transposed",
+        "transposed_flipped_qform",
+    ] {
+        let q = fresh(name);
+        ok(import(&q, &variants.join(name)), name);
+        assert_eq!(masks(&q), want, "{name}: the masks moved");
+    }
+    // Refusals name the file and the problem; the project stays byte-identical.
+    for (name, says) in [("rotated", "oblique"), ("shifted", "shifted")] {
+        let q = fresh(name);
+        let before = std::fs::read(&q).unwrap();
+        let line = crate::support::one_error(&import(&q, &variants.join(name)), name);
+        assert!(line.contains("ct.nii.gz") && line.contains(says), "{line}");
+        assert_eq!(
+            std::fs::read(&q).unwrap(),
+            before,
+            "{name}: the project changed"
+        );
+    }
+    // The same voxels with the rows running the other way: mirrored top to bottom.
+    let q = fresh("mirrored");
+    ok(import(&q, &variants.join("mirrored")), "mirrored");
+    let p = vitscope::project::Project::load(&q).unwrap();
+    let got = &read_png(&dir.join(p.images[0].mask.as_ref().unwrap()));
+    let flipped: Vec<u8> = want[0]
+        .chunks(224)
+        .rev()
+        .flat_map(|r| r.iter().copied())
+        .collect();
+    assert_eq!(got, &flipped);
+    assert_ne!(got, &want[0]);
+}
+
+/// Every file of a tree, with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    crate::support::tree(dir)
+        .into_iter()
+        .map(|(p, b)| (dir.join(p), b))
+        .collect()
+}
+
+/// `export --deidentify`: in every format, nothing in the export folder (manifest included)
+/// holds an original path, file name, UID, identity or patient attribute; the DICOM objects follow
+/// the Basic Profile as dicom-anonymizer's copy of Table E.1-1 lists it (checked with pydicom),
+/// dciodvfy finds no error, highdicom reads the SEG's masks, the SEG references its de-identified
+/// source and imports back onto it; the linkage goes only where asked, never into the export.
+#[test]
+fn deidentified_exports_carry_no_identifier() {
+    let dir = scratch("hospital-deid");
+    let png_name = "DOE_JOHN_MRN4417.png";
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/images/polyp_00000.png"),
+        dir.join(png_name),
+    )
+    .unwrap();
+    std::fs::copy(data("CT_small.dcm"), dir.join("SMITH_ct_scan.dcm")).unwrap();
+    let project = dir.join("p.ron");
+    empty_project(&project);
+    let mut p = vitscope::project::Project::load(&project).unwrap();
+    for f in [png_name, "SMITH_ct_scan.dcm"] {
+        p.images.push(vitscope::project::ImageEntry::new(f.into()));
+    }
+    std::fs::write(&project, p.to_ron()).unwrap();
+    let l_png = write_mask(&dir.join("m0.png"), 224, 224);
+    let l_ct = write_mask(&dir.join("m1.png"), 128, 128);
+    set_mask(&project, 0, &dir.join("m0.png"));
+    set_mask(&project, 1, &dir.join("m1.png"));
+    let before = std::fs::read(&project).unwrap();
+    let export = |format: &str, out: &Path, extra: &[&str]| {
+        bin()
+            .args(["export", "--format", format, "--project"])
+            .arg(&project)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // What must not leave: the plain export's identities and UIDs, the names, the patient.
+    let plain = dir.join("plain");
+    ok(export("seg", &plain, &[]), "plain export");
+    let manifest = std::fs::read_to_string(plain.join("manifest.csv")).unwrap();
+    let mut secrets: Vec<String> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(2))
+        .map(|t| t.split_once(':').unwrap().1.to_string())
+        .collect();
+    let script = r#"
+import sys, json, pydicom
+out = []
+for f in sys.argv[1:]:
+    d = pydicom.dcmread(f)
+    for k in ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
+              "PatientName", "PatientID", "InstitutionName", "AccessionNumber"]:
+        v = str(d.get(k, "") or "")
+        if len(v) > 3:
+            out.append(v)
+print(json.dumps(out))
+"#;
+    let o = run_python(
+        script,
+        &[data("CT_small.dcm"), plain.join("DOE_JOHN_MRN4417.sc.dcm")],
+    );
+    secrets.extend(serde_json::from_slice::<Vec<String>>(&o).unwrap());
+    secrets.extend(
+        [
+            "DOE_JOHN",
+            "MRN4417",
+            "SMITH",
+            "CompressedSamples",
+            "JFK IMAGING",
+        ]
+        .map(String::from),
+    );
+    secrets.push(dir.display().to_string());
+    assert!(secrets.len() > 12, "{secrets:?}");
+
+    // The linkage file inside the export folder: refused before anything is written.
+    let refused = dir.join("refused");
+    let line = crate::support::one_error(
+        &export(
+            "seg",
+            &refused,
+            &[
+                "--deidentify",
+                "--linkage",
+                refused.join("link.csv").to_str().unwrap(),
+            ],
+        ),
+        "a linkage inside the export",
+    );
+    assert!(line.contains("inside the export folder"), "{line}");
+    assert!(!refused.exists(), "a refused export wrote");
+
+    let link = dir.join("linkage.csv");
+    for format in ["seg", "nifti", "png", "coco", "csv"] {
+        let out = dir.join(format!("deid-{format}"));
+        let mut extra = vec!["--deidentify"];
+        if format == "seg" {
+            extra.extend(["--linkage", link.to_str().unwrap()]);
+        }
+        ok(export(format, &out, &extra), format);
+        let files = files_under(&out);
+        assert!(files.len() >= 2, "{format}: {files:?}");
+        for (f, bytes) in &files {
+            let name = f.strip_prefix(&out).unwrap().display().to_string();
+            assert!(
+                name.starts_with("case-")
+                    || name.starts_with("masks/case-")
+                    || ["manifest.csv", "annotations.json", "annotations.csv"]
+                        .contains(&name.as_str()),
+                "{format}: {name}"
+            );
+            let text = String::from_utf8_lossy(bytes);
+            for s in &secrets {
+                assert!(!text.contains(s.as_str()), "{format}: {name} holds '{s}'");
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read(&project).unwrap(),
+        before,
+        "an export changed the project"
+    );
+
+    // The DICOM objects against the profile's table, with pydicom.
+    let seg = dir.join("deid-seg");
+    let (src_copy, sc, seg_ct, seg_png) = (
+        seg.join("case-0002.dcm"),
+        seg.join("case-0001.sc.dcm"),
+        seg.join("case-0002.seg.dcm"),
+        seg.join("case-0001.seg.dcm"),
+    );
+    for f in [&src_copy, &sc, &seg_ct, &seg_png] {
+        dciodvfy_clean(f);
+    }
+    let script = r#"
+import sys, json, pydicom
+from dicomanonymizer.dicom_anonymization_databases import dicomfields_2026c as table
+orig, copy, seg, sc = (pydicom.dcmread(f) for f in sys.argv[1:5])
+def walk(ds):
+    for e in ds:
+        yield e
+        if e.VR == "SQ":
+            for item in e.value:
+                yield from walk(item)
+def listed(tag):
+    for t in table.ALL_TAGS:
+        if len(t) == 2 and (t[0], t[1]) == (tag.group, tag.element):
+            return True
+        if len(t) == 4 and tag.group & t[2] == t[0] and tag.element & t[3] == t[1]:
+            return True
+    return False
+problems = []
+before = {}
+for e in walk(orig):
+    if listed(e.tag) and e.VR != "SQ" and str(e.value).strip():
+        before.setdefault(e.tag, set()).add(str(e.value))
+for name, ds in [("copy", copy), ("seg", seg), ("sc", sc)]:
+    for e in walk(ds):
+        if e.tag.is_private:
+            problems.append(f"{name}: private {e.tag}")
+        if e.tag in before and str(e.value) in before[e.tag]:
+            problems.append(f"{name}: {e.keyword or e.tag} keeps {e.value}")
+    if ds.get("PatientIdentityRemoved") != "YES":
+        problems.append(f"{name}: PatientIdentityRemoved")
+    codes = [i.CodeValue for i in ds.get("DeidentificationMethodCodeSequence", [])]
+    if codes != ["113100"]:
+        problems.append(f"{name}: method codes {codes}")
+    if not str(ds.get("DeviceSerialNumber", "x")):
+        problems.append(f"{name}: empty Device Serial Number")
+refs = {str(e.value) for e in walk(seg) if e.keyword == "ReferencedSOPInstanceUID"}
+if refs != {copy.SOPInstanceUID}:
+    problems.append(f"seg refers to {refs}, the copy is {copy.SOPInstanceUID}")
+for k in ["StudyInstanceUID", "FrameOfReferenceUID", "PatientID"]:
+    if seg.get(k) != copy.get(k):
+        problems.append(f"seg {k} {seg.get(k)} != copy {copy.get(k)}")
+if copy.PatientID != "case-0002" or sc.PatientID != "case-0001":
+    problems.append(f"pseudonyms {copy.PatientID} {sc.PatientID}")
+if (copy.pixel_array != orig.pixel_array).any():
+    problems.append("the copy's pixels changed")
+print(json.dumps({"problems": problems, "checked": len(before)}))
+"#;
+    let o = run_python(
+        script,
+        &[
+            data("CT_small.dcm"),
+            src_copy.clone(),
+            seg_ct.clone(),
+            sc.clone(),
+        ],
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o).unwrap();
+    assert_eq!(j["problems"], serde_json::json!([]), "{j}");
+    assert!(j["checked"].as_u64().unwrap() >= 10, "{j}");
+    let hd = highdicom_read(&seg_ct);
+    assert_eq!(hd["masks"], serde_json::json!(class_masks(&l_ct)));
+    let hd = highdicom_read(&seg_png);
+    assert_eq!(hd["masks"], serde_json::json!(class_masks(&l_png)));
+
+    // A recipient's project of the de-identified image takes the de-identified SEG back.
+    let theirs = dir.join("recipient");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::copy(&src_copy, theirs.join("case-0002.dcm")).unwrap();
+    let q = theirs.join("q.ron");
+    empty_project(&q);
+    let mut p = vitscope::project::Project::load(&q).unwrap();
+    p.images
+        .push(vitscope::project::ImageEntry::new("case-0002.dcm".into()));
+    std::fs::write(&q, p.to_ron()).unwrap();
+    ok(
+        bin()
+            .args(["import", "--project"])
+            .arg(&q)
+            .arg("--from")
+            .arg(&seg_ct)
+            .output()
+            .unwrap(),
+        "import the de-identified SEG",
+    );
+    let p = vitscope::project::Project::load(&q).unwrap();
+    assert_eq!(
+        read_png(&theirs.join(p.images[0].mask.as_ref().unwrap())),
+        l_ct
+    );
+
+    // The linkage: each pseudonym with its original, and the UID map, outside the export.
+    let text = std::fs::read_to_string(&link).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let case2 = rows.iter().find(|r| &r[0] == "case-0002").unwrap();
+    assert!(case2[1].ends_with("SMITH_ct_scan.dcm"), "{case2:?}");
+    assert!(case2[2].starts_with("dicom:"), "{case2:?}");
+    let ct_uid = case2[2].trim_start_matches("dicom:");
+    let copy_uid = rows
+        .iter()
+        .find(|r| &r[4] == ct_uid)
+        .map(|r| r[5].to_string())
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&std::fs::read(&src_copy).unwrap()).contains(&copy_uid),
+        "the linkage's replacement is not the copy's UID"
+    );
 }

@@ -1,5 +1,6 @@
 //! Transfers: export, import, PACS.
 
 mod hospital;
+mod streaming;
 mod tls;
 mod transfers;

@@ -45,6 +45,11 @@ impl Pki {
 
     /// A server certificate `name.pem` / `name.key` for the subject alternative names `san`.
     fn server(&self, name: &str, san: &str) -> (PathBuf, PathBuf) {
+        self.server_for(name, san, "2")
+    }
+
+    /// The same, valid for `days` from now (`-1`: expired yesterday).
+    fn server_for(&self, name: &str, san: &str, days: &str) -> (PathBuf, PathBuf) {
         let ext = self.dir.join(format!("{name}.ext"));
         std::fs::write(
             &ext,
@@ -80,7 +85,7 @@ impl Pki {
                 "-out",
                 &pem,
                 "-days",
-                "2",
+                days,
                 "-extfile",
                 ext.to_str().unwrap(),
             ],
@@ -221,7 +226,7 @@ fn a_private_ca_is_trusted_through_ca_file_or_the_environment_and_unknown_otherw
 }
 
 #[test]
-fn a_name_mismatch_and_a_redirect_to_http_are_refused_with_their_reason() {
+fn a_name_mismatch_an_expired_certificate_and_a_redirect_to_http_are_refused_with_their_reason() {
     let pki = Pki::new("mismatch");
     let ca = pki.ca();
     let ca = ca.to_str().unwrap();
@@ -240,6 +245,15 @@ fn a_name_mismatch_and_a_redirect_to_http_are_refused_with_their_reason() {
         .unwrap();
     let e = one_error(&out, "redirect");
     assert!(e.contains("redirected to plain http"), "{e}");
+
+    // Expired yesterday: the reason, and what to do about it.
+    let (cert, key) = pki.server_for("expired", "IP:127.0.0.1", "-1");
+    let d = Double::start(&cert, &key, "ok");
+    let out = search(&d.url("127.0.0.1"), &["--ca-file", ca])
+        .output()
+        .unwrap();
+    let e = one_error(&out, "expired");
+    assert!(e.contains("expired") && e.contains("renew"), "{e}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! test's own that reorders, adds and removes instances between fetches and answers UIDs such as
 //! `../x`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -520,14 +520,7 @@ fn serve(state: Arc<Mutex<Pacs>>) -> String {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
+            let req = crate::support::read_request_head(&mut s);
             let line = String::from_utf8_lossy(&req)
                 .lines()
                 .next()

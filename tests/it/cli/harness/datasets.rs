@@ -127,6 +127,15 @@ pub(super) fn cases(g: &mut Gen, b: &Base, ck: &Checkpoints) -> PathBuf {
         ("a ghost image", "image,label\ni0.png,0\nghost.png,1\n"),
         ("too few columns", "image,x,label\ni0.png\n"),
         ("binary garbage", "\u{0}\u{1}\u{2}\u{3}"),
+        ("one class only", "image,label\ni0.png,1\ni1.png,1\n"),
+        (
+            "a class without images",
+            "image,label\ni0.png,0\ni1.png,2\n",
+        ),
+        (
+            "too few images to validate",
+            "image,label\ni0.png,0\ni1.png,1\n",
+        ),
     ] {
         let d = ds(
             g,

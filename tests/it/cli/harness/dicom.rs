@@ -98,6 +98,33 @@ pub(super) fn cases(g: &mut Gen, b: &Base) {
         ] {
             edited(g, what, set_value(&bytes, 0x0028, 0x1053, v), Fail);
         }
+        // Present but empty: the modality values are unknown, not 1 and 0.
+        edited(
+            g,
+            "RescaleSlope empty",
+            set_value(&bytes, 0x0028, 0x1053, b""),
+            Fail,
+        );
+        // Photometric interpretations this reader would decode as something else.
+        for (what, v) in [
+            ("Photometric=RGB", b"RGB".as_slice()),
+            ("Photometric=MONOCHROME2", b"MONOCHROME2"),
+            ("Photometric=PALETTE COLOR", b"PALETTE COLOR"),
+            ("Photometric=FOOBAR", b"FOOBAR"),
+        ] {
+            // Each word that does not fit the file's sample count (or at all) is refused.
+            let samples = if name.starts_with("SC_rgb") { 3 } else { 1 };
+            let fits = matches!(
+                (samples, what),
+                (3, "Photometric=RGB") | (1, "Photometric=MONOCHROME2")
+            );
+            edited(
+                g,
+                what,
+                set_value(&bytes, 0x0028, 0x0004, v),
+                if fits { Succeed } else { Fail },
+            );
+        }
         edited(
             g,
             "RescaleIntercept=x1",

@@ -34,8 +34,20 @@ pub(super) fn cases(g: &mut Gen) {
     )
     .unwrap();
     let out = dir.join("export");
-    vitscope::interop::export_project(&project, vitscope::interop::Format::Seg, &out).unwrap();
-    vitscope::interop::export_project(&project, vitscope::interop::Format::Nifti, &out).unwrap();
+    vitscope::interop::export_project(
+        &project,
+        vitscope::interop::Format::Seg,
+        &out,
+        &Default::default(),
+    )
+    .unwrap();
+    vitscope::interop::export_project(
+        &project,
+        vitscope::interop::Format::Nifti,
+        &out,
+        &Default::default(),
+    )
+    .unwrap();
     let seg = std::fs::read(out.join("ct.seg.dcm")).unwrap();
     let nii = std::fs::read(out.join("ct.nii.gz")).unwrap();
     let proj = project.clone();
@@ -51,6 +63,51 @@ pub(super) fn cases(g: &mut Gen) {
     };
     g.bulk(Reader::Hospital, "ct.seg.dcm", &seg, Fail, &import("seg"));
     g.bulk(Reader::Hospital, "ct.nii.gz", &nii, Fail, &import("nifti"));
+    // NIfTI files that must not land: a rotated (oblique) affine, a grid shifted off the CT, a
+    // header declaring 40000 × 40000 voxels; a SEG declaring a 4 GiB pixel element.
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&nii[..]), &mut raw).unwrap();
+    let f32_at = |b: &[u8], at: usize| f32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let mut rotated = raw.clone();
+    let (a, c) = (f32_at(&raw, 280), 0.5f32.sqrt());
+    for (at, v) in [(280, a * c), (284, -a * c), (296, a * c), (300, a * c)] {
+        rotated[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    let mut shifted = raw.clone();
+    let x = f32_at(&raw, 292) + 10.0 * a;
+    shifted[292..296].copy_from_slice(&x.to_le_bytes());
+    let mut huge = raw.clone();
+    for at in [42, 44] {
+        huge[at..at + 2].copy_from_slice(&40000u16.to_le_bytes());
+    }
+    for (what, bytes) in [
+        ("an oblique affine", rotated),
+        ("a grid shifted off the image", shifted),
+        ("40000 x 40000 voxels declared", huge),
+    ] {
+        let f = dir.join(format!("bad_{}", what.replace(' ', "_")));
+        std::fs::create_dir_all(&f).unwrap();
+        let f = f.join("ct.nii");
+        std::fs::write(&f, bytes).unwrap();
+        g.add(
+            Reader::Hospital,
+            format!("a NIfTI with {what}"),
+            Fail,
+            Some(&f),
+            import("nifti")(&f),
+        );
+    }
+    if let Some(b) = set_length(&seg, 0x7FE0, 0x0010, 0xFFFF_FFF0) {
+        let f = dir.join("seg_4gib.dcm");
+        std::fs::write(&f, b).unwrap();
+        g.add(
+            Reader::Hospital,
+            "a SEG declaring a 4 GiB pixel element",
+            Fail,
+            Some(&f),
+            import("seg")(&f),
+        );
+    }
     let liver = data("dicom/liver_1frame.dcm");
     g.add(
         Reader::Hospital,
@@ -231,6 +288,24 @@ pub(super) fn cases(g: &mut Gen) {
             "../x",
             "--project",
             "/nonexistent/p.ron",
+        ],
+    );
+    let inside = dir.join("deid_out");
+    g.add_arg_case(
+        "a de-identified export whose linkage would lie inside it",
+        Fail,
+        "link.csv",
+        &[
+            "export",
+            "--format",
+            "nifti",
+            "--deidentify",
+            "--linkage",
+            inside.join("link.csv").to_str().unwrap(),
+            "--project",
+            project.to_str().unwrap(),
+            "--out",
+            inside.to_str().unwrap(),
         ],
     );
     for (name, url) in [

@@ -116,6 +116,22 @@ pub(super) fn cases(g: &mut Gen, b: &Base) {
             ),
             Succeed,
         ),
+        (
+            // Finite values whose f32 sums overflow: scores, never NaN or inf.
+            "map of values near f32::MAX",
+            npy(
+                "<f4",
+                false,
+                "(64, 64)",
+                &f32_bytes(
+                    &map_vals
+                        .iter()
+                        .map(|x| if *x > 0.5 { 3.0e38 } else { -3.0e38 * x })
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            Succeed,
+        ),
     ];
     for (what, bad) in [
         ("NaN", f32::NAN),
@@ -191,6 +207,25 @@ pub(super) fn cases(g: &mut Gen, b: &Base) {
         Succeed,
     );
     mask_case(g, "RGB mask", rgb(64, 64), Succeed);
+    // Drawn only in the alpha channel: grey values all 0, refused with the reason.
+    let alpha_only = image::RgbaImage::from_fn(64, 64, |x, y| {
+        image::Rgba([
+            0,
+            0,
+            0,
+            if x > 10 && x < 30 && y > 5 && y < 40 {
+                255
+            } else {
+                0
+            },
+        ])
+    });
+    mask_case(
+        g,
+        "mask drawn only in the alpha channel",
+        image::DynamicImage::ImageRgba8(alpha_only),
+        Fail,
+    );
     g.bulk(
         Reader::MapsMasks,
         "mask.png",

@@ -401,6 +401,9 @@ fn classify(
             {
                 return Unclear(format!("the error does not name '{n}': {last}"));
             }
+            if let Some(t) = crate::support::repeated_tail(last) {
+                return Unclear(format!("the error repeats '{t}': {last}"));
+            }
             Refused
         }
         Some(c) => Panic(format!("exit status {c}: {}", tail())),
