@@ -1237,3 +1237,65 @@ print(json.dumps({"problems": problems, "checked": len(before)}))
         "the linkage's replacement is not the copy's UID"
     );
 }
+
+/// CSV exports are RFC 4180: Python's csv module reads a file name with a comma and a quote as one
+/// field, every row as wide as the header, and a class named like a formula comes back with the
+/// `'` that keeps a spreadsheet from evaluating it.
+#[test]
+fn csv_exports_read_back_with_pythons_csv_module() {
+    let dir = scratch("hospital-csv");
+    let name = "ward 3, \"bed\" 7.png";
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/images/polyp_00000.png"),
+        dir.join(name),
+    )
+    .unwrap();
+    let project = dir.join("p.ron");
+    std::fs::write(
+        &project,
+        "(\n    version: 1,\n    classes: [(name: \"=2+3\", color: (255, 64, 160)), (name: \"organ\", color: (64, 200, 255))],\n    checkpoints: [],\n    images: [],\n)\n",
+    )
+    .unwrap();
+    let mut p = vitscope::project::Project::load(&project).unwrap();
+    p.images
+        .push(vitscope::project::ImageEntry::new(name.into()));
+    std::fs::write(&project, p.to_ron()).unwrap();
+    write_mask(&dir.join("m.png"), 224, 224);
+    set_mask(&project, 0, &dir.join("m.png"));
+    let out = dir.join("csv");
+    ok(
+        bin()
+            .args(["export", "--format", "csv", "--project"])
+            .arg(&project)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "export csv",
+    );
+    let script = r#"
+import csv, json, sys
+print(json.dumps([list(csv.reader(open(f, newline=""))) for f in sys.argv[1:]]))
+"#;
+    let o = run_python(
+        script,
+        &[out.join("annotations.csv"), out.join("manifest.csv")],
+    );
+    let tables: Vec<Vec<Vec<String>>> = serde_json::from_slice(&o).unwrap();
+    for t in &tables {
+        assert!(t.len() >= 2, "{t:?}");
+        assert!(t.iter().all(|r| r.len() == t[0].len()), "{t:?}");
+    }
+    let ann = &tables[0];
+    let col = |k: &str| ann[0].iter().position(|h| h == k).unwrap();
+    let rows: Vec<&Vec<String>> = ann[1..].iter().collect();
+    assert!(
+        rows.iter().all(|r| r[col("image")] == "ward 3, \"bed\" 7"),
+        "{rows:?}"
+    );
+    let classes: Vec<&str> = rows.iter().map(|r| r[col("class")].as_str()).collect();
+    assert!(
+        classes.contains(&"'=2+3") && classes.contains(&"organ"),
+        "{classes:?}"
+    );
+}
