@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod project;
+pub mod study;
 
 pub use explain::run::{Setup, explain_image};
 pub use explain::{Explanation, Method, Target, explain};

@@ -16,6 +16,7 @@ mod pacs;
 mod phantom;
 mod project;
 mod sanity;
+mod study;
 mod train;
 
 use anyhow::Result;
@@ -69,6 +70,8 @@ enum Command {
     Pacs(pacs::PacsArgs),
     /// A project's images and their identities: check, relink a moved file, accept a new one.
     Project(project::ProjectArgs),
+    /// Reader studies: analyse the ratings readers gave the maps.
+    Study(study::StudyArgs),
 }
 
 /// Parses the command line and runs what it names.
@@ -103,5 +106,6 @@ pub fn run() -> Result<()> {
         Command::Import(a) => import::run(a),
         Command::Pacs(a) => pacs::run(a),
         Command::Project(a) => project::run(a),
+        Command::Study(a) => study::run(a),
     }
 }

@@ -12,4 +12,5 @@ mod metrics;
 mod model;
 mod project;
 mod structure;
+mod study;
 mod support;

@@ -1,0 +1,5 @@
+//! Reader studies.
+
+mod generated;
+mod parity;
+mod refusals;
