@@ -127,6 +127,8 @@ pub struct GuiOptions {
     pub map_cache_mb: Option<u64>,
     /// Paint one scripted brush stroke once loaded (and print its digest), then run on.
     pub paint_stroke: bool,
+    /// Reader mode: (reader id, lock) on the study file `open`.
+    pub reader: Option<(String, bool)>,
 }
 
 static SCREENSHOT_RESULT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
@@ -144,21 +146,17 @@ pub fn run(opts: GuiOptions) -> Result<()> {
              subcommands (explain, metrics, eval, ...) need no display"
         );
     }
+    if let Some((reader, lock)) = &opts.reader {
+        let Some(study) = &opts.open else {
+            bail!("--reader reads a study: give the study file (vitscope STUDY.ron --reader ID)");
+        };
+        return run_reader(study, reader, *lock);
+    }
     let session = match &opts.open {
         Some(p) => session_for(p)?,
         None => demo_session()?,
     };
-    let native = eframe::NativeOptions {
-        renderer: eframe::Renderer::Wgpu,
-        wgpu_options: eframe::egui_wgpu::WgpuConfiguration {
-            wgpu_setup: super::gpu::wgpu_setup(),
-            ..Default::default()
-        },
-        viewport: eframe::egui::ViewportBuilder::default()
-            .with_inner_size([1500.0, 950.0])
-            .with_title("vitscope"),
-        ..Default::default()
-    };
+    let native = native_options("vitscope", [1500.0, 950.0]);
     let wb_opts = super::ui::WorkbenchOptions {
         screenshot: opts.screenshot.clone(),
         data_dir: None,
@@ -189,6 +187,57 @@ pub fn run(opts: GuiOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A window of `size` titled `title`, drawn with wgpu.
+fn native_options(title: &str, size: [f32; 2]) -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        renderer: eframe::Renderer::Wgpu,
+        wgpu_options: eframe::egui_wgpu::WgpuConfiguration {
+            wgpu_setup: super::gpu::wgpu_setup(),
+            ..Default::default()
+        },
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_inner_size(size)
+            .with_title(title),
+        ..Default::default()
+    }
+}
+
+/// The checkpoint a study shows: the project's entry of its name, else the bundled model.
+fn study_checkpoint(study_file: &Path) -> Result<CheckpointEntry> {
+    let study = crate::study::design::Study::load(study_file)?;
+    let Some(name) = &study.checkpoint else {
+        return Ok(bundled_checkpoint());
+    };
+    let project = study.project_path(study_file);
+    let open = crate::project::OpenProject::read(&project)?;
+    open.project
+        .checkpoints
+        .iter()
+        .find(|c| &c.name == name)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint '{name}'", project.display()))
+}
+
+/// Reader mode: the study's questions for `reader`, one at a time, blind.
+fn run_reader(study_file: &Path, reader: &str, lock: bool) -> Result<()> {
+    // Everything that can be refused is checked before a window opens.
+    crate::study::reading::Reading::open(study_file, reader, lock)?;
+    let checkpoint = study_checkpoint(study_file)?;
+    let native = native_options("vitscope — reader study", [1200.0, 900.0]);
+    let (file, reader) = (study_file.to_path_buf(), reader.to_string());
+    eframe::run_native(
+        "vitscope-reader",
+        native,
+        Box::new(move |cc| {
+            let app =
+                super::ui::reader::ReaderApp::new(&cc.egui_ctx, &file, &reader, lock, checkpoint)
+                    .map_err(|e| e.to_string())?;
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open a window: {e}"))
 }
 
 /// Passes the workbench's screenshot outcome out of eframe's run loop.

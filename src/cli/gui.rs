@@ -26,6 +26,12 @@ pub struct GuiArgs {
     /// print `edit: image=I mask_px=N digest=D`, and run on (for the recovery test).
     #[arg(long, hide = true)]
     pub paint_stroke: bool,
+    /// Reader mode: read the study file given as the path as this reader.
+    #[arg(long, value_name = "ID")]
+    pub reader: Option<String>,
+    /// Reader mode: an answer is final once given.
+    #[arg(long, requires = "reader")]
+    pub lock: bool,
 }
 
 impl GuiArgs {
@@ -37,6 +43,7 @@ impl GuiArgs {
             || self.bench_frames.is_some()
             || self.map_cache_mb.is_some()
             || self.paint_stroke
+            || self.reader.is_some()
     }
 }
 
@@ -48,5 +55,6 @@ pub fn run(g: GuiArgs) -> Result<()> {
         bench_frames: g.bench_frames,
         map_cache_mb: g.map_cache_mb,
         paint_stroke: g.paint_stroke,
+        reader: g.reader.map(|r| (r, g.lock)),
     })
 }

@@ -7,6 +7,10 @@
 
 pub mod agreement;
 pub mod analyze;
+pub mod design;
+pub mod prepare;
+pub mod reading;
 pub mod responses;
+pub mod session;
 pub mod stats;
 pub mod summary;

@@ -402,3 +402,13 @@ pub fn read_request_head(s: &mut impl std::io::Read) -> Vec<u8> {
     }
     req
 }
+
+/// A command's output, which must be a success (its stderr in the failure message).
+pub fn succeeded(out: std::process::Output, what: &str) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -19,6 +19,7 @@ mod pacs;
 mod pacs_window;
 mod plots;
 mod probe;
+pub mod reader;
 mod sanity;
 mod scores;
 mod study;

@@ -1,4 +1,4 @@
 //! The workbench.
 
 mod gui;
-mod recovery_x11;
+pub(crate) mod recovery_x11;

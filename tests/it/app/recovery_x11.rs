@@ -21,13 +21,13 @@ use vitscope::project::OpenProject;
 use vitscope::project::annotation::LabelMask;
 
 /// A private X server.
-struct Xvfb {
+pub(crate) struct Xvfb {
     child: Child,
-    display: String,
+    pub(crate) display: String,
 }
 
 impl Xvfb {
-    fn start() -> Xvfb {
+    pub(crate) fn start() -> Xvfb {
         for n in 140..240 {
             if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
                 || Path::new(&format!("/tmp/.X{n}-lock")).exists()
@@ -55,7 +55,7 @@ impl Xvfb {
         panic!("no free X display");
     }
 
-    fn try_xdotool(&self, args: &[&str]) -> bool {
+    pub(crate) fn try_xdotool(&self, args: &[&str]) -> bool {
         Command::new("xdotool")
             .args(args)
             .env("DISPLAY", &self.display)
@@ -63,7 +63,7 @@ impl Xvfb {
             .is_ok_and(|o| o.status.success())
     }
 
-    fn xdotool(&self, args: &[&str]) -> String {
+    pub(crate) fn xdotool(&self, args: &[&str]) -> String {
         let out = Command::new("xdotool")
             .args(args)
             .env("DISPLAY", &self.display)
@@ -79,7 +79,7 @@ impl Xvfb {
 
     /// The whole screen as a PNG (xwd, converted here), once something is drawn (a window that
     /// just laid out its first frame may not have presented it yet).
-    fn screenshot(&self, path: &Path) {
+    pub(crate) fn screenshot(&self, path: &Path) {
         let t = Instant::now();
         loop {
             std::thread::sleep(Duration::from_millis(700));

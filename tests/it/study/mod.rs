@@ -1,5 +1,7 @@
 //! Reader studies.
 
+mod design;
 mod generated;
 mod parity;
+mod reader_x11;
 mod refusals;

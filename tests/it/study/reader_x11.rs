@@ -1,0 +1,229 @@
+//! A three-reader study on the bundled demo, end to end as readers live it: `study new`, each
+//! reader in reader mode in a real X window (Xvfb) answering with real input events (xdotool:
+//! keys 1–5, Left / Right, a click, Enter), one reader killed with SIGKILL mid-study and resuming
+//! at the first unanswered question, then `study export` and `study analyze`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vitscope::study::design::Study;
+use vitscope::study::session;
+
+use crate::app::recovery_x11::Xvfb;
+
+fn demo_copy(dir: &Path) -> PathBuf {
+    crate::support::copy_demo(dir)
+}
+
+/// A reader-mode window and the questions its probe reported drawn.
+struct Reader {
+    child: Child,
+    window: String,
+    shown: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Reader {
+    fn start(x: &Xvfb, study: &Path, reader: &str) -> Reader {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vitscope"))
+            .arg(study)
+            .args(["--reader", reader])
+            .env("DISPLAY", &x.display)
+            .env("VITSCOPE_UI_PROBE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let (err, s) = (child.stderr.take().unwrap(), shown.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let q = line
+                    .strip_prefix("ui-probe: question ")
+                    .and_then(|r| r.split('\t').next())
+                    .and_then(|k| k.parse::<usize>().ok());
+                if let Some(k) = q.filter(|_| !line.ends_with("gone")) {
+                    s.lock().unwrap().push(k);
+                }
+            }
+        });
+        let w = x.xdotool(&[
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--name",
+            "reader study",
+        ]);
+        let window = w.lines().next().unwrap_or_default().to_string();
+        Reader {
+            child,
+            window,
+            shown,
+        }
+    }
+
+    /// Waits until question `k` is drawn.
+    fn wait_shown(&self, k: usize) {
+        let t = Instant::now();
+        while !self.shown.lock().unwrap().contains(&k) {
+            assert!(
+                t.elapsed() < Duration::from_secs(240),
+                "question {k} was never drawn"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+/// Answers of `reader` in the session file, by item.
+fn answered(study: &Path, reader: &str) -> usize {
+    let lines = session::read(&session::path(study, reader)).unwrap();
+    session::latest(&lines).len()
+}
+
+/// Answers the questions until `stop` are answered (or all): each once it is drawn, then Enter.
+fn answer(x: &Xvfb, r: &Reader, study: &Path, plan: &Study, reader: &str, stop: usize) {
+    let items = &plan.plan(reader).unwrap().items;
+    loop {
+        let k = answered(study, reader);
+        if k >= stop.min(items.len()) {
+            return;
+        }
+        r.wait_shown(k);
+        while !x.try_xdotool(&["windowfocus", "--sync", &r.window]) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        match items[k].question.as_str() {
+            "localise" => {
+                x.xdotool(&[
+                    "mousemove",
+                    "--window",
+                    &r.window,
+                    "600",
+                    "450",
+                    "click",
+                    "1",
+                ]);
+            }
+            "pairwise" => {
+                x.xdotool(&["key", if k.is_multiple_of(2) { "Left" } else { "Right" }]);
+            }
+            _ => {
+                let v = (1 + (k * 7 + reader.len()) % 5).to_string();
+                x.xdotool(&["key", &v]);
+            }
+        }
+        x.xdotool(&["key", "Return"]);
+        // On to the next question (or the end) before the next key.
+        if k + 1 < items.len() {
+            r.wait_shown(k + 1);
+        } else {
+            let t = Instant::now();
+            while answered(study, reader) <= k {
+                assert!(t.elapsed() < Duration::from_secs(30), "the last answer");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_three_reader_study_runs_end_to_end_with_a_kill_and_a_resume() {
+    let dir = crate::support::scratch("study-x11");
+    let project = demo_copy(&dir);
+    let study = dir.join("study.ron");
+    crate::support::succeeded(
+        crate::support::vitscope()
+            .args(["study", "new", "--project"])
+            .arg(&project)
+            .args([
+                "--conditions",
+                "attention,gradcam,chefer,none,random",
+                "--questions",
+                "likert,pairwise,localise,confidence",
+                "--readers",
+                "alice,bob,carol",
+                "--cases",
+                "3",
+                "--seed",
+                "7",
+                "--out",
+            ])
+            .arg(&study)
+            .output()
+            .unwrap(),
+        "vitscope",
+    );
+    let plan = Study::load(&study).unwrap();
+    let total = plan.readers[0].items.len();
+    assert_eq!(total, 3 * (2 + 5 + 1));
+    let x = Xvfb::start();
+    for reader in ["alice", "bob", "carol"] {
+        let mut r = Reader::start(&x, &study, reader);
+        if reader == "bob" {
+            answer(&x, &r, &study, &plan, reader, total / 2);
+            r.kill();
+            assert_eq!(answered(&study, reader), total / 2);
+            // Reopened: it resumes at the first unanswered question.
+            r = Reader::start(&x, &study, reader);
+            r.wait_shown(total / 2);
+            answer(&x, &r, &study, &plan, reader, total);
+            // One line per item across the kill, in two sessions.
+            let lines = session::read(&session::path(&study, reader)).unwrap();
+            assert_eq!(lines.len(), total, "bob's lines: {lines:?}");
+            let sessions: std::collections::BTreeSet<&str> =
+                lines.iter().map(|l| l.session.as_str()).collect();
+            assert_eq!(sessions.len(), 2, "two sessions");
+        } else {
+            answer(&x, &r, &study, &plan, reader, total);
+        }
+        if reader == "carol" {
+            x.screenshot(&dir.join("done.png"));
+        }
+        r.kill();
+    }
+    // Export and analyse.
+    let responses = dir.join("responses.csv");
+    crate::support::succeeded(
+        crate::support::vitscope()
+            .args(["study", "export", "--study"])
+            .arg(&study)
+            .arg("--out")
+            .arg(&responses)
+            .arg("--masks")
+            .arg(dir.join("truth"))
+            .output()
+            .unwrap(),
+        "vitscope",
+    );
+    let analysis = dir.join("analysis");
+    let out = crate::support::succeeded(
+        crate::support::vitscope()
+            .args(["study", "analyze", "--responses"])
+            .arg(&responses)
+            .arg("--masks")
+            .arg(dir.join("truth"))
+            .arg("--out")
+            .arg(&analysis)
+            .arg("--json")
+            .output()
+            .unwrap(),
+        "vitscope",
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["counts"]["rows"], 3 * total);
+    assert_eq!(j["counts"]["missing"], 0);
+    assert_eq!(j["counts"]["readers"], 3);
+    assert_eq!(j["counts"]["cases"], 3);
+    assert_eq!(j["counts"]["answers"]["likert"], 3 * 3 * 5);
+    assert_eq!(j["localisation"]["none"]["n"], 9);
+    let mrmc = std::fs::read_to_string(analysis.join("mrmc.csv")).unwrap();
+    assert_eq!(mrmc.lines().count(), 1 + 9);
+}
