@@ -48,6 +48,8 @@ pub enum Action {
     ShowStudy,
     /// Open the PACS browser.
     ShowPacs,
+    /// Open a reader study (asks which reader).
+    OpenStudy,
     /// Run the sanity check of one map of the current image.
     RunSanity(crate::app::slots::MapSlot),
     /// Stop it.

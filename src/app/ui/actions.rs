@@ -324,6 +324,17 @@ impl Workbench {
             Action::ShowSanity => self.sanity.open = true,
             Action::ShowStudy => self.show_study = true,
             Action::ShowPacs => self.show_pacs = true,
+            Action::OpenStudy => {
+                if let Some(path) = self.choose_path(false, false, "Open study") {
+                    match crate::study::design::Study::load(&path) {
+                        Ok(s) => {
+                            let readers = s.readers.iter().map(|p| p.reader.clone()).collect();
+                            self.open_study = Some((path, readers));
+                        }
+                        Err(e) => self.session.note(e.to_string()),
+                    }
+                }
+            }
             Action::RunSanity(slot) => self.run_sanity(slot),
             Action::CancelSanity => self.store.cancel_sanity(),
             Action::RetryMaps => {

@@ -127,6 +127,7 @@ impl Workbench {
         if self.show_pacs {
             self.pacs_window(&ctx);
         }
+        self.open_study_window(&ctx);
         if self.confirm.is_none() {
             // While "save changes?" is asked about a restore, it alone is shown.
             actions.extend(dialogs::recovery_ui(&ctx, &self.recovery_offer));

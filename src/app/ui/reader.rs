@@ -69,6 +69,16 @@ impl ReaderApp {
         })
     }
 
+    /// The question on screen once it is fully drawn (its index in the plan).
+    pub fn drawn(&self) -> Option<usize> {
+        self.shown.map(|(k, _)| k)
+    }
+
+    /// The reading (answers, progress).
+    pub fn reading(&self) -> &Reading {
+        &self.reading
+    }
+
     fn texture(
         &mut self,
         ctx: &egui::Context,
@@ -363,5 +373,50 @@ impl ReaderApp {
             self.record(format!("{x:.2};{y:.2}"));
         }
         self.next();
+    }
+}
+
+impl super::Workbench {
+    /// File → Open study…: which reader reads. Reader mode opens in a window of its own (this
+    /// workbench's project stays as it is), as `vitscope STUDY.ron --reader ID` would.
+    pub(super) fn open_study_window(&mut self, ctx: &egui::Context) {
+        let Some((path, readers)) = self.open_study.clone() else {
+            return;
+        };
+        let mut open = true;
+        let mut chosen = None;
+        egui::Window::new("Open study")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                ui.label(format!("{}: read as", path.display()));
+                ui.horizontal_wrapped(|ui| {
+                    for r in &readers {
+                        if ui.button(r).clicked() {
+                            chosen = Some(r.clone());
+                        }
+                    }
+                });
+            });
+        if let Some(reader) = chosen {
+            let started = std::env::current_exe().and_then(|exe| {
+                std::process::Command::new(exe)
+                    .arg(&path)
+                    .args(["--reader", &reader])
+                    .spawn()
+            });
+            match started {
+                Ok(mut child) => {
+                    // Reaped when it ends, so no zombie stays behind.
+                    std::thread::spawn(move || child.wait());
+                    self.session
+                        .note(format!("reader mode for {reader} opened"));
+                }
+                Err(e) => self.session.note(format!("cannot open reader mode: {e}")),
+            }
+            open = false;
+        }
+        if !open {
+            self.open_study = None;
+        }
     }
 }

@@ -65,6 +65,13 @@ pub fn top_bar_ui(
                 out.push(Action::ShowPacs);
             }
             let r = ui
+                .button("Open study…")
+                .on_hover_text("Read a reader study (a study file made by `vitscope study new`) as one of its readers");
+            probe::note(ui, "Open study…", &r);
+            if r.clicked() {
+                out.push(Action::OpenStudy);
+            }
+            let r = ui
                 .button("Recover unsaved work…")
                 .on_hover_text("List the recovery copies of sessions that ended without saving");
             probe::note(ui, "Recover unsaved work…", &r);

@@ -103,6 +103,8 @@ pub struct Workbench {
     pub show_pacs: bool,
     /// Its state.
     pub pacs: PacsBrowser,
+    /// A reader study being opened: its file and readers (File → Open study…).
+    pub open_study: Option<(PathBuf, Vec<String>)>,
     /// The length measured last (Shift + drag), in image coordinates.
     pub ruler: Option<[(f32, f32); 2]>,
     pub(super) ruling: bool,
@@ -204,6 +206,7 @@ impl Workbench {
             ruler: None,
             ruling: false,
             show_pacs: false,
+            open_study: None,
             pacs: Default::default(),
         };
         wb.recovery_offer = recovery::list(&wb.recovery_dir(), wb.session.project_path.as_deref());
