@@ -93,6 +93,110 @@ fn interval_plot(title: &str, block: &serde_json::Map<String, Value>) -> String 
     s
 }
 
+/// Horizontal bars of values in [−1, 1], one row per (label, value), as SVG (`null`: no bar).
+fn bar_plot(title: &str, rows: &[(String, Option<f64>)]) -> String {
+    let (w, row, l, top) = (720.0, 26.0, 180.0, 44.0);
+    let h = top + row * rows.len() as f64 + 44.0;
+    let pw = w - l - 40.0;
+    let x = |v: f64| l + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * pw;
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{l}\" y=\"24\" font-size=\"14\">{}</text>\n",
+        esc(title)
+    );
+    for k in [-1.0, -0.5, 0.0, 0.5, 1.0] {
+        let xx = x(k);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{xx}\" y1=\"{top}\" x2=\"{xx}\" y2=\"{}\" stroke=\"#ddd\"/><text x=\"{xx}\" y=\"{}\" text-anchor=\"middle\">{k}</text>",
+            h - 36.0,
+            h - 20.0
+        );
+    }
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = top + row * i as f64;
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            l - 8.0,
+            y + row / 2.0 + 4.0,
+            esc(label)
+        );
+        if let Some(v) = v {
+            let (a, b) = (x(0.0).min(x(*v)), x(0.0).max(x(*v)));
+            let _ = writeln!(
+                s,
+                "<rect x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f77b4\"/>",
+                y + 4.0,
+                (b - a).max(1.0),
+                row - 8.0
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The pairwise win matrix as SVG: cell (row a, column b) is how often a was chosen over b.
+fn win_matrix(pairs: &serde_json::Map<String, Value>) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for v in pairs.values() {
+        for k in ["a", "b"] {
+            if let Some(n) = v[k].as_str()
+                && !names.iter().any(|x| x == n)
+            {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names.sort();
+    let rate = |a: &str, b: &str| -> Option<f64> {
+        let (lo, hi, flip) = if a < b { (a, b, false) } else { (b, a, true) };
+        let r = pairs.get(&format!("{lo}|{hi}"))?["win_rate"].as_f64()?;
+        Some(if flip { 1.0 - r } else { r })
+    };
+    let (cell, l, top) = (56.0, 140.0, 60.0);
+    let n = names.len() as f64;
+    let (w, h) = ((l + cell * n + 20.0).max(440.0), top + cell * n + 20.0);
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\">Pairwise: share of choices of the row over the column</text>\n"
+    );
+    for (j, b) in names.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            l + cell * (j as f64 + 0.5),
+            top - 8.0,
+            esc(b)
+        );
+    }
+    for (i, a) in names.iter().enumerate() {
+        let y = top + cell * i as f64;
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            l - 8.0,
+            y + cell / 2.0 + 4.0,
+            esc(a)
+        );
+        for (j, b) in names.iter().enumerate() {
+            let x = l + cell * j as f64;
+            if let Some(r) = rate(a, b) {
+                let shade = (255.0 * (1.0 - r)).round() as u8;
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({shade},{shade},255)\" stroke=\"#fff\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{r:.2}</text>",
+                    x + cell / 2.0,
+                    y + cell / 2.0 + 4.0
+                );
+            }
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
 /// `summary.md`: the tables of the analysis for a person.
 pub fn markdown(a: &Value) -> String {
     let mut out = String::from("# Reader study\n\n");
@@ -154,6 +258,7 @@ pub fn markdown(a: &Value) -> String {
             ],
             rows,
         );
+        out.push_str("![Pairwise win matrix](pairwise.svg)\n\n");
         let f = &p["first"];
         let _ = writeln!(
             out,
@@ -193,6 +298,7 @@ pub fn markdown(a: &Value) -> String {
             ],
             rows,
         );
+        out.push_str("![Agreement per condition](agreement.svg)\n\n");
     }
     if let Some(m) = a["metrics"].as_object() {
         let _ = writeln!(out, "## Ratings against the metrics (Spearman ρ)\n");
@@ -212,6 +318,7 @@ pub fn markdown(a: &Value) -> String {
             ]);
             let _ = writeln!(out, "**{col}**\n");
             table(&mut out, &["condition", "n", "ρ", "p"], rows);
+            let _ = writeln!(out, "![Spearman ρ, {col}](metric-{}.svg)\n", file_part(col));
         }
     }
     if let Some(l) = a["localisation"].as_object() {
@@ -230,6 +337,19 @@ pub fn markdown(a: &Value) -> String {
         );
     }
     out
+}
+
+/// A metric column as part of a file name (`iou_rect@5` → `iou_rect-5`).
+fn file_part(col: &str) -> String {
+    col.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 fn agreement_row(scope: &str, v: &Value) -> Vec<String> {
@@ -275,6 +395,39 @@ pub fn write(
     ] {
         if let Some(b) = analysis[key].as_object().filter(|b| !b.is_empty()) {
             put(&format!("{key}.svg"), interval_plot(title, b).as_bytes())?;
+        }
+    }
+    if let Some(p) = analysis["pairwise"]["pairs"].as_object() {
+        put("pairwise.svg", win_matrix(p).as_bytes())?;
+    }
+    if let Some(per) = analysis["agreement"]["per_condition"].as_object() {
+        let mut rows: Vec<(String, Option<f64>)> = Vec::new();
+        for (c, v) in per {
+            rows.push((
+                format!("{c}: α ordinal"),
+                v["krippendorff"]["ordinal"].as_f64(),
+            ));
+            rows.push((format!("{c}: ICC(2,1)"), v["icc2_1"]["icc"].as_f64()));
+        }
+        put(
+            "agreement.svg",
+            bar_plot("Agreement between readers per condition", &rows).as_bytes(),
+        )?;
+    }
+    if let Some(m) = analysis["metrics"].as_object() {
+        for (col, v) in m {
+            let mut rows: Vec<(String, Option<f64>)> = v["per_condition"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(c, e)| (c.clone(), e["rho"].as_f64()))
+                .collect();
+            rows.push(("pooled".into(), v["pooled"]["rho"].as_f64()));
+            let title = format!("Ratings against {col} (Spearman ρ of case means)");
+            put(
+                &format!("metric-{}.svg", file_part(col)),
+                bar_plot(&title, &rows).as_bytes(),
+            )?;
         }
     }
     put("summary.md", markdown(analysis).as_bytes())?;

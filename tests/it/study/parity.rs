@@ -157,7 +157,21 @@ fn every_public_case_matches_the_reference() {
         let written: Value =
             serde_json::from_slice(&std::fs::read(out_dir.join("analysis.json")).unwrap()).unwrap();
         assert_eq!(written, got, "{name}: analysis.json differs from --json");
-        assert!(out_dir.join("summary.md").is_file());
+        // Every plot summary.md shows is there, an SVG document.
+        let md = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+        let plots: Vec<&str> = md
+            .split("](")
+            .skip(1)
+            .filter_map(|r| r.split(')').next())
+            .collect();
+        assert!(plots.len() >= 3, "{name}: plots {plots:?}");
+        for p in plots {
+            let svg = std::fs::read_to_string(out_dir.join(p)).unwrap();
+            assert!(
+                svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+                "{name}: {p}"
+            );
+        }
         if dir.join("mrmc.csv").is_file() {
             assert_eq!(
                 std::fs::read(out_dir.join("mrmc.csv")).unwrap(),
