@@ -94,6 +94,9 @@ struct NewArgs {
     /// Cases that get one more Likert question whose map is the ground truth.
     #[arg(long, default_value_t = 0)]
     attention_checks: usize,
+    /// Cases whose Likert questions are asked again at the end (intra-reader agreement).
+    #[arg(long, default_value_t = 0)]
+    repeats: usize,
     /// The study file to write (.ron).
     #[arg(long)]
     out: PathBuf,
@@ -158,6 +161,7 @@ fn new_cmd(a: NewArgs) -> Result<()> {
         checkpoint: a.checkpoint.clone(),
         seed: a.seed,
         attention_checks: a.attention_checks,
+        repeats: a.repeats,
     };
     // The project as the study file will find it: relative to the study file's folder.
     let out_dir = std::path::absolute(&a.out)?
@@ -191,7 +195,7 @@ fn pathdiff(path: &std::path::Path, base: &std::path::Path) -> Option<PathBuf> {
 
 fn export_cmd(a: ExportArgs) -> Result<()> {
     let study = design::Study::load(&a.study)?;
-    let text = session::export(&study, &a.study)?;
+    let (text, repeats) = session::export(&study, &a.study)?;
     vitscope::io::write_atomic(&a.out, text.as_bytes())
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     eprintln!(
@@ -199,6 +203,21 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         a.out.display(),
         text.lines().count().saturating_sub(1)
     );
+    if !repeats.is_empty() {
+        // Beside the responses: OUT_repeats.csv.
+        let stem = a
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let p = a.out.with_file_name(format!("{stem}_repeats.csv"));
+        vitscope::io::write_atomic(&p, repeats.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        eprintln!(
+            "wrote {}: first and repeated answers (reader ID and ID.repeat) for intra-reader agreement",
+            p.display()
+        );
+    }
     if let Some(dir) = &a.masks {
         let files = session::export_masks(&study, &a.study, dir)?;
         eprintln!("wrote {} mask(s) to {}", files.len(), dir.display());

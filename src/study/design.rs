@@ -17,6 +17,8 @@
 //!   through the pairs, so each condition is left as often as right over 2·P cases.
 //! - *Attention checks* (`--attention-checks N`): N cases get one more Likert question with the
 //!   condition `check`, whose map is the case's ground truth drawn as a map.
+//! - *Repeats* (`--repeats N`): the Likert questions of N cases are asked again after every case,
+//!   shuffled; `study export` writes them apart (reader `ID.repeat`) for intra-reader agreement.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -51,6 +53,9 @@ pub struct Item {
     pub question: String,
     /// The condition, or `A|B` for a pair (A left).
     pub condition: String,
+    /// A second showing of a case's Likert question, for intra-reader agreement.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
 }
 
 /// A reader's presentation plan.
@@ -81,6 +86,9 @@ pub struct Study {
     pub cases: Vec<Case>,
     /// Attention-check cases (ids).
     pub attention_checks: Vec<String>,
+    /// Cases whose Likert questions are shown again at the end (ids).
+    #[serde(default)]
+    pub repeats: Vec<String>,
     /// One plan per reader.
     pub readers: Vec<Plan>,
 }
@@ -104,6 +112,8 @@ pub struct Design {
     pub seed: u64,
     /// Attention checks.
     pub attention_checks: usize,
+    /// Cases shown again (their Likert questions) at the end of each plan.
+    pub repeats: usize,
 }
 
 /// Conditions that are not map methods.
@@ -217,16 +227,27 @@ pub fn new_study(project: &Path, project_ref: PathBuf, design: &Design) -> Resul
             cases.len()
         )));
     }
+    if design.repeats > cases.len() {
+        return Err(Invalid::from(format!(
+            "--repeats {}: more than the {} case(s)",
+            design.repeats,
+            cases.len()
+        )));
+    }
     let mut checks: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
     checks.shuffle(&mut rng);
     checks.truncate(design.attention_checks);
     checks.sort();
+    let mut repeats: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
+    repeats.shuffle(&mut rng);
+    repeats.truncate(design.repeats);
+    repeats.sort();
     let readers = design
         .readers
         .iter()
         .map(|r| Plan {
             reader: r.clone(),
-            items: plan(&cases, &checks, design, &mut rng),
+            items: plan(&cases, &checks, &repeats, design, &mut rng),
         })
         .collect();
     Ok(Study {
@@ -242,12 +263,19 @@ pub fn new_study(project: &Path, project_ref: PathBuf, design: &Design) -> Resul
             .collect(),
         cases,
         attention_checks: checks,
+        repeats,
         readers,
     })
 }
 
 /// One reader's plan (module docs).
-fn plan(cases: &[Case], checks: &[String], d: &Design, rng: &mut StdRng) -> Vec<Item> {
+fn plan(
+    cases: &[Case],
+    checks: &[String],
+    repeats: &[String],
+    d: &Design,
+    rng: &mut StdRng,
+) -> Vec<Item> {
     let mut order: Vec<&Case> = cases.iter().collect();
     order.shuffle(rng);
     let mut symbols = d.conditions.clone();
@@ -276,6 +304,7 @@ fn plan(cases: &[Case], checks: &[String], d: &Design, rng: &mut StdRng) -> Vec<
             case: case.id.clone(),
             question: question.name().to_string(),
             condition,
+            repeat: false,
         };
         if asks(Question::Localise) {
             items.push(item(Question::Localise, "none".into()));
@@ -302,6 +331,23 @@ fn plan(cases: &[Case], checks: &[String], d: &Design, rng: &mut StdRng) -> Vec<
             };
             items.push(item(Question::Pairwise, format!("{l}|{r}")));
         }
+    }
+    // Repeats: the Likert questions of the repeated cases once more, after every case, in an
+    // order of their own.
+    if asks(Question::Likert) {
+        let mut again: Vec<Item> = repeats
+            .iter()
+            .flat_map(|case| {
+                d.conditions.iter().map(move |c| Item {
+                    case: case.clone(),
+                    question: Question::Likert.name().to_string(),
+                    condition: c.clone(),
+                    repeat: true,
+                })
+            })
+            .collect();
+        again.shuffle(rng);
+        items.extend(again);
     }
     items
 }

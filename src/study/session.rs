@@ -140,13 +140,23 @@ pub fn next_session(lines: &[Line]) -> String {
     format!("s{}", n + 1)
 }
 
-/// The response file's rows of every reader of `study` (file `study_file`), in plan order.
-pub fn export(study: &Study, study_file: &Path) -> Result<String, Invalid> {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    let _ = w.write_record(super::responses::HEADER);
+/// The response files of every reader of `study` (file `study_file`), in plan order: the
+/// study's (first showings), and the repeats' (each repeated question's first answer under the
+/// reader's id and its second under `ID.repeat`, so that the analysis's Cohen κ of that pair is
+/// the reader's agreement with themself; empty without repeats).
+pub fn export(study: &Study, study_file: &Path) -> Result<(String, String), Invalid> {
+    let writer = || {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        let _ = w.write_record(super::responses::HEADER);
+        w
+    };
+    let (mut main, mut again) = (writer(), writer());
+    let mut repeats = 0;
     for plan in &study.readers {
         let lines = read(&path(study_file, &plan.reader))?;
-        for (k, l) in latest(&lines) {
+        let last = latest(&lines);
+        let repeat_id = format!("{}.repeat", plan.reader);
+        for (&k, l) in &last {
             let Some(item) = plan.items.get(k) else {
                 return Err(Invalid::from(format!(
                     "{}: item {k} is not in the plan of {}",
@@ -154,20 +164,46 @@ pub fn export(study: &Study, study_file: &Path) -> Result<String, Invalid> {
                     plan.reader
                 )));
             };
-            let _ = w.write_record([
-                plan.reader.as_str(),
-                item.case.as_str(),
-                item.condition.as_str(),
-                item.question.as_str(),
-                l.response.as_str(),
-                &l.rt_ms.to_string(),
-                &l.position.to_string(),
-                l.session.as_str(),
-            ]);
+            let row = |reader: &str, l: &Line| {
+                [
+                    reader.to_string(),
+                    item.case.clone(),
+                    item.condition.clone(),
+                    item.question.clone(),
+                    l.response.clone(),
+                    l.rt_ms.to_string(),
+                    l.position.to_string(),
+                    l.session.clone(),
+                ]
+            };
+            if !item.repeat {
+                let _ = main.write_record(row(&plan.reader, l));
+                continue;
+            }
+            // The first showing of the same question, if answered.
+            let first = plan.items.iter().enumerate().find(|(_, i)| {
+                !i.repeat
+                    && i.case == item.case
+                    && i.question == item.question
+                    && i.condition == item.condition
+            });
+            if let Some(f) = first.and_then(|(j, _)| last.get(&j)) {
+                let _ = again.write_record(row(&plan.reader, f));
+                let _ = again.write_record(row(&repeat_id, l));
+                repeats += 1;
+            }
         }
     }
-    let bytes = w.into_inner().map_err(|e| Invalid::from(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| Invalid::from(e.to_string()))
+    let text = |w: csv::Writer<Vec<u8>>| -> Result<String, Invalid> {
+        let bytes = w.into_inner().map_err(|e| Invalid::from(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| Invalid::from(e.to_string()))
+    };
+    let again = if repeats > 0 {
+        text(again)?
+    } else {
+        String::new()
+    };
+    Ok((text(main)?, again))
 }
 
 /// Writes `<dir>/<case>.png` for every case of `study`: its ground truth from the project's

@@ -46,6 +46,7 @@ fn design(seed: u64, conditions: &[&str]) -> Design {
         checkpoint: None,
         seed,
         attention_checks: 2,
+        repeats: 2,
     }
 }
 
@@ -57,7 +58,27 @@ fn check(study: &Study) {
     for plan in &study.readers {
         let mut per_case: BTreeMap<&str, Vec<&vitscope::study::design::Item>> = BTreeMap::new();
         let mut order: Vec<&str> = Vec::new();
-        for it in &plan.items {
+        // Repeats come after every first showing: the Likert questions of each repeated case,
+        // once per condition.
+        let first_repeat = plan
+            .items
+            .iter()
+            .position(|i| i.repeat)
+            .unwrap_or(plan.items.len());
+        assert!(
+            plan.items[first_repeat..]
+                .iter()
+                .all(|i| i.repeat && i.question == "likert")
+        );
+        for r in &study.repeats {
+            let again: BTreeSet<&str> = plan.items[first_repeat..]
+                .iter()
+                .filter(|i| &i.case == r)
+                .map(|i| i.condition.as_str())
+                .collect();
+            assert_eq!(again.len(), c, "{}: repeats of {r}", plan.reader);
+        }
+        for it in &plan.items[..first_repeat] {
             if !order.contains(&it.case.as_str()) {
                 order.push(&it.case);
             }
@@ -155,6 +176,7 @@ fn plans_are_balanced_complete_and_reproducible() {
             let a = new_study(&file, "p.ron".into(), &design(seed, conds)).unwrap();
             assert_eq!(a.cases.len(), n);
             assert_eq!(a.attention_checks.len(), 2);
+            assert_eq!(a.repeats.len(), 2);
             check(&a);
             let b = new_study(&file, "p.ron".into(), &design(seed, conds)).unwrap();
             assert_eq!(a.to_ron(), b.to_ron(), "the same seed, the same file");

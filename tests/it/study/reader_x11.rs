@@ -154,6 +154,8 @@ fn a_three_reader_study_runs_end_to_end_with_a_kill_and_a_resume() {
                 "3",
                 "--seed",
                 "7",
+                "--repeats",
+                "1",
                 "--out",
             ])
             .arg(&study)
@@ -163,7 +165,9 @@ fn a_three_reader_study_runs_end_to_end_with_a_kill_and_a_resume() {
     );
     let plan = Study::load(&study).unwrap();
     let total = plan.readers[0].items.len();
-    assert_eq!(total, 3 * (2 + 5 + 1));
+    // 3 cases × (click, confidence, 5 Likert, 1 pair) and one case's 5 Likert again.
+    assert_eq!(total, 3 * (2 + 5 + 1) + 5);
+    let first = 3 * (2 + 5 + 1);
     let x = Xvfb::start();
     for reader in ["alice", "bob", "carol"] {
         let mut r = Reader::start(&x, &study, reader);
@@ -218,7 +222,7 @@ fn a_three_reader_study_runs_end_to_end_with_a_kill_and_a_resume() {
         "vitscope",
     );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["counts"]["rows"], 3 * total);
+    assert_eq!(j["counts"]["rows"], 3 * first);
     assert_eq!(j["counts"]["missing"], 0);
     assert_eq!(j["counts"]["readers"], 3);
     assert_eq!(j["counts"]["cases"], 3);
@@ -226,4 +230,21 @@ fn a_three_reader_study_runs_end_to_end_with_a_kill_and_a_resume() {
     assert_eq!(j["localisation"]["none"]["n"], 9);
     let mrmc = std::fs::read_to_string(analysis.join("mrmc.csv")).unwrap();
     assert_eq!(mrmc.lines().count(), 1 + 9);
+    // The repeats, apart: each reader's first and second answers as ID and ID.repeat, whose
+    // Cohen κ is the reader's agreement with themself.
+    let out = crate::support::succeeded(
+        crate::support::vitscope()
+            .args(["study", "analyze", "--json", "--responses"])
+            .arg(dir.join("responses_repeats.csv"))
+            .output()
+            .unwrap(),
+        "analyze the repeats",
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["counts"]["rows"], 3 * 2 * 5);
+    assert_eq!(r["counts"]["readers"], 6);
+    let all = &r["agreement"]["overall"]["cohen"];
+    for reader in ["alice", "bob", "carol"] {
+        assert_eq!(all[format!("{reader}|{reader}.repeat")]["n"], 5, "{all}");
+    }
 }
