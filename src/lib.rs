@@ -17,6 +17,7 @@
 //! indicatif. The types and functions most programs start from are re-exported here.
 
 pub mod app;
+pub mod assist;
 pub mod dataset;
 pub mod error;
 pub mod explain;

@@ -11,6 +11,7 @@ mod export;
 mod faithfulness;
 mod gui;
 mod import;
+mod mask;
 mod metrics;
 mod pacs;
 mod phantom;
@@ -70,8 +71,11 @@ enum Command {
     Pacs(pacs::PacsArgs),
     /// A project's images and their identities: check, relink a moved file, accept a new one.
     Project(project::ProjectArgs),
-    /// Reader studies: analyse the ratings readers gave the maps.
+    /// Reader studies: design, export and analyse the ratings readers gave the maps.
     Study(study::StudyArgs),
+    /// A segment-editor effect on a class-id mask (threshold, paint, islands, margin, smooth,
+    /// fill-holes, grow, scissors, from-map).
+    Mask(mask::MaskArgs),
 }
 
 /// Parses the command line and runs what it names.
@@ -107,5 +111,6 @@ pub fn run() -> Result<()> {
         Command::Pacs(a) => pacs::run(a),
         Command::Project(a) => project::run(a),
         Command::Study(a) => study::run(a),
+        Command::Mask(a) => mask::run(a),
     }
 }

@@ -354,6 +354,22 @@ pub fn frame_count(path: &Path) -> Result<u32, ImageError> {
 
 /// Reads frame `frame` (0-based) of a DICOM file.
 pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
+    read_frame(path, frame, false).map(|(d, _)| d)
+}
+
+/// Reads frame `frame` with its modality values also in float64 (stored · slope + intercept
+/// without a round trip through f32: what the mask effects compare with their bounds).
+pub fn read_dicom_f64(path: &Path, frame: u32) -> Result<(DicomImage, Vec<f64>), ImageError> {
+    let (d, exact) = read_frame(path, frame, true)?;
+    let exact = exact.unwrap_or_else(|| d.modality.iter().map(|&v| v as f64).collect());
+    Ok((d, exact))
+}
+
+fn read_frame(
+    path: &Path,
+    frame: u32,
+    exact: bool,
+) -> Result<(DicomImage, Option<Vec<f64>>), ImageError> {
     use dicom_dictionary_std::tags;
     let err = |message: String| read_error(path, message);
     let (obj, bytes, scan) = open_checked(path)?;
@@ -448,6 +464,7 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
             );
         }
     }
+    let mut exact_values = None;
     let modality = if g.bits_allocated == 1 {
         if encapsulated {
             return Err(err(format!(
@@ -484,6 +501,15 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
             )));
         }
         let opts = ConvertOptions::new().with_voi_lut(VoiLutOption::Identity);
+        if exact {
+            exact_values = Some(
+                super::guard::catch_panic(|| {
+                    decoded.to_vec_frame_with_options::<f64>(frame, &opts)
+                })
+                .map_err(|e| read_error(path, e))?
+                .map_err(|e| err(format!("cannot convert frame {frame}: {e}")))?,
+            );
+        }
         super::guard::catch_panic(|| decoded.to_vec_frame_with_options::<f32>(frame, &opts))
             .map_err(|e| read_error(path, e))?
             .map_err(|e| err(format!("cannot convert frame {frame}: {e}")))?
@@ -511,7 +537,7 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
     };
     let pixel_spacing =
         spacing(tags::PIXEL_SPACING).or_else(|| spacing(tags::IMAGER_PIXEL_SPACING));
-    Ok(DicomImage {
+    let image = DicomImage {
         rows,
         cols,
         samples,
@@ -522,7 +548,8 @@ pub fn read_dicom(path: &Path, frame: u32) -> Result<DicomImage, ImageError> {
         transfer_syntax: ts,
         voi_function,
         pixel_spacing,
-    })
+    };
+    Ok((image, exact_values))
 }
 
 /// Unpacks frame `frame` of native 1-bit pixel data (PS3.5 §8.1.1: bits fill each byte from

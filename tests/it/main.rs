@@ -2,6 +2,7 @@
 //! support module of shared helpers.
 
 mod app;
+mod assist;
 mod cli;
 mod dataset;
 mod explain;
