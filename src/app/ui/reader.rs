@@ -227,6 +227,7 @@ impl eframe::App for ReaderApp {
             });
         });
         // Keys.
+        let mut confirm_now = false;
         if !paused {
             let keys = ctx.input(|i| {
                 (
@@ -260,9 +261,9 @@ impl eframe::App for ReaderApp {
                 }
                 _ => {}
             }
-            if enter && ready {
-                self.confirm(&item);
-            }
+            // Enter is taken after the image below: a click and Enter in one frame place the
+            // marker first.
+            confirm_now = enter && ready;
         }
         egui::CentralPanel::default().show(ui, |ui| {
             let area = ui.available_rect_before_wrap();
@@ -359,6 +360,10 @@ impl eframe::App for ReaderApp {
             // For tests driving the window (VITSCOPE_UI_PROBE=1): which question is drawn.
             super::probe::rect(&ctx, &format!("question {k}"), area);
         });
+        if confirm_now {
+            self.confirm(&item);
+            ctx.request_repaint();
+        }
         super::probe::end_frame();
     }
 }
