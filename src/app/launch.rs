@@ -135,6 +135,13 @@ static SCREENSHOT_RESULT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
 
 /// Runs the GUI until the window closes.
 pub fn run(opts: GuiOptions) -> Result<()> {
+    if let Some((reader, lock)) = &opts.reader {
+        // A wrong study or reader is said before anything about the display.
+        let Some(study) = &opts.open else {
+            bail!("--reader reads a study: give the study file (vitscope STUDY.ron --reader ID)");
+        };
+        crate::study::reading::Reading::open(study, reader, *lock)?;
+    }
     if cfg!(target_os = "linux")
         && ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
             .iter()
