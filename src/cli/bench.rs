@@ -2,6 +2,7 @@
 //! issues quote for these 2-core machines (PyTorch 2.15 for the model, the paper's Python for the
 //! metrics).
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -26,6 +27,9 @@ pub enum Suite {
     /// Faithfulness tests: both perturbation tests of a ViT-B/16 map, deletion + insertion on
     /// the bundled model.
     Faithfulness,
+    /// The mask effects on the assist fixture's 2048 × 2048 `speed-*` cases (inputs read
+    /// outside the timing); with --scipy, scipy / scikit-image on the same inputs, alternating.
+    Assist,
     /// Both.
     All,
 }
@@ -67,6 +71,13 @@ pub struct BenchArgs {
     /// torch and timm: `$VITSCOPE_PYTHON`, else `python3`).
     #[arg(long)]
     torch: bool,
+    /// Assist suite: the fixture folder (cases.json).
+    #[arg(long, default_value = "../shared/fixtures/assist")]
+    assist_cases: PathBuf,
+    /// Assist suite: also time the reference calls of scipy and scikit-image on the same inputs
+    /// (`$VITSCOPE_PYTHON`, else `python3`).
+    #[arg(long)]
+    scipy: bool,
 }
 
 /// PyTorch's eager loop of the perturbation pair, as a server: builds timm's ViT-B/16 (random
@@ -515,7 +526,80 @@ fn metrics_suite(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The assist suite: each `speed-*` case's effect, median of `iters`, beside the reference.
+fn assist_suite(args: &BenchArgs) -> Result<()> {
+    use clap::Parser;
+    let root = &args.assist_cases;
+    let cases: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("cases.json"))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", root.join("cases.json").display()))?,
+    )?;
+    let tmp = tempfile::tempdir()?;
+    println!(
+        "assist suite: 2048 × 2048 cases, median of {} (ms); reference = scipy / scikit-image, the same inputs, alternating",
+        args.iters
+    );
+    println!(
+        "{:<18} {:>10} {:>12} {:>8}",
+        "case", "vitscope", "reference", "ratio"
+    );
+    for case in cases["cases"].as_array().into_iter().flatten() {
+        let name = case["name"].as_str().unwrap_or_default();
+        if !case["speed"].as_bool().unwrap_or(false) {
+            continue;
+        }
+        let argv = super::mask::fixture_argv(case, root, tmp.path())?;
+        let prepared = super::mask::prepare(super::mask::MaskCommand::try_parse_from(&argv)?.args)?;
+        let mut times = Vec::new();
+        let mut refs = Vec::new();
+        for _ in 0..args.iters {
+            let t = std::time::Instant::now();
+            std::hint::black_box(prepared.run());
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            if args.scipy {
+                refs.push(reference_ms(case, root, tmp.path())?);
+            }
+        }
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let (ours, theirs) = (med(&mut times).unwrap_or(f64::NAN), med(&mut refs));
+        match theirs {
+            Some(r) => println!("{name:<18} {ours:>10.1} {r:>12.1} {:>8.2}", ours / r),
+            None => println!("{name:<18} {ours:>10.1} {:>12} {:>8}", "–", "–"),
+        }
+    }
+    Ok(())
+}
+
+/// One timing of the case's reference call in Python (`scripts/assist_reference.py`), ms.
+fn reference_ms(
+    case: &serde_json::Value,
+    root: &std::path::Path,
+    tmp: &std::path::Path,
+) -> Result<f64> {
+    let py = std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/assist_reference.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .arg(root)
+        .arg(case["name"].as_str().unwrap_or_default())
+        .arg(tmp)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "assist_reference.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.suite == Suite::Assist {
+        return assist_suite(&args);
+    }
     if args.suite == Suite::App {
         return app_suite(&args);
     }

@@ -85,7 +85,55 @@ fn need<T: Clone>(v: &Option<T>, name: &str, op: &str) -> Result<T> {
     v.clone().ok_or_else(|| anyhow!("--op {op} needs --{name}"))
 }
 
+/// A parsed effect with everything it reads: the image's values, the spacing, the start mask and
+/// class, and the op (`None`: grow, with its seeds).
+pub struct Prepared {
+    /// The image.
+    pub img: inputs::ImageValues,
+    /// (row mm, column mm).
+    pub spacing: (f64, f64),
+    /// The start mask.
+    pub mask: Vec<u8>,
+    /// The class.
+    pub class: u8,
+    /// The effect, or `Err(seeds)` for grow.
+    pub op: std::result::Result<Op, Vec<u8>>,
+}
+
+impl Prepared {
+    /// Runs the effect: the class-id mask after it.
+    pub fn run(&self) -> Vec<u8> {
+        match &self.op {
+            Err(seeds) => assist::grow::grow(&self.img.values, seeds, self.img.grid),
+            Ok(op) => {
+                let inp = Inputs {
+                    grid: self.img.grid,
+                    values: &self.img.values,
+                    spacing: self.spacing,
+                };
+                assist::run(op, &self.mask, self.class, &inp)
+            }
+        }
+    }
+}
+
+/// `vitscope mask` as a parser of its own (the bench reads the fixture's command lines).
+#[derive(clap::Parser)]
+#[command(no_binary_name = true)]
+pub struct MaskCommand {
+    #[command(flatten)]
+    pub args: MaskArgs,
+}
+
 pub fn run(a: MaskArgs) -> Result<()> {
+    let out = a.out.clone();
+    let p = prepare(a)?;
+    inputs::write_ids(&out, &p.run(), p.img.grid)?;
+    Ok(())
+}
+
+/// Reads the inputs and checks the options of an effect.
+pub fn prepare(a: MaskArgs) -> Result<Prepared> {
     let img = inputs::read_image(&a.image)?;
     let g = img.grid;
     if a.class == 0 || a.class > 255 {
@@ -109,9 +157,13 @@ pub fn run(a: MaskArgs) -> Result<()> {
     let op_name = a.op.as_str();
     if op_name == "grow" {
         let seeds = inputs::read_ids(&need(&a.seeds, "seeds", "grow")?, g)?;
-        let out = assist::grow::grow(&img.values, &seeds, g);
-        inputs::write_ids(&a.out, &out, g)?;
-        return Ok(());
+        return Ok(Prepared {
+            img,
+            spacing,
+            mask,
+            class: c,
+            op: Err(seeds),
+        });
     }
     let op = match op_name {
         "threshold" => {
@@ -238,12 +290,59 @@ pub fn run(a: MaskArgs) -> Result<()> {
             "--op '{other}': threshold, paint, islands, margin, smooth, fill-holes, grow, scissors or from-map"
         ),
     };
-    let inp = Inputs {
-        grid: g,
-        values: &img.values,
+    Ok(Prepared {
+        img,
         spacing,
-    };
-    let out = assist::run(&op, &mask, c, &inp);
-    inputs::write_ids(&a.out, &out, g)?;
-    Ok(())
+        mask,
+        class: c,
+        op: Ok(op),
+    })
+}
+
+/// The arguments the assist fixture's check builds for `case` (README, "Command-line
+/// interface"), a gzip map decompressed into `tmp`, the output into `tmp`.
+pub fn fixture_argv(
+    case: &serde_json::Value,
+    root: &std::path::Path,
+    tmp: &std::path::Path,
+) -> Result<Vec<String>> {
+    let s = |k: &str| case[k].as_str().map(String::from);
+    let file = |rel: String| root.join(rel).display().to_string();
+    let mut v = vec!["--image".to_string(), file(s("image").unwrap_or_default())];
+    if let Some(m) = s("mask") {
+        v.extend(["--mask".into(), file(m)]);
+    }
+    if let Some(k) = case["class"].as_u64() {
+        v.extend(["--class".into(), k.to_string()]);
+    }
+    if let Some(sp) = s("spacing") {
+        v.extend(["--spacing".into(), sp]);
+    }
+    v.extend(["--op".into(), s("op").unwrap_or_default()]);
+    if let Some(seeds) = s("seeds") {
+        v.extend(["--seeds".into(), file(seeds)]);
+    }
+    if let Some(map) = s("map") {
+        let p = root.join(&map);
+        let p = match map.strip_suffix(".gz") {
+            Some(stem) => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(std::fs::File::open(&p)?),
+                    &mut bytes,
+                )?;
+                let name = std::path::Path::new(stem).file_name().unwrap_or_default();
+                let q = tmp.join(name);
+                std::fs::write(&q, bytes)?;
+                q
+            }
+            None => p,
+        };
+        v.extend(["--map".into(), p.display().to_string()]);
+    }
+    for o in case["options"].as_array().into_iter().flatten() {
+        v.push(o.as_str().unwrap_or_default().to_string());
+    }
+    v.extend(["--out".into(), tmp.join("out.png").display().to_string()]);
+    Ok(v)
 }
