@@ -101,6 +101,9 @@ impl Workbench {
                     egui::CollapsingHeader::new("Annotate")
                         .default_open(true)
                         .show(ui, |ui| actions.extend(self.tools_ui(ui)));
+                    egui::CollapsingHeader::new("Effects")
+                        .default_open(false)
+                        .show(ui, |ui| self.effects_ui(ui));
                 });
             });
         let problem = self

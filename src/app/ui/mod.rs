@@ -10,6 +10,8 @@ mod actions;
 mod automation;
 mod canvas;
 mod dialogs;
+mod effects;
+mod effects_ui;
 mod frame;
 mod help;
 mod image_list;

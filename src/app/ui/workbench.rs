@@ -105,6 +105,8 @@ pub struct Workbench {
     pub pacs: PacsBrowser,
     /// A reader study being opened: its file and readers (File → Open study…).
     pub open_study: Option<(PathBuf, Vec<String>)>,
+    /// The Effects section's settings and preview.
+    pub(super) effects: super::effects::EffectsPanel,
     /// The length measured last (Shift + drag), in image coordinates.
     pub ruler: Option<[(f32, f32); 2]>,
     pub(super) ruling: bool,
@@ -207,6 +209,7 @@ impl Workbench {
             ruling: false,
             show_pacs: false,
             open_study: None,
+            effects: Default::default(),
             pacs: Default::default(),
         };
         wb.recovery_offer = recovery::list(&wb.recovery_dir(), wb.session.project_path.as_deref());

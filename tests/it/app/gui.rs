@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui::accesskit::Role;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
 use vitscope::app::slots::MapSlot;
 use vitscope::app::state::Tool;
@@ -1383,4 +1383,41 @@ fn a_failed_save_keeps_a_dialog_up_and_the_autosave_moves_to_the_recovery_folder
     assert!(h.state().save_error.is_none());
     drop(h);
     drop(fs);
+}
+
+/// The Effects section: a threshold over the image's whole range previews every pixel as added,
+/// "Apply effect" makes it one edit of the selected class, and Undo takes it back.
+#[test]
+fn an_effect_previews_applies_as_one_edit_and_undoes() {
+    let mut h = harness(demo_session().unwrap());
+    let before = h.state().session.ann().unwrap().mask.clone();
+    click_label(&mut h, "Effects");
+    h.run_steps(5);
+    h.get_by_label("Apply effect").scroll_to_me();
+    h.run_steps(30);
+    let preview: Vec<String> = h
+        .query_all_by(|_| true)
+        .filter_map(|n| n.accesskit_node().label().or(n.accesskit_node().value()))
+        .filter(|l| l.starts_with("preview: +"))
+        .collect();
+    let n = before.data.len();
+    let others = before.data.iter().filter(|&&v| v > 1).count();
+    let ones = before.data.iter().filter(|&&v| v == 1).count();
+    let want = format!("preview: +{} px, −0 px", n - others - ones);
+    assert!(
+        !preview.is_empty() && preview.iter().all(|p| *p == want),
+        "a full-range threshold adds every pixel not of another class: {preview:?}, want {want}"
+    );
+    click_label(&mut h, "Apply effect");
+    h.run_steps(3);
+    let after = h.state().session.ann().unwrap().mask.clone();
+    assert_eq!(after.count(), n);
+    assert!(h.state().session.dirty);
+    click_label(&mut h, "Undo");
+    h.run_steps(3);
+    assert_eq!(
+        h.state().session.ann().unwrap().mask,
+        before,
+        "Undo restores the mask"
+    );
 }
