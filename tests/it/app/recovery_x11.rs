@@ -28,11 +28,21 @@ pub(crate) struct Xvfb {
 
 impl Xvfb {
     pub(crate) fn start() -> Xvfb {
-        for n in 140..240 {
+        // Tests of this process start servers at once: each display number is tried by one of
+        // them only, and a server counts as ours only when its lock file names our child.
+        static TAKEN: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+        for n in 140..240u32 {
             if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
                 || Path::new(&format!("/tmp/.X{n}-lock")).exists()
             {
                 continue;
+            }
+            {
+                let mut taken = TAKEN.lock().unwrap();
+                if taken.contains(&n) {
+                    continue;
+                }
+                taken.push(n);
             }
             let display = format!(":{n}");
             let child = Command::new("Xvfb")
@@ -44,7 +54,12 @@ impl Xvfb {
             let mut child = child;
             let t = Instant::now();
             while t.elapsed() < Duration::from_secs(10) {
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                if child.try_wait().ok().flatten().is_some() {
+                    break; // another server took this display
+                }
+                let lock = std::fs::read_to_string(format!("/tmp/.X{n}-lock")).unwrap_or_default();
+                let ours = lock.trim().parse::<u32>().ok() == Some(child.id());
+                if ours && Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
                     return Xvfb { child, display };
                 }
                 std::thread::sleep(Duration::from_millis(50));
