@@ -32,6 +32,19 @@ fn rows_of(block: &serde_json::Map<String, Value>, fields: &[&str]) -> Vec<Vec<S
         .collect()
 }
 
+/// Text safe inside SVG.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;")
+}
+
+/// The opening of an SVG plot of `w` × `h` with `title` at (`x`, 24), in `eval`'s style.
+fn svg_start(w: f64, h: f64, x: f64, title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{x}\" y=\"24\" font-size=\"14\">{}</text>\n",
+        esc(title)
+    )
+}
+
 fn table(out: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
     let _ = writeln!(out, "| {} |", head.join(" | "));
     let _ = writeln!(out, "|{}", " --- |".repeat(head.len()));
@@ -47,11 +60,7 @@ fn interval_plot(title: &str, block: &serde_json::Map<String, Value>) -> String 
     let h = top + row * block.len() as f64 + 44.0;
     let pw = w - l - 40.0;
     let x = |v: f64| l + (v - 1.0) / 4.0 * pw;
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{l}\" y=\"24\" font-size=\"14\">{}</text>\n",
-        esc(title)
-    );
+    let mut s = svg_start(w, h, l, title);
     for k in 1..=5 {
         let xx = x(k as f64);
         let _ = writeln!(
@@ -99,11 +108,7 @@ fn bar_plot(title: &str, rows: &[(String, Option<f64>)]) -> String {
     let h = top + row * rows.len() as f64 + 44.0;
     let pw = w - l - 40.0;
     let x = |v: f64| l + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * pw;
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{l}\" y=\"24\" font-size=\"14\">{}</text>\n",
-        esc(title)
-    );
+    let mut s = svg_start(w, h, l, title);
     for k in [-1.0, -0.5, 0.0, 0.5, 1.0] {
         let xx = x(k);
         let _ = writeln!(
@@ -158,9 +163,11 @@ fn win_matrix(pairs: &serde_json::Map<String, Value>) -> String {
     let (cell, l, top) = (56.0, 140.0, 60.0);
     let n = names.len() as f64;
     let (w, h) = ((l + cell * n + 20.0).max(440.0), top + cell * n + 20.0);
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\">Pairwise: share of choices of the row over the column</text>\n"
+    let mut s = svg_start(
+        w,
+        h,
+        10.0,
+        "Pairwise: share of choices of the row over the column",
     );
     for (j, b) in names.iter().enumerate() {
         let _ = writeln!(

@@ -412,3 +412,19 @@ pub fn succeeded(out: std::process::Output, what: &str) -> std::process::Output 
     );
     out
 }
+
+/// A primary click at `p`, pointer moved there first, as a user clicks (kittest harnesses).
+pub fn click_at<State>(h: &mut egui_kittest::Harness<'_, State>, p: eframe::egui::Pos2) {
+    use eframe::egui;
+    h.hover_at(p);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+}

@@ -417,17 +417,7 @@ fn coco_export_imports_back() {
 }
 
 fn click_at(h: &mut Harness<'static, Workbench>, p: egui::Pos2) {
-    h.hover_at(p);
-    h.step();
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: p,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.step();
-    }
+    crate::support::click_at(h, p);
 }
 
 /// Scrolls a control into view, as a user would, then clicks it.

@@ -10,32 +10,29 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use vitscope::app::ui::reader::ReaderApp;
 use vitscope::study::session;
 
+/// Every label and value the window exposes to assistive technology.
+fn exposed(h: &Harness<'static, ReaderApp>) -> Vec<String> {
+    h.query_all_by(|_| true)
+        .flat_map(|n| [n.accesskit_node().label(), n.accesskit_node().value()])
+        .flatten()
+        .collect()
+}
+
 #[test]
 fn reader_mode_reveals_no_method_and_records_every_answer() {
     let dir = crate::support::scratch("study-reader-ui");
-    let project = crate::support::copy_demo(&dir);
-    let study = dir.join("s.ron");
-    crate::support::succeeded(
-        crate::support::vitscope()
-            .args(["study", "new", "--project"])
-            .arg(&project)
-            .args([
-                "--conditions",
-                "attention,rollout,cam-attn,gradcam,chefer,generic,none,random",
-                "--questions",
-                "likert,pairwise,localise,confidence",
-                "--readers",
-                "alice",
-                "--cases",
-                "1",
-                "--attention-checks",
-                "1",
-                "--out",
-            ])
-            .arg(&study)
-            .output()
-            .unwrap(),
-        "study new",
+    let study = super::demo_study(
+        &dir,
+        &[
+            "--conditions",
+            "attention,rollout,cam-attn,gradcam,chefer,generic,none,random",
+            "--readers",
+            "alice",
+            "--cases",
+            "1",
+            "--attention-checks",
+            "1",
+        ],
     );
     let file = study.clone();
     let mut h = Harness::builder()
@@ -81,11 +78,7 @@ fn reader_mode_reveals_no_method_and_records_every_answer() {
             std::thread::sleep(Duration::from_millis(20));
         }
         h.run_steps(2);
-        let texts: Vec<String> = h
-            .query_all_by(|_| true)
-            .flat_map(|n| [n.accesskit_node().label(), n.accesskit_node().value()])
-            .flatten()
-            .collect();
+        let texts = exposed(&h);
         assert!(
             texts.iter().any(|t| t.contains(&format!("{k} / {total}"))),
             "{texts:?}"
@@ -102,18 +95,7 @@ fn reader_mode_reveals_no_method_and_records_every_answer() {
         let item = h.state().reading().item().unwrap().clone();
         match item.question.as_str() {
             "localise" => {
-                let p = egui::pos2(600.0, 450.0);
-                h.hover_at(p);
-                h.step();
-                for pressed in [true, false] {
-                    h.event(egui::Event::PointerButton {
-                        pos: p,
-                        button: egui::PointerButton::Primary,
-                        pressed,
-                        modifiers: egui::Modifiers::NONE,
-                    });
-                    h.step();
-                }
+                crate::support::click_at(&mut h, egui::pos2(600.0, 450.0));
             }
             "pairwise" => h.key_press(egui::Key::ArrowRight),
             _ => h.key_press(egui::Key::Num4),
@@ -136,11 +118,7 @@ fn reader_mode_reveals_no_method_and_records_every_answer() {
             _ => assert!(l.response.contains(';'), "{}", l.response),
         }
     }
-    let texts: Vec<String> = h
-        .query_all_by(|_| true)
-        .flat_map(|n| [n.accesskit_node().label(), n.accesskit_node().value()])
-        .flatten()
-        .collect();
+    let texts = exposed(&h);
     assert!(
         texts.iter().any(|t| t.contains("are answered")),
         "{texts:?}"

@@ -4,7 +4,7 @@
 //! at the first unanswered question, then `study export` and `study analyze`.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,10 +13,6 @@ use vitscope::study::design::Study;
 use vitscope::study::session;
 
 use crate::app::recovery_x11::Xvfb;
-
-fn demo_copy(dir: &Path) -> PathBuf {
-    crate::support::copy_demo(dir)
-}
 
 /// A reader-mode window and the questions its probe reported drawn.
 struct Reader {
@@ -152,31 +148,20 @@ fn answer(x: &Xvfb, r: &Reader, study: &Path, plan: &Study, reader: &str, stop: 
 #[test]
 fn a_three_reader_study_runs_end_to_end_with_a_kill_and_a_resume() {
     let dir = crate::support::scratch("study-x11");
-    let project = demo_copy(&dir);
-    let study = dir.join("study.ron");
-    crate::support::succeeded(
-        crate::support::vitscope()
-            .args(["study", "new", "--project"])
-            .arg(&project)
-            .args([
-                "--conditions",
-                "attention,gradcam,chefer,none,random",
-                "--questions",
-                "likert,pairwise,localise,confidence",
-                "--readers",
-                "alice,bob,carol",
-                "--cases",
-                "3",
-                "--seed",
-                "7",
-                "--repeats",
-                "1",
-                "--out",
-            ])
-            .arg(&study)
-            .output()
-            .unwrap(),
-        "vitscope",
+    let study = super::demo_study(
+        &dir,
+        &[
+            "--conditions",
+            "attention,gradcam,chefer,none,random",
+            "--readers",
+            "alice,bob,carol",
+            "--cases",
+            "3",
+            "--seed",
+            "7",
+            "--repeats",
+            "1",
+        ],
     );
     let plan = Study::load(&study).unwrap();
     let total = plan.readers[0].items.len();
