@@ -169,11 +169,15 @@ impl CanvasTool {
                 Tool::Box => Drag::NewBox(p),
                 Tool::Brush | Tool::Eraser => {
                     let (value, radius) = (paint_value(s), s.brush_radius);
+                    let allowed = s.paint_allowed();
                     let Some(st) = s.state_mut() else {
                         return;
                     };
                     let mut recorder = Box::new(PatchRecorder::new(&st.ann.mask));
                     if let Some(r) = annotation::stamp(&mut st.ann.mask, p.0, p.1, radius, value) {
+                        if let Some(a) = &allowed {
+                            recorder.restore_outside(&mut st.ann.mask, r, a);
+                        }
                         recorder.touch(r);
                         s.mask_touched(r);
                     }
@@ -206,10 +210,14 @@ impl CanvasTool {
             }
             Drag::Stroke { last, recorder } => {
                 let (from, radius, value) = (*last, s.brush_radius, paint_value(s));
+                let allowed = s.paint_allowed();
                 *last = p;
                 if let Some(st) = s.state_mut()
                     && let Some(r) = annotation::stroke(&mut st.ann.mask, from, p, radius, value)
                 {
+                    if let Some(a) = &allowed {
+                        recorder.restore_outside(&mut st.ann.mask, r, a);
+                    }
                     recorder.touch(r);
                     s.mask_touched(r);
                 }
@@ -319,9 +327,13 @@ impl CanvasTool {
             Tool::Select => s.selected_box = hit_box(s, p, tol).map(|h| h.0),
             Tool::Brush | Tool::Eraser => {
                 let (value, radius) = (paint_value(s), s.brush_radius);
+                let allowed = s.paint_allowed();
                 let Some(st) = s.state_mut() else { return };
                 let mut rec = PatchRecorder::new(&st.ann.mask);
                 if let Some(r) = annotation::stamp(&mut st.ann.mask, p.0, p.1, radius, value) {
+                    if let Some(a) = &allowed {
+                        rec.restore_outside(&mut st.ann.mask, r, a);
+                    }
                     rec.touch(r);
                 }
                 if let Some(c) = rec.finish(&st.ann.mask) {
@@ -410,6 +422,36 @@ mod tests {
         assert_eq!(s.ann().unwrap().mask.count(), painted);
         assert!(s.undo());
         assert_eq!(s.ann().unwrap().mask.count(), 0);
+    }
+
+    #[test]
+    fn a_brush_limited_to_a_range_changes_only_pixels_in_it() {
+        let (mut s, mut t) = (session(), CanvasTool::default());
+        s.tool = Tool::Brush;
+        s.brush_radius = 8.0;
+        // Only the left half of the image may change.
+        let allowed: Vec<bool> = (0..64 * 48).map(|i| i % 64 < 32).collect();
+        s.paint_within = Some((0, std::sync::Arc::new(allowed.clone())));
+        drag(&mut t, &mut s, (5.0, 20.0), (60.0, 20.0));
+        t.click(&mut s, (50.0, 40.0), 2.0);
+        let m = &s.ann().unwrap().mask.data;
+        assert!(m.iter().zip(&allowed).all(|(&v, &a)| a || v == 0));
+        let left = m.iter().filter(|&&v| v == 1).count();
+        assert!(left > 27 * 15, "painted {left} px on the left");
+        // The eraser is limited alike: a stroke over everything erases the left half only.
+        s.paint_within = None;
+        s.brush_radius = 30.0;
+        drag(&mut t, &mut s, (0.0, 24.0), (63.0, 24.0));
+        let full = s.ann().unwrap().mask.count();
+        assert_eq!(full, 64 * 48);
+        s.paint_within = Some((0, std::sync::Arc::new(allowed.clone())));
+        s.tool = Tool::Eraser;
+        drag(&mut t, &mut s, (0.0, 24.0), (63.0, 24.0));
+        let m = &s.ann().unwrap().mask.data;
+        assert!(m.iter().zip(&allowed).all(|(&v, &a)| (v == 0) == a));
+        // Another image's range limits nothing here.
+        s.paint_within = Some((1, std::sync::Arc::new(allowed)));
+        assert!(s.paint_allowed().is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the F1 panel are all generated from it. No egui types: shortcuts are plain [`Shortcut`]s, which
 //! the UI matches against its key events.
 
+use super::effect_preview::EffectKind;
 use super::state::Tool;
 
 /// A key of a shortcut (the subset the workbench binds).
@@ -164,6 +165,12 @@ pub enum UiCommand {
     OneToOne,
     /// Show or hide the help.
     Help,
+    /// Choose an effect and open the Effects section.
+    Effect(EffectKind),
+    /// Apply the effect previewed.
+    ApplyEffect,
+    /// Turn "brush and eraser only within the threshold's range" on or off.
+    PaintWithinRange,
     /// DICOM window: a CT preset (0..6, [`crate::io::dicom::CT_PRESETS`]) or, at 6, the file's
     /// own window.
     Window(u8),
@@ -181,7 +188,7 @@ macro_rules! keys {
 
 impl UiCommand {
     /// Every command, in help order.
-    pub const ALL: [UiCommand; 34] = [
+    pub const ALL: [UiCommand; 44] = [
         UiCommand::Tool(Tool::Select),
         UiCommand::Tool(Tool::Box),
         UiCommand::Tool(Tool::Brush),
@@ -193,6 +200,16 @@ impl UiCommand {
         UiCommand::ClosePolygon,
         UiCommand::Cancel,
         UiCommand::DeleteBox,
+        UiCommand::Effect(EffectKind::Threshold),
+        UiCommand::Effect(EffectKind::Islands),
+        UiCommand::Effect(EffectKind::Margin),
+        UiCommand::Effect(EffectKind::Smoothing),
+        UiCommand::Effect(EffectKind::FillHoles),
+        UiCommand::Effect(EffectKind::Grow),
+        UiCommand::Effect(EffectKind::Scissors),
+        UiCommand::Effect(EffectKind::FromMap),
+        UiCommand::PaintWithinRange,
+        UiCommand::ApplyEffect,
         UiCommand::Undo,
         UiCommand::Redo,
         UiCommand::Save,
@@ -244,6 +261,9 @@ impl UiCommand {
             UiCommand::Fit => "Fit",
             UiCommand::OneToOne => "1:1",
             UiCommand::Help => "Help",
+            UiCommand::Effect(k) => k.name(),
+            UiCommand::ApplyEffect => "Apply effect",
+            UiCommand::PaintWithinRange => "Paint within range",
             UiCommand::Window(i) => crate::io::dicom::CT_PRESETS
                 .get(i as usize)
                 .map_or("file window", |p| p.0),
@@ -279,6 +299,16 @@ impl UiCommand {
             UiCommand::Fit => keys!(key(K::Digit(0))),
             UiCommand::OneToOne => keys!(key(K::Digit(1))),
             UiCommand::Help => keys!(key(K::F1)),
+            UiCommand::Effect(EffectKind::Threshold) => keys!(key(K::Letter('T'))),
+            UiCommand::Effect(EffectKind::Islands) => keys!(key(K::Letter('I'))),
+            UiCommand::Effect(EffectKind::Margin) => keys!(key(K::Letter('M'))),
+            UiCommand::Effect(EffectKind::Smoothing) => keys!(key(K::Letter('S'))),
+            UiCommand::Effect(EffectKind::FillHoles) => keys!(key(K::Letter('H'))),
+            UiCommand::Effect(EffectKind::Grow) => keys!(key(K::Letter('W'))),
+            UiCommand::Effect(EffectKind::Scissors) => keys!(key(K::Letter('X'))),
+            UiCommand::Effect(EffectKind::FromMap) => keys!(key(K::Letter('K'))),
+            UiCommand::ApplyEffect => keys!(ctrl(K::Enter)),
+            UiCommand::PaintWithinRange => keys!(key(K::Letter('R'))),
             UiCommand::Window(0) => keys!(key(K::Digit(2))),
             UiCommand::Window(1) => keys!(key(K::Digit(3))),
             UiCommand::Window(2) => keys!(key(K::Digit(4))),
@@ -324,6 +354,34 @@ impl UiCommand {
             UiCommand::Fit => "Fit the image to the panes",
             UiCommand::OneToOne => "One image pixel per screen point",
             UiCommand::Help => "Show or hide this help",
+            UiCommand::Effect(EffectKind::Threshold) => {
+                "Effect — the pixels whose value lies in the range (invert: outside)"
+            }
+            UiCommand::Effect(EffectKind::Islands) => {
+                "Effect — keep the largest, drop the small ones, or keep the one clicked"
+            }
+            UiCommand::Effect(EffectKind::Margin) => {
+                "Effect — grow or shrink the class by a distance in mm"
+            }
+            UiCommand::Effect(EffectKind::Smoothing) => {
+                "Effect — median, gaussian (mm), opening or closing (px)"
+            }
+            UiCommand::Effect(EffectKind::FillHoles) => {
+                "Effect — every hole that does not reach the border"
+            }
+            UiCommand::Effect(EffectKind::Grow) => {
+                "Effect — seed strokes in two or more classes flood the image"
+            }
+            UiCommand::Effect(EffectKind::Scissors) => {
+                "Effect — draw an outline (clicks or freehand); erase inside / outside or fill"
+            }
+            UiCommand::Effect(EffectKind::FromMap) => {
+                "Effect — the map's top-k % region into the class"
+            }
+            UiCommand::ApplyEffect => "Apply the effect previewed (one edit: Undo takes it back)",
+            UiCommand::PaintWithinRange => {
+                "Brush and eraser change only the pixels in the threshold's range (on / off)"
+            }
             UiCommand::Window(0) => "DICOM window: brain (C 40, W 80)",
             UiCommand::Window(1) => "DICOM window: lung (C -600, W 1500)",
             UiCommand::Window(2) => "DICOM window: mediastinum (C 50, W 350)",
@@ -371,7 +429,7 @@ impl UiCommand {
 }
 
 /// Help lines for input that is not a command (pointer gestures), shown after the commands.
-pub const POINTER_HELP: [(&str, &str); 5] = [
+pub const POINTER_HELP: [(&str, &str); 7] = [
     ("wheel", "zoom about the cursor"),
     ("middle-drag, drag (Select)", "pan"),
     ("right-drag", "DICOM window / level"),
@@ -380,6 +438,14 @@ pub const POINTER_HELP: [(&str, &str); 5] = [
         "measure a length (mm with the file's pixel spacing)",
     ),
     ("double-click (Polygon)", "close and fill the polygon"),
+    (
+        "click, drag (Effects: Scissors)",
+        "outline vertices, or a freehand outline; Enter / double-click closes it",
+    ),
+    (
+        "click (Effects: Islands, keep the one clicked)",
+        "the island to keep",
+    ),
 ];
 
 #[cfg(test)]

@@ -85,78 +85,111 @@ pub fn stroke_events(a: Pos2, b: Pos2, i: usize, n: usize) -> Vec<egui::Event> {
     }
 }
 
-/// A `--bench-frames` run: `frames` idle frames, then `frames` frames of a brush stroke fed in as
-/// pointer events, as a hand would paint.
+/// A `--bench-frames` run, in four phases of at least `frames` frames each: idle; a brush stroke
+/// of the first class fed in as pointer events, as a hand would paint; a second stroke, of the
+/// second class, with the Effects section open on "grow from seeds"; then frames while the grow
+/// preview of both strokes is computed (until it is ready), the UI still drawing.
 pub struct FrameBench {
     frames: usize,
     /// Start of every timed frame.
     starts: Vec<Instant>,
     /// eframe's `cpu_usage` as read in every timed frame (it is the previous frame's).
     cpus: Vec<Option<f32>>,
-    /// From, to of the stroke once the painting frames begin.
+    /// The stroke of the current phase (from, to) once the painting frames begin.
     stroke: Option<(Pos2, Pos2)>,
-    /// Mask pixels before the stroke.
+    /// Frame index where each phase after the first began.
+    phase_starts: Vec<usize>,
+    /// Mask pixels before the first stroke.
     mask_before: usize,
+    /// Mask pixels after the first stroke.
+    mask_painted: usize,
 }
 
 /// What a bench frame asks the app to do.
 pub enum BenchStep {
     /// Keep going.
     Continue,
-    /// Start the stroke: choose the brush.
+    /// Start the first stroke: choose the brush.
     StartStroke,
+    /// Start the second stroke: the second class, and the grow effect open.
+    StartSeeds,
     /// Done: print and close.
     Finished,
 }
 
 impl FrameBench {
-    /// A run of `frames` idle and `frames` painting frames (at least 3 each).
+    /// A run of at least `frames` frames per phase (at least 3).
     pub fn new(frames: usize) -> Self {
         Self {
             frames: frames.max(3),
             starts: Vec::new(),
             cpus: Vec::new(),
             stroke: None,
+            phase_starts: Vec::new(),
             mask_before: 0,
+            mask_painted: 0,
         }
     }
 
-    /// One frame once loaded: `pane` is the first pane, `mask_px` the mask's pixels now.
+    /// One frame once loaded: `pane` is the first pane, `mask_px` the mask's pixels now,
+    /// `preview_ready` whether the effect's preview is of the mask as it is.
     pub fn step(
         &mut self,
         cpu: Option<f32>,
         pane: Option<egui::Rect>,
         mask_px: usize,
+        preview_ready: bool,
     ) -> BenchStep {
         self.starts.push(Instant::now());
         self.cpus.push(cpu);
-        if self.starts.len() == self.frames
-            && let Some(r) = pane
-        {
-            self.mask_before = mask_px;
-            self.stroke = Some((
-                r.lerp_inside(Vec2::splat(0.2)),
-                r.lerp_inside(Vec2::splat(0.8)),
-            ));
-            return BenchStep::StartStroke;
-        }
-        if self.starts.len() <= 2 * self.frames {
-            BenchStep::Continue
-        } else {
-            BenchStep::Finished
+        let n = self.starts.len();
+        let in_phase = n - self.phase_starts.last().copied().unwrap_or(0);
+        let Some(r) = pane else {
+            return BenchStep::Continue;
+        };
+        match self.phase_starts.len() {
+            0 if in_phase >= self.frames => {
+                self.mask_before = mask_px;
+                self.stroke = Some((
+                    r.lerp_inside(Vec2::splat(0.2)),
+                    r.lerp_inside(Vec2::splat(0.8)),
+                ));
+                self.phase_starts.push(n);
+                BenchStep::StartStroke
+            }
+            1 if in_phase > self.frames => {
+                self.mask_painted = mask_px;
+                self.stroke = Some((
+                    r.lerp_inside(Vec2::new(0.1, 0.9)),
+                    r.lerp_inside(Vec2::new(0.9, 0.95)),
+                ));
+                self.phase_starts.push(n);
+                BenchStep::StartSeeds
+            }
+            2 if in_phase > self.frames + 1 => {
+                self.stroke = None;
+                self.phase_starts.push(n);
+                BenchStep::Continue
+            }
+            // The preview of both strokes is being computed: wait for it (a minute at most).
+            3 if (preview_ready && in_phase >= self.frames) || in_phase > 3600 => {
+                self.phase_starts.push(n);
+                BenchStep::Finished
+            }
+            _ => BenchStep::Continue,
         }
     }
 
     /// The pointer events of the next frame of the stroke.
     pub fn stroke_events(&self) -> Vec<egui::Event> {
-        match self.stroke {
-            Some((a, b)) => stroke_events(a, b, self.starts.len() - self.frames, self.frames),
-            None => Vec::new(),
+        match (self.stroke, self.phase_starts.last()) {
+            (Some((a, b)), Some(&s)) => stroke_events(a, b, self.starts.len() - s, self.frames),
+            _ => Vec::new(),
         }
     }
 
-    /// Prints the medians of both phases.
-    pub fn report(&self, painted: usize) {
+    /// Prints the medians of each phase.
+    pub fn report(&self, painted: usize, preview: &str) {
         // Frame j's CPU time is read in frame j + 1.
         let phase = |range: std::ops::Range<usize>| {
             let mut gaps: Vec<f64> = range
@@ -177,19 +210,33 @@ impl FrameBench {
                     .unwrap_or(f64::NAN)
             };
             format!(
-                "{} frames: median frame interval {:.1} ms, app CPU (eframe cpu_usage) median {:.1} ms, p95 {:.1} ms",
+                "{} frames: median frame interval {:.1} ms (max {:.1}), app CPU (eframe cpu_usage) median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
                 gaps.len(),
                 q(&gaps, 0.5),
+                q(&gaps, 1.0),
                 q(&cpus, 0.5),
-                q(&cpus, 0.95)
+                q(&cpus, 0.95),
+                q(&cpus, 1.0)
             )
         };
-        let n = self.frames;
-        println!("idle: {}", phase(0..n - 1));
+        let p = &self.phase_starts;
+        let at = |k: usize| p.get(k).copied().unwrap_or(self.starts.len());
+        println!("idle: {}", phase(0..at(0) - 1));
         println!(
-            "painting (mask px {} -> {painted}): {}",
+            "painting (mask px {} -> {}): {}",
             self.mask_before,
-            phase(n..2 * n)
+            self.mask_painted,
+            phase(at(0)..at(1) - 1)
+        );
+        println!(
+            "painting seeds of a second class, grow preview open (mask px -> {painted}): {}",
+            phase(at(1)..at(2) - 1)
+        );
+        let ms = (self.starts[at(3).min(self.starts.len() - 1)] - self.starts[at(2)]).as_secs_f64()
+            * 1e3;
+        println!(
+            "previewing grow from seeds ({preview}; ready {ms:.0} ms after the stroke): {}",
+            phase(at(2)..at(3) - 1)
         );
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod canvas_tool;
 pub mod commands;
+pub mod effect_preview;
 pub mod gpu;
 pub mod harness;
 pub mod jobs;

@@ -172,6 +172,9 @@ pub struct Session {
     pub live: LiveSession,
     /// Exports are de-identified (File menu check box; `export --deidentify`).
     pub deidentify_exports: bool,
+    /// The brush and eraser change only these pixels (Effects → Threshold → "paint within the
+    /// range"): (image index, pixels in the range).
+    pub paint_within: Option<(usize, Arc<Vec<bool>>)>,
 }
 
 impl Session {
@@ -197,6 +200,7 @@ impl Session {
             model: ModelSettings::default(),
             edit_generation: 0,
             mask_dirty_rect: None,
+            paint_within: None,
             messages: Vec::new(),
             own_copy: None,
             recovery_dir: None,
@@ -378,6 +382,13 @@ impl Session {
             mask_dirty: false,
         });
         Ok(())
+    }
+
+    /// The pixels the brush may change on the current image (`None`: all).
+    pub fn paint_allowed(&self) -> Option<Arc<Vec<bool>>> {
+        let (i, a) = self.paint_within.as_ref()?;
+        let n = self.ann()?.mask.data.len();
+        (*i == self.current && a.len() == n).then(|| a.clone())
     }
 
     /// Annotations of the current image.

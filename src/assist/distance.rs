@@ -5,90 +5,123 @@
 
 use super::types::Grid;
 
-/// For each pixel, the nearest feature pixel (row, column) by the spacing's metric, or `None`
-/// when there is no feature.
-fn nearest(features: &[bool], g: Grid, (row, col): (f64, f64)) -> Vec<Option<(usize, usize)>> {
-    // Pass 1, per column: the nearest feature row.
-    let mut near_row = vec![usize::MAX; g.len()];
-    for j in 0..g.w {
-        let mut last = None;
-        for i in 0..g.h {
-            if features[i * g.w + j] {
-                last = Some(i);
-            }
-            if let Some(k) = last {
-                near_row[i * g.w + j] = k;
-            }
-        }
-        let mut next = None;
-        for i in (0..g.h).rev() {
-            if features[i * g.w + j] {
-                next = Some(i);
-            }
-            if let Some(k) = next {
-                let cur = near_row[i * g.w + j];
-                if cur == usize::MAX || (k - i) < i.abs_diff(cur) {
-                    near_row[i * g.w + j] = k;
+use rayon::prelude::*;
+
+const NONE: u32 = u32::MAX;
+
+/// Pass 1, per column: the nearest feature row of every pixel (`NONE`: no feature in its
+/// column), the upper one on a tie. Rows are swept top-down then bottom-up over whole rows, so
+/// the memory is read in order; the columns are split between threads.
+fn nearest_rows(features: &[bool], g: Grid) -> Vec<u32> {
+    let mut near = vec![NONE; g.len()];
+    let threads = rayon::current_num_threads().max(1);
+    let band = g.w.div_ceil(threads).max(64);
+    let bands: Vec<(usize, usize)> = (0..g.w)
+        .step_by(band)
+        .map(|j0| (j0, (j0 + band).min(g.w)))
+        .collect();
+    let done: Vec<(usize, Vec<u32>)> = bands
+        .par_iter()
+        .map(|&(j0, j1)| {
+            let bw = j1 - j0;
+            let mut out = vec![NONE; bw * g.h];
+            let mut last = vec![NONE; bw];
+            for i in 0..g.h {
+                let f = &features[i * g.w + j0..i * g.w + j1];
+                let o = &mut out[i * bw..(i + 1) * bw];
+                for ((l, o), &f) in last.iter_mut().zip(o).zip(f) {
+                    if f {
+                        *l = i as u32;
+                    }
+                    *o = *l;
                 }
             }
+            let mut next = vec![NONE; bw];
+            for i in (0..g.h).rev() {
+                let f = &features[i * g.w + j0..i * g.w + j1];
+                let o = &mut out[i * bw..(i + 1) * bw];
+                for ((n, o), &f) in next.iter_mut().zip(o).zip(f) {
+                    if f {
+                        *n = i as u32;
+                    }
+                    if *n != NONE && (*o == NONE || (*n - i as u32) < (i as u32).abs_diff(*o)) {
+                        *o = *n;
+                    }
+                }
+            }
+            (j0, out)
+        })
+        .collect();
+    for (j0, out) in done {
+        let bw = out.len() / g.h.max(1);
+        for i in 0..g.h {
+            near[i * g.w + j0..i * g.w + j0 + bw].copy_from_slice(&out[i * bw..(i + 1) * bw]);
         }
     }
-    // Pass 2, per row: the column minimising f(l) + ((j − l)·col)², f(l) = ((i − k(l))·row)².
-    let mut out = vec![None; g.len()];
+    near
+}
+
+/// Pass 2 on row `i`: for each column j, the feature column l minimising
+/// f(l) + ((j − l)·col)², f(l) = ((i − k(l))·row)², by the lower envelope of parabolas; `visit`
+/// gets (j, nearest feature (row, column)).
+fn row_envelope(
+    i: usize,
+    near_row: &[u32],
+    (row, col): (f64, f64),
+    v: &mut [usize],
+    z: &mut [f64],
+    fv: &mut [f64],
+    mut visit: impl FnMut(usize, (usize, usize)),
+) {
+    let w = near_row.len();
     let c2 = col * col;
-    let mut v = vec![0usize; g.w];
-    let mut z = vec![0f64; g.w + 1];
-    for i in 0..g.h {
-        let f = |l: usize| {
-            let k = near_row[i * g.w + l];
-            if k == usize::MAX {
-                f64::INFINITY
-            } else {
-                let a = (i as f64 - k as f64) * row;
-                a * a
-            }
+    for (f, &k) in fv.iter_mut().zip(near_row) {
+        *f = if k == NONE {
+            f64::INFINITY
+        } else {
+            let a = (i as f64 - k as f64) * row;
+            a * a
         };
-        let mut n = 0usize; // parabolas in the envelope
-        for q in 0..g.w {
-            let fq = f(q);
-            if !fq.is_finite() {
-                continue;
-            }
-            loop {
-                if n == 0 {
-                    v[0] = q;
-                    z[0] = f64::NEG_INFINITY;
-                    z[1] = f64::INFINITY;
-                    n = 1;
-                    break;
-                }
-                let p = v[n - 1];
-                let s = ((fq + c2 * (q * q) as f64) - (f(p) + c2 * (p * p) as f64))
-                    / (2.0 * c2 * (q as f64 - p as f64));
-                if s <= z[n - 1] {
-                    n -= 1;
-                    continue;
-                }
-                v[n] = q;
-                z[n] = s;
-                z[n + 1] = f64::INFINITY;
-                n += 1;
-                break;
-            }
-        }
-        if n == 0 {
+    }
+    let mut n = 0usize; // parabolas in the envelope
+    for q in 0..w {
+        let fq = fv[q];
+        if !fq.is_finite() {
             continue;
         }
-        let mut k = 0;
-        for j in 0..g.w {
-            while z[k + 1] < j as f64 {
-                k += 1;
+        loop {
+            if n == 0 {
+                v[0] = q;
+                z[0] = f64::NEG_INFINITY;
+                z[1] = f64::INFINITY;
+                n = 1;
+                break;
             }
-            let l = v[k];
-            out[i * g.w + j] = Some((near_row[i * g.w + l], l));
+            let p = v[n - 1];
+            let s = ((fq + c2 * (q * q) as f64) - (fv[p] + c2 * (p * p) as f64))
+                / (2.0 * c2 * (q as f64 - p as f64));
+            if s <= z[n - 1] {
+                n -= 1;
+                continue;
+            }
+            v[n] = q;
+            z[n] = s;
+            z[n + 1] = f64::INFINITY;
+            n += 1;
+            break;
         }
     }
-    out
+    if n == 0 {
+        return;
+    }
+    let mut k = 0;
+    for j in 0..w {
+        while z[k + 1] < j as f64 {
+            k += 1;
+        }
+        let l = v[k];
+        visit(j, (near_row[l] as usize, l));
+    }
 }
 
 /// The float64 distance of the README between pixel (i, j) and (k, l).
@@ -100,7 +133,7 @@ fn dist(i: usize, j: usize, (k, l): (usize, usize), (row, col): (f64, f64)) -> f
 
 /// Grow (`mm` > 0) or shrink (`mm` < 0) `b`; the image border is not background.
 pub fn margin(b: &[bool], g: Grid, mm: f64, spacing: (f64, f64)) -> Vec<bool> {
-    if mm == 0.0 {
+    if mm == 0.0 || g.is_empty() {
         return b.to_vec();
     }
     let grow = mm > 0.0;
@@ -110,16 +143,31 @@ pub fn margin(b: &[bool], g: Grid, mm: f64, spacing: (f64, f64)) -> Vec<bool> {
     } else {
         b.iter().map(|&x| !x).collect()
     };
-    let near = nearest(&features, g, spacing);
-    (0..g.len())
-        .map(|p| {
-            let (i, j) = (p / g.w, p % g.w);
-            let reached = near[p].is_some_and(|q| dist(i, j, q, spacing) <= d);
-            if grow {
-                b[p] || reached
-            } else {
-                b[p] && !reached
+    let near = nearest_rows(&features, g);
+    let mut out = b.to_vec();
+    out.par_chunks_mut(g.w).enumerate().for_each_init(
+        || (vec![0usize; g.w], vec![0f64; g.w + 1], vec![0f64; g.w]),
+        |(v, z, fv), (i, o)| {
+            let src = &b[i * g.w..(i + 1) * g.w];
+            // Only the pixels the margin may change: outside B when growing, inside when
+            // shrinking.
+            if src.iter().all(|&x| x == grow) {
+                return;
             }
-        })
-        .collect()
+            row_envelope(
+                i,
+                &near[i * g.w..(i + 1) * g.w],
+                spacing,
+                v,
+                z,
+                fv,
+                |j, q| {
+                    if src[j] != grow && dist(i, j, q, spacing) <= d {
+                        o[j] = grow;
+                    }
+                },
+            );
+        },
+    );
+    out
 }

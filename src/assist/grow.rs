@@ -5,37 +5,66 @@
 use super::types::{Grid, reflect};
 
 /// `skimage.filters.sobel` of float64 values: sqrt(G0² + G1²)/√2 with the reflect border and the
-/// README's summation order.
+/// README's summation order (the interior without the border's index arithmetic, the same sums).
 pub fn sobel(v: &[f64], g: Grid) -> Vec<f64> {
-    let at = |i: isize, j: isize| v[reflect(i, g.h) * g.w + reflect(j, g.w)];
     let mut out = vec![0.0; g.len()];
-    for i in 0..g.h as isize {
-        for j in 0..g.w as isize {
-            let mut g0 = 0.0;
-            g0 += -0.25 * at(i - 1, j - 1);
-            g0 += -0.5 * at(i - 1, j);
-            g0 += -0.25 * at(i - 1, j + 1);
-            g0 += 0.25 * at(i + 1, j - 1);
-            g0 += 0.5 * at(i + 1, j);
-            g0 += 0.25 * at(i + 1, j + 1);
-            let mut g1 = 0.0;
-            g1 += -0.25 * at(i - 1, j - 1);
-            g1 += 0.25 * at(i - 1, j + 1);
-            g1 += -0.5 * at(i, j - 1);
-            g1 += 0.5 * at(i, j + 1);
-            g1 += -0.25 * at(i + 1, j - 1);
-            g1 += 0.25 * at(i + 1, j + 1);
-            out[i as usize * g.w + j as usize] = (0.0 + g0 * g0 + g1 * g1).sqrt() / 2f64.sqrt();
+    if g.is_empty() {
+        return out;
+    }
+    let w = g.w;
+    // The value at (i, j) given the three rows around i and the column indices j−1, j, j+1.
+    let pixel = |up: &[f64], mid: &[f64], down: &[f64], (jl, j, jr): (usize, usize, usize)| {
+        let mut g0 = 0.0;
+        g0 += -0.25 * up[jl];
+        g0 += -0.5 * up[j];
+        g0 += -0.25 * up[jr];
+        g0 += 0.25 * down[jl];
+        g0 += 0.5 * down[j];
+        g0 += 0.25 * down[jr];
+        let mut g1 = 0.0;
+        g1 += -0.25 * up[jl];
+        g1 += 0.25 * up[jr];
+        g1 += -0.5 * mid[jl];
+        g1 += 0.5 * mid[jr];
+        g1 += -0.25 * down[jl];
+        g1 += 0.25 * down[jr];
+        (0.0 + g0 * g0 + g1 * g1).sqrt() / 2f64.sqrt()
+    };
+    let row = |i: isize| {
+        let r = reflect(i, g.h);
+        &v[r * w..(r + 1) * w]
+    };
+    for (i, o) in out.chunks_mut(w).enumerate() {
+        let i = i as isize;
+        let (up, mid, down) = (row(i - 1), row(i), row(i + 1));
+        let edge = |j: isize| (reflect(j - 1, w), j as usize, reflect(j + 1, w));
+        o[0] = pixel(up, mid, down, edge(0));
+        let inner = w.saturating_sub(1).max(1);
+        for (j, o) in o.iter_mut().enumerate().take(inner).skip(1) {
+            *o = pixel(up, mid, down, (j - 1, j, j + 1));
+        }
+        if w > 1 {
+            o[w - 1] = pixel(up, mid, down, edge(w as isize - 1));
         }
     }
     out
 }
 
-/// A heap item: (value, age, pixel).
-type Item = (f64, u64, usize);
+/// A heap item: the value's bits (values are ≥ 0, so their bits order as they do), the age and
+/// the pixel, 16 bytes.
+#[derive(Clone, Copy)]
+struct Item {
+    bits: u64,
+    age: u32,
+    pixel: u32,
+}
 
-fn before(a: &Item, b: &Item) -> bool {
-    a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
+impl Item {
+    /// (value, age) as one number: one comparison orders two items.
+    #[inline]
+    fn key(&self) -> u128 {
+        ((self.bits as u128) << 32) | self.age as u128
+    }
 }
 
 /// The binary heap of the README (its exact sift order decides between tied seeds).
@@ -44,48 +73,55 @@ struct Heap(Vec<Item>);
 impl Heap {
     fn push(&mut self, x: Item) {
         let h = &mut self.0;
+        let k = x.key();
+        let mut c = h.len();
         h.push(x);
-        let mut c = h.len() - 1;
+        // Sift up by moving parents down into the hole (the README's swaps, fewer writes).
         while c > 0 {
             let p = (c - 1) / 2; // the README's (c + 1) / 2 - 1
-            if before(&h[c], &h[p]) {
-                h.swap(c, p);
+            if k < h[p].key() {
+                h[c] = h[p];
                 c = p;
             } else {
                 break;
             }
         }
+        h[c] = x;
     }
 
     fn pop(&mut self) -> Option<Item> {
         let h = &mut self.0;
         let top = *h.first()?;
-        let n = h.len() - 1;
+        let last = h.pop().expect("not empty");
+        let n = h.len();
         if n == 0 {
-            h.pop();
             return Some(top);
         }
-        h[0] = h[n];
-        h.pop();
+        // Sift `last` down from the root by moving children up into the hole.
+        let k = last.key();
         let mut i = 0;
         loop {
             let (l, r) = (2 * i + 1, 2 * i + 2);
             if l >= n {
                 break;
             }
-            let mut s = i;
-            if before(&h[l], &h[i]) {
-                s = l;
+            // The README: s = l if H[l] before H[i]; s = r if r < n and H[r] before H[s].
+            let kl = h[l].key();
+            let (mut s, mut ks) = if kl < k { (l, kl) } else { (i, k) };
+            if r < n {
+                let kr = h[r].key();
+                if kr < ks {
+                    (s, ks) = (r, kr);
+                }
             }
-            if r < n && before(&h[r], &h[s]) {
-                s = r;
-            }
+            let _ = ks;
             if s == i {
                 break;
             }
-            h.swap(i, s);
+            h[i] = h[s];
             i = s;
         }
+        h[i] = last;
         Some(top)
     }
 }
@@ -98,19 +134,29 @@ pub fn grow(v: &[f64], seeds: &[u8], g: Grid) -> Vec<u8> {
     let mut heap = Heap(Vec::new());
     for (p, &s) in seeds.iter().enumerate() {
         if s != 0 {
-            heap.push((grad[p], 0, p));
+            heap.push(Item {
+                bits: grad[p].to_bits(),
+                age: 0,
+                pixel: p as u32,
+            });
         }
     }
-    let mut age = 1u64;
-    while let Some((val, _, p)) = heap.pop() {
+    let mut age = 1u32;
+    while let Some(top) = heap.pop() {
+        let (val, p) = (f64::from_bits(top.bits), top.pixel as usize);
         let (i, j) = (p / g.w, p % g.w);
-        let mut visit = |q: usize, label: &mut Vec<u8>, heap: &mut Heap| {
+        let id = label[p];
+        let mut visit = |q: usize, label: &mut [u8], heap: &mut Heap| {
             if label[q] != 0 {
                 return;
             }
             age += 1;
-            label[q] = label[p];
-            heap.push((grad[q].max(val), age, q));
+            label[q] = id;
+            heap.push(Item {
+                bits: grad[q].max(val).to_bits(),
+                age,
+                pixel: q as u32,
+            });
         };
         if i > 0 {
             visit(p - g.w, &mut label, &mut heap);

@@ -39,12 +39,14 @@ pub fn write(mask: &[u8], c: u8, new: &[bool]) -> Vec<u8> {
 /// One effect and its options.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// v in [lo, hi].
+    /// v in [lo, hi] (outside it when `invert`).
     Threshold {
         /// Lower bound (inclusive).
         lo: f64,
         /// Upper bound (inclusive).
         hi: f64,
+        /// The pixels outside the range instead.
+        invert: bool,
     },
     /// A disc at (x, y) of radius r, within an optional range.
     Paint {
@@ -116,7 +118,13 @@ pub struct Inputs<'a> {
 pub fn apply(op: &Op, b: &[bool], inp: &Inputs) -> Vec<bool> {
     let g = inp.grid;
     match op {
-        Op::Threshold { lo, hi } => shapes::threshold(inp.values, *lo, *hi),
+        Op::Threshold { lo, hi, invert } => {
+            let mut t = shapes::threshold(inp.values, *lo, *hi);
+            if *invert {
+                t.iter_mut().for_each(|x| *x = !*x);
+            }
+            t
+        }
         Op::Paint { x, y, r, range } => shapes::paint(b, g, *x, *y, *r, *range, inp.values),
         Op::Islands { connectivity, keep } => morph::islands(b, g, *connectivity == 8, *keep),
         Op::Margin { mm } => distance::margin(b, g, *mm, inp.spacing),

@@ -28,6 +28,9 @@ pub struct MaskArgs {
     /// threshold / paint: LO,HI (inclusive).
     #[arg(long)]
     range: Option<String>,
+    /// threshold: the pixels outside the range instead.
+    #[arg(long)]
+    invert: bool,
     /// paint: the centre X,Y (column, row).
     #[arg(long)]
     at: Option<String>,
@@ -155,6 +158,9 @@ pub fn prepare(a: MaskArgs) -> Result<Prepared> {
         None => vec![0; g.len()],
     };
     let op_name = a.op.as_str();
+    if a.invert && op_name != "threshold" {
+        bail!("--invert is an option of --op threshold, not of --op {op_name}");
+    }
     if op_name == "grow" {
         let seeds = inputs::read_ids(&need(&a.seeds, "seeds", "grow")?, g)?;
         return Ok(Prepared {
@@ -168,7 +174,11 @@ pub fn prepare(a: MaskArgs) -> Result<Prepared> {
     let op = match op_name {
         "threshold" => {
             let (lo, hi) = pair(&need(&a.range, "range", op_name)?, "--range")?;
-            Op::Threshold { lo, hi }
+            Op::Threshold {
+                lo,
+                hi,
+                invert: a.invert,
+            }
         }
         "paint" => {
             let (x, y) = pair(&need(&a.at, "at", op_name)?, "--at")?;

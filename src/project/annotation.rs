@@ -310,6 +310,27 @@ impl PatchRecorder {
         });
     }
 
+    /// Puts back, within `r`, every pixel of `mask` where `allowed` does not hold (the brush
+    /// limited to an intensity range): those pixels keep the value they had when recording began.
+    pub fn restore_outside(&self, mask: &mut LabelMask, r: Rect, allowed: &[bool]) {
+        if allowed.len() != mask.data.len() || self.before.data.len() != mask.data.len() {
+            return;
+        }
+        for y in r.y0..r.y1.min(mask.height) {
+            let row = y * mask.width;
+            let span = row + r.x0..row + r.x1.min(mask.width);
+            for ((m, &a), &b) in mask.data[span.clone()]
+                .iter_mut()
+                .zip(&allowed[span.clone()])
+                .zip(&self.before.data[span])
+            {
+                if !a {
+                    *m = b;
+                }
+            }
+        }
+    }
+
     /// The edit, or `None` when nothing changed.
     pub fn finish(self, now: &LabelMask) -> Option<Command> {
         let rect = self.dirty?;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use eframe::egui;
 
 use super::action::{Action, Answer, ConflictAnswer, Pending};
+use super::effects::EffectKind;
 use super::workbench::Workbench;
 use crate::app::commands::UiCommand;
 use crate::app::slots::MapSlot;
@@ -461,8 +462,31 @@ impl Workbench {
             }
             UiCommand::BrushSmaller => s.brush_radius = (s.brush_radius / 1.25).max(1.0),
             UiCommand::BrushLarger => s.brush_radius = (s.brush_radius * 1.25).min(200.0),
-            UiCommand::ClosePolygon => self.tool.close_polygon(s),
-            UiCommand::Cancel => self.tool.cancel(s),
+            UiCommand::ClosePolygon => {
+                if !(self.effects.takes_canvas() && self.effects.close()) {
+                    self.tool.close_polygon(s)
+                }
+            }
+            UiCommand::Cancel => {
+                self.tool.cancel(s);
+                self.effects.cancel();
+            }
+            UiCommand::Effect(k) => {
+                self.effects.kind = k;
+                self.effects.open_request = Some(true);
+            }
+            UiCommand::ApplyEffect => {
+                self.apply_effect();
+            }
+            UiCommand::PaintWithinRange => {
+                self.effects.paint_within = !self.effects.paint_within;
+                if self.effects.paint_within {
+                    self.effects.kind = EffectKind::Threshold;
+                    self.effects.open_request = Some(true);
+                } else {
+                    s.paint_within = None;
+                }
+            }
             UiCommand::DeleteBox => s.delete_selected_box(),
             UiCommand::NextImage => self.step_image(1),
             UiCommand::PrevImage => self.step_image(-1),

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use eframe::egui;
 
+use super::effects::EffectKind;
 use super::workbench::Workbench;
+use crate::app::commands::UiCommand;
 use crate::app::harness::{self, BenchStep};
 use crate::app::state::Tool;
 use crate::project::recovery::AutosaveStep;
@@ -50,15 +52,23 @@ impl Workbench {
             self.finish(ctx, r);
         }
         let pane = self.pane_rects.first().copied();
-        if let Some(bench) = &mut self.automation.frame_bench {
+        if self.automation.frame_bench.is_some() {
             ctx.request_repaint();
             if loaded {
                 let px = self.session.mask_pixels();
-                match bench.step(self.frame_cpu_ms, pane, px) {
+                let ready = self.effect_preview_ready();
+                let what = self.effect_preview_text();
+                let cpu = self.frame_cpu_ms;
+                let bench = self.automation.frame_bench.as_mut().expect("checked");
+                match bench.step(cpu, pane, px, ready) {
                     BenchStep::Continue => {}
                     BenchStep::StartStroke => self.session.tool = Tool::Brush,
+                    BenchStep::StartSeeds => {
+                        self.session.class = 2.min(self.session.project.classes.len() as u8);
+                        self.run_command(UiCommand::Effect(EffectKind::Grow), Some(ctx));
+                    }
                     BenchStep::Finished => {
-                        bench.report(px);
+                        bench.report(px, &what);
                         self.automation.frame_bench = None;
                         self.finish(ctx, Ok(()));
                     }

@@ -8,6 +8,7 @@ use eframe::egui::{self, Color32, Pos2, Rect as URect, Sense, Stroke, Vec2};
 use eframe::egui_wgpu;
 
 use super::action::Action;
+use super::effects::Phase;
 use super::workbench::Workbench;
 use crate::app::canvas_tool::{Button, Effect};
 use crate::app::overlay::{self, PaneCallback, PaneUniform, Upload};
@@ -211,6 +212,14 @@ impl Workbench {
                     Color32::WHITE,
                 );
             }
+            let img_rect = URect::from_min_size(origin, Vec2::new(w, h) * self.view.scale);
+            if i == 0 {
+                // Where the image lies in pane 0: a test maps image pixels to the screen by it.
+                let dot = |p: Pos2| URect::from_center_size(p, Vec2::ZERO);
+                super::probe::rect(ui.ctx(), "image origin", dot(img_rect.min));
+                super::probe::rect(ui.ctx(), "image end", dot(img_rect.max));
+            }
+            self.draw_effect(&painter, img_rect);
             self.draw_annotations(&painter, *rect);
             let failed = slot.and_then(|s| self.store.failure(&keys.as_ref()?[s]));
             let label = match slot {
@@ -344,6 +353,31 @@ impl Workbench {
         let pointer = ui.input(|i| i.pointer.clone());
         let pos = pointer.interact_pos().map(|p| self.view.image_at(pane, p));
         let tol = 6.0 / self.view.scale;
+        // An effect that takes the canvas (scissors, the island to keep) gets the primary button.
+        if self.effects.takes_canvas() && !pointer.middle_down() && !pointer.secondary_down() {
+            if resp.drag_started()
+                && let Some(o) = pointer.press_origin().or(pointer.interact_pos())
+                && self.effects.kind == super::effects::EffectKind::Scissors
+            {
+                self.effects
+                    .freehand(self.view.image_at(pane, o), Phase::Begin);
+            }
+            if let Some(p) = pos {
+                if resp.dragged() {
+                    self.effects.freehand(p, Phase::Move);
+                }
+                if resp.drag_stopped() {
+                    self.effects.freehand(p, Phase::End);
+                }
+                if resp.clicked() {
+                    self.effects.click(p, w, h);
+                }
+                if resp.double_clicked() {
+                    self.effects.close();
+                }
+            }
+            return;
+        }
         if resp.drag_started() {
             // The drag begins where the button went down, not where it was recognised as a drag.
             let origin = pointer.press_origin().or(pointer.interact_pos());

@@ -1,39 +1,70 @@
-//! The Effects section's drawing and its runs on the workbench's current image (the settings
-//! live in `effects.rs`).
+//! The Effects section's drawing, its jobs on the workbench's current image and the preview over
+//! the image (the settings live in `effects.rs`, the computations in
+//! [`crate::app::effect_preview`]).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use eframe::egui;
 
-use super::effects::KINDS;
+use super::effects::{EffectKind, KeepMode, PreviewKey};
+use super::probe;
 use super::workbench::Workbench;
+use crate::app::effect_preview::{self, EffectOp, Job, PreviewInput};
 use crate::app::slots::MapSlot;
-use crate::assist::{self, Grid, Inputs, Keep, Op, Smooth};
+use crate::assist::{Grid, Keep, Op, Scissors, Smooth};
 use crate::metrics::Rect;
 use crate::project::Threshold;
 use crate::project::annotation::{Command, MaskPatch};
 
 impl Workbench {
-    /// The effect as an [`Op`] on the current image, or why it cannot run.
-    fn effect_op(&self, grid: Grid) -> Result<Op, String> {
+    /// The effect as an [`EffectOp`] on the current image, or what it still needs.
+    fn effect_op(&self, grid: Grid) -> Result<EffectOp, String> {
         let e = &self.effects;
-        Ok(match e.kind {
-            0 => Op::Threshold { lo: e.lo, hi: e.hi },
-            1 => Op::Islands {
+        let op = match e.kind {
+            EffectKind::Threshold => Op::Threshold {
+                lo: e.lo,
+                hi: e.hi,
+                invert: e.invert,
+            },
+            EffectKind::Islands => Op::Islands {
                 connectivity: if e.eight { 8 } else { 4 },
-                keep: if e.keep_min {
-                    Keep::MinPx(e.min_px)
-                } else {
-                    Keep::Largest
+                keep: match e.keep {
+                    KeepMode::Largest => Keep::Largest,
+                    KeepMode::MinPx => Keep::MinPx(e.min_px),
+                    KeepMode::Clicked => {
+                        let (x, y) = e.at.ok_or("click the island to keep on the image")?;
+                        Keep::At(x, y)
+                    }
                 },
             },
-            2 => Op::Margin { mm: e.mm },
-            3 => Op::Smooth(match e.smooth {
+            EffectKind::Margin => Op::Margin { mm: e.mm },
+            EffectKind::Smoothing => Op::Smooth(match e.smooth {
                 0 => Smooth::Median(e.mm.max(1e-6)),
                 1 => Smooth::Gaussian(e.mm.max(1e-6)),
                 2 => Smooth::Open(e.px),
                 _ => Smooth::Close(e.px),
             }),
-            4 => Op::FillHoles,
-            _ => {
+            EffectKind::FillHoles => Op::FillHoles,
+            EffectKind::Grow => {
+                return Ok(EffectOp::Grow {
+                    background: e.background,
+                });
+            }
+            EffectKind::Scissors => {
+                if !e.closed {
+                    return Err(
+                        "draw the outline on the image: click vertices (Enter or a double-click \
+                         closes it) or drag freehand"
+                            .into(),
+                    );
+                }
+                Op::Scissors {
+                    polygon: e.outline.clone(),
+                    mode: e.mode,
+                }
+            }
+            EffectKind::FromMap => {
                 let maps = self.current_maps();
                 let m = maps[e.slot].ok_or("the map is not computed yet")?;
                 if (m.width, m.height) != (grid.w, grid.h) {
@@ -52,11 +83,140 @@ impl Workbench {
                     top,
                 }
             }
-        })
+        };
+        Ok(EffectOp::Assist(op))
     }
 
-    /// The mask after the effect, with the pixels it adds and removes.
-    fn effect_result(&self) -> Result<(Vec<u8>, usize, usize), String> {
+    /// What the preview of the current settings is of.
+    pub(super) fn effect_key(&self) -> PreviewKey {
+        (
+            self.session.edit_generation,
+            self.session.current,
+            format!("class {} {}", self.session.class, self.effects.key()),
+        )
+    }
+
+    /// Starts reading the current image's values (once per image), and takes them when read.
+    fn effect_values(&mut self, ctx: &egui::Context) {
+        let Some(l) = &self.session.loaded else {
+            return;
+        };
+        let e = &mut self.effects;
+        if let Some(job) = &e.values_job
+            && let Some(v) = job.poll()
+        {
+            e.values_job = None;
+            if let Some(v) = v.filter(|v| v.path == l.path) {
+                let range = v
+                    .values
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                        (a.min(x), b.max(x))
+                    });
+                // A range the user chose stays from image to image.
+                if e.lo == 0.0 && e.hi == 0.0 {
+                    (e.lo, e.hi) = range;
+                }
+                e.values = Some((v, range));
+            }
+        }
+        let have = e.values.as_ref().is_some_and(|(v, _)| v.path == l.path);
+        let reading = e.values_job.as_ref().is_some_and(|j| j.key == l.path);
+        if !have && !reading && e.values_job.is_none() {
+            let first_frame = self
+                .session
+                .project
+                .images
+                .get(l.index)
+                .is_some_and(|i| i.frame == 0);
+            let grid = Grid {
+                w: l.width(),
+                h: l.height(),
+            };
+            let (path, fallback) = (l.path.clone(), l.values.clone());
+            let spacing = l
+                .dicom
+                .as_ref()
+                .and_then(|d| d.pixel_spacing)
+                .map(|[r, c]| (r, c));
+            e.values_job = Some(Job::spawn(path.clone(), move || {
+                effect_preview::read_values(path, first_frame, grid, fallback, spacing)
+            }));
+        }
+        if e.values_job.is_some() {
+            ctx.request_repaint_after(Duration::from_millis(20));
+        }
+    }
+
+    /// The current image's values when read.
+    fn current_values(&self) -> Option<&(effect_preview::Values, (f64, f64))> {
+        let l = self.session.loaded.as_ref()?;
+        self.effects
+            .values
+            .as_ref()
+            .filter(|(v, _)| v.path == l.path)
+    }
+
+    /// Gives the brush the threshold's range while "paint within the range" is on.
+    fn sync_paint_range(&mut self) {
+        let e = &self.effects;
+        let Some((v, _)) = self.current_values().filter(|_| e.paint_within) else {
+            self.session.paint_within = None;
+            self.effects.paint_key = None;
+            return;
+        };
+        let key = (v.path.clone(), e.lo, e.hi, e.invert);
+        if self.effects.paint_key.as_ref() != Some(&key) || self.session.paint_within.is_none() {
+            let allowed: Vec<bool> = v
+                .values
+                .iter()
+                .map(|&x| (x >= e.lo && x <= e.hi) != e.invert)
+                .collect();
+            self.session.paint_within = Some((self.session.current, Arc::new(allowed)));
+            self.effects.paint_key = Some(key);
+        }
+    }
+
+    /// Polls the running preview and starts the one the settings ask for when none runs.
+    fn effect_jobs(&mut self, ctx: &egui::Context) {
+        if let Some(job) = &self.effects.job
+            && let Some(r) = job.poll()
+        {
+            let key = job.key.clone();
+            self.effects.job = None;
+            let r = r.unwrap_or_else(|| Err("the preview failed".into()));
+            if let (Ok(p), Some(l)) = (&r, &self.session.loaded) {
+                let img =
+                    egui::ColorImage::from_rgba_unmultiplied([l.width(), l.height()], &p.overlay);
+                let tex = ctx.load_texture("effect-preview", img, egui::TextureOptions::NEAREST);
+                self.effects.overlay = Some((key.clone(), tex));
+            }
+            self.effects.result = Some((key, r));
+        }
+        let want = self.effect_key();
+        let fresh = self
+            .effects
+            .result
+            .as_ref()
+            .is_some_and(|(k, _)| *k == want);
+        if !fresh && self.effects.job.is_none() {
+            match self.preview_input() {
+                Ok(input) => {
+                    self.effects.job = Some(Job::spawn(want, move || input.compute()));
+                }
+                Err(e) => {
+                    self.effects.result = Some((want, Err(e)));
+                    self.effects.overlay = None;
+                }
+            }
+        }
+        if self.effects.job.is_some() {
+            ctx.request_repaint_after(Duration::from_millis(15));
+        }
+    }
+
+    /// Everything the preview needs, owned.
+    fn preview_input(&self) -> Result<PreviewInput, String> {
         let l = self.session.loaded.as_ref().ok_or("no image")?;
         let ann = self.session.ann().ok_or("no annotation")?;
         let grid = Grid {
@@ -67,107 +227,147 @@ impl Workbench {
             return Err("the mask is not on the image's grid".into());
         }
         let op = self.effect_op(grid)?;
-        let (values, spacing) = match &self.effects.values {
-            Some((p, v, s)) if *p == l.path && v.len() == grid.len() => (v.clone(), *s),
-            _ => return Err("reading the image's values…".into()),
-        };
-        let inp = Inputs {
+        let (v, _) = self.current_values().ok_or("reading the image's values…")?;
+        Ok(PreviewInput {
+            op,
+            mask: ann.mask.data.clone(),
+            class: self.session.class.max(1),
+            values: v.values.clone(),
+            spacing: v.spacing.unwrap_or((1.0, 1.0)),
             grid,
-            values: &values,
-            spacing: spacing.unwrap_or((1.0, 1.0)),
+            colors: self
+                .session
+                .project
+                .classes
+                .iter()
+                .map(|c| c.color)
+                .collect(),
+        })
+    }
+
+    /// Applies the previewed effect as one edit, when its preview is of the settings and the mask
+    /// as they are now. Returns whether it did.
+    pub(super) fn apply_effect(&mut self) -> bool {
+        let want = self.effect_key();
+        let ready = matches!(&self.effects.result, Some((k, Ok(p)))
+            if *k == want && (p.added > 0 || p.removed > 0));
+        if !ready || !self.session.editable() {
+            return false;
+        }
+        let Some((_, Ok(p))) = self.effects.result.take() else {
+            return false;
         };
-        let c = self.session.class.max(1);
-        let after = assist::run(&op, &ann.mask.data, c, &inp);
-        let added = ann
-            .mask
-            .data
-            .iter()
-            .zip(&after)
-            .filter(|(a, b)| **a != c && **b == c)
-            .count();
-        let removed = ann
-            .mask
-            .data
-            .iter()
-            .zip(&after)
-            .filter(|(a, b)| **a == c && **b != c)
-            .count();
-        Ok((after, added, removed))
+        let Some(before) = self.session.ann().map(|a| a.mask.data.clone()) else {
+            return false;
+        };
+        let (w, h) = self
+            .session
+            .loaded
+            .as_ref()
+            .map_or((0, 0), |l| (l.width(), l.height()));
+        self.session.apply(Command::Paint(MaskPatch {
+            rect: Rect {
+                x0: 0,
+                y0: 0,
+                x1: w,
+                y1: h,
+            },
+            before,
+            after: p.after,
+        }));
+        self.session.dirty = true;
+        self.effects.overlay = None;
+        if self.effects.kind == EffectKind::Scissors {
+            self.effects.cancel();
+        }
+        true
+    }
+
+    /// Whether the preview is of the settings and the mask as they are now.
+    pub(super) fn effect_preview_ready(&self) -> bool {
+        let want = self.effect_key();
+        self.effects
+            .result
+            .as_ref()
+            .is_some_and(|(k, _)| *k == want)
+    }
+
+    /// The last preview in words (or why there is none), with the image's size.
+    pub(super) fn effect_preview_text(&self) -> String {
+        let (w, h) = self
+            .session
+            .loaded
+            .as_ref()
+            .map_or((0, 0), |l| (l.width(), l.height()));
+        match &self.effects.result {
+            Some((_, Ok(p))) => format!("{w}×{h}, {} px relabelled", p.added),
+            Some((_, Err(e))) => format!("{w}×{h}, {e}"),
+            None => format!("{w}×{h}, no preview"),
+        }
     }
 
     /// The Effects section.
     pub(super) fn effects_ui(&mut self, ui: &mut egui::Ui) {
-        // The values `vitscope mask` would read (stored samples, PIL luma, DICOM modality values
-        // in float64), once per image, so both give the same mask; else the display's values.
-        if let Some(l) = &self.session.loaded
-            && self
-                .effects
-                .values
-                .as_ref()
-                .is_none_or(|(p, ..)| *p != l.path)
-        {
-            let first_frame = self
-                .session
-                .project
-                .images
-                .get(l.index)
-                .is_some_and(|e| e.frame == 0);
-            let read = first_frame
-                .then(|| assist::inputs::read_image(&l.path).ok())
-                .flatten()
-                .filter(|r| (r.grid.w, r.grid.h) == (l.width(), l.height()));
-            self.effects.values = Some(match read {
-                Some(r) => (l.path.clone(), std::sync::Arc::new(r.values), r.spacing),
-                None => (
-                    l.path.clone(),
-                    std::sync::Arc::new(l.values.iter().map(|&v| v as f64).collect()),
-                    l.dicom
-                        .as_ref()
-                        .and_then(|d| d.pixel_spacing)
-                        .map(|[r, c]| (r, c)),
-                ),
-            });
-            self.effects.lo = 0.0;
-            self.effects.hi = 0.0;
-        }
-        let range = self
-            .effects
-            .values
-            .as_ref()
-            .map_or((0.0, 1.0), |(_, v, _)| {
-                v.iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-                        (a.min(x), b.max(x))
-                    })
-            });
+        self.effects.visible = true;
+        self.effect_values(ui.ctx());
+        let range = self.current_values().map_or((0.0, 1.0), |(_, r)| *r);
+        let classes: Vec<String> = self
+            .session
+            .project
+            .classes
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
         let e = &mut self.effects;
         egui::ComboBox::from_label("Effect")
-            .selected_text(KINDS[e.kind])
+            .selected_text(e.kind.name())
             .show_ui(ui, |ui| {
-                for (k, name) in KINDS.iter().enumerate() {
-                    ui.selectable_value(&mut e.kind, k, *name);
+                for k in EffectKind::ALL {
+                    ui.selectable_value(&mut e.kind, k, k.name());
                 }
             });
         match e.kind {
-            0 => {
-                if e.lo == 0.0 && e.hi == 0.0 {
-                    (e.lo, e.hi) = range;
+            EffectKind::Threshold => {
+                let speed = ((range.1 - range.0) / 500.0).max(1e-6);
+                for (v, name) in [(&mut e.lo, "from"), (&mut e.hi, "to")] {
+                    ui.horizontal(|ui| {
+                        let r = ui.add(
+                            egui::DragValue::new(v)
+                                .range(range.0..=range.1)
+                                .speed(speed),
+                        );
+                        probe::note(ui, &format!("effect: {name}"), &r);
+                        ui.add(egui::Slider::new(v, range.0..=range.1).show_value(false));
+                        ui.label(name);
+                    });
                 }
-                ui.add(egui::Slider::new(&mut e.lo, range.0..=range.1).text("from"));
-                ui.add(egui::Slider::new(&mut e.hi, range.0..=range.1).text("to"));
+                let r = ui.checkbox(&mut e.invert, "invert (the pixels outside the range)");
+                probe::note(ui, "effect: invert", &r);
+                let r = ui
+                    .checkbox(
+                        &mut e.paint_within,
+                        "brush and eraser only within the range",
+                    )
+                    .on_hover_text(
+                        "Paint within the range (R): the brush changes no pixel outside it",
+                    );
+                probe::note(ui, "effect: within range", &r);
             }
-            1 => {
+            EffectKind::Islands => {
                 ui.checkbox(&mut e.eight, "corners connect (8-connectivity)");
+                let r = ui.radio_value(&mut e.keep, KeepMode::Largest, "keep the largest");
+                probe::note(ui, "effect: keep largest", &r);
                 ui.horizontal(|ui| {
-                    ui.radio_value(&mut e.keep_min, false, "keep the largest");
-                    ui.radio_value(&mut e.keep_min, true, "remove smaller than");
+                    ui.radio_value(&mut e.keep, KeepMode::MinPx, "remove smaller than");
                     ui.add(egui::DragValue::new(&mut e.min_px).suffix(" px"));
                 });
+                let r = ui.radio_value(&mut e.keep, KeepMode::Clicked, "keep the one clicked");
+                probe::note(ui, "effect: keep clicked", &r);
             }
-            2 => {
+            EffectKind::Margin => {
                 ui.add(egui::Slider::new(&mut e.mm, -20.0..=20.0).text("mm (− shrinks)"));
             }
-            3 => {
+            EffectKind::Smoothing => {
                 ui.horizontal(|ui| {
                     for (k, n) in ["median", "gaussian", "open", "close"].iter().enumerate() {
                         ui.radio_value(&mut e.smooth, k, *n);
@@ -179,10 +379,33 @@ impl Workbench {
                     ui.add(egui::Slider::new(&mut e.px, 0..=20).text("px radius"));
                 }
             }
-            4 => {
+            EffectKind::FillHoles => {
                 ui.label("Fills every hole of the class that does not reach the border.");
             }
-            _ => {
+            EffectKind::Grow => {
+                ui.label("Paint seed strokes in two or more classes with the brush: each pixel takes the class whose seeds reach it first.");
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("background seeds:")
+                        .on_hover_text("The class whose grown area is left unlabelled");
+                    let r = ui.radio_value(&mut e.background, None, "none");
+                    probe::note(ui, "background: none", &r);
+                    for (i, n) in classes.iter().enumerate() {
+                        let r = ui.radio_value(&mut e.background, Some(i as u8 + 1), n);
+                        probe::note(ui, &format!("background: {n}"), &r);
+                    }
+                });
+            }
+            EffectKind::Scissors => {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut e.mode, Scissors::EraseInside, "erase inside");
+                    ui.radio_value(&mut e.mode, Scissors::EraseOutside, "erase outside");
+                    ui.radio_value(&mut e.mode, Scissors::FillInside, "fill inside");
+                });
+                ui.label(
+                    "Click vertices (Enter closes) or drag freehand on the image; Esc clears.",
+                );
+            }
+            EffectKind::FromMap => {
                 ui.horizontal(|ui| {
                     for s in MapSlot::ALL {
                         ui.radio_value(&mut e.slot, s, s.name());
@@ -191,84 +414,88 @@ impl Workbench {
                 ui.label("The map's region at the overlay's threshold, into the class.");
             }
         }
-        // Preview: computed when the settings or the mask changed.
-        let key = e.key();
-        let generation = self.session.edit_generation;
-        let stale = self
-            .effects
-            .preview
-            .as_ref()
-            .is_none_or(|(g, k, ..)| *g != generation || *k != key);
-        if stale {
-            match self.effect_result() {
-                Ok((after, added, removed)) => {
-                    let (w, h) = self
-                        .session
-                        .loaded
-                        .as_ref()
-                        .map_or((0, 0), |l| (l.width(), l.height()));
-                    let colours = &self.session.project.classes;
-                    let rgb: Vec<u8> = after
-                        .iter()
-                        .flat_map(|&v| match v {
-                            0 => [0, 0, 0],
-                            k => colours
-                                .get(k as usize - 1)
-                                .map_or([255, 255, 255], |c| c.color),
-                        })
-                        .collect();
-                    if w > 0 {
-                        let img = egui::ColorImage::from_rgb([w, h], &rgb);
-                        self.effects.thumb = Some(ui.ctx().load_texture(
-                            "effect-preview",
-                            img,
-                            Default::default(),
-                        ));
-                    }
-                    self.effects.preview = Some((generation, key, after, added, removed));
-                }
-                Err(e) => {
-                    ui.label(e);
-                    self.effects.preview = None;
+        self.sync_paint_range();
+        self.effect_jobs(ui.ctx());
+        let want = self.effect_key();
+        let running = self.effects.job.is_some();
+        let mut ready = false;
+        match &self.effects.result {
+            Some((k, Ok(p))) => {
+                let word = if self.effects.kind == EffectKind::Grow {
+                    format!("preview: {} px relabelled", p.added)
+                } else {
+                    format!("preview: +{} px, −{} px", p.added, p.removed)
+                };
+                if *k == want {
+                    ready = p.added > 0 || p.removed > 0;
+                    let r = ui.label(&word);
+                    probe::note(ui, &word, &r);
+                } else {
+                    ui.label(format!("{word} (updating…)"));
                 }
             }
-        }
-        let mut apply = false;
-        if let Some((_, _, _, added, removed)) = &self.effects.preview {
-            ui.label(format!("preview: +{added} px, −{removed} px"));
-            if let Some(t) = &self.effects.thumb {
-                let [w, h] = t.size();
-                let scale = 160.0 / w.max(h) as f32;
-                ui.image((t.id(), egui::vec2(w as f32 * scale, h as f32 * scale)));
+            Some((_, Err(e))) if !running => {
+                ui.label(e.as_str());
             }
-            apply = ui
-                .add_enabled(
-                    self.session.editable() && (*added > 0 || *removed > 0),
-                    egui::Button::new("Apply effect"),
-                )
-                .on_hover_text("One edit: Undo takes it back")
-                .clicked();
+            _ => {
+                ui.label("computing the preview…");
+            }
         }
-        if apply && let Some((_, _, after, ..)) = self.effects.preview.take() {
-            let Some(before) = self.session.ann().map(|a| a.mask.data.clone()) else {
-                return;
-            };
-            let (w, h) = self
-                .session
-                .loaded
-                .as_ref()
-                .map_or((0, 0), |l| (l.width(), l.height()));
-            self.session.apply(Command::Paint(MaskPatch {
-                rect: Rect {
-                    x0: 0,
-                    y0: 0,
-                    x1: w,
-                    y1: h,
-                },
-                before,
-                after,
-            }));
-            self.session.dirty = true;
+        let apply = ui
+            .add_enabled(
+                ready && self.session.editable(),
+                egui::Button::new("Apply effect"),
+            )
+            .on_hover_text("One edit: Undo takes it back (Ctrl+Enter)");
+        probe::note(ui, "Apply effect", &apply);
+        let apply = apply.clicked();
+        if apply {
+            self.apply_effect();
+        }
+    }
+
+    /// Draws the preview over the image in `img_rect` (the image's screen rectangle), and the
+    /// scissors' outline.
+    pub(super) fn draw_effect(&self, painter: &egui::Painter, img_rect: egui::Rect) {
+        if !self.effects.visible {
+            return;
+        }
+        if let Some(((_, image, _), tex)) = &self.effects.overlay
+            && *image == self.session.current
+        {
+            painter.image(
+                tex.id(),
+                img_rect,
+                egui::Rect::from_min_max(egui::Pos2::ZERO, egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        let e = &self.effects;
+        // Screen points per image pixel.
+        let w = self.session.loaded.as_ref().map_or(1, |l| l.width());
+        let s = img_rect.width() / w.max(1) as f32;
+        let marker = egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 200, 40));
+        if e.kind == EffectKind::Scissors && !e.outline.is_empty() {
+            let mut pts: Vec<egui::Pos2> = e
+                .outline
+                .iter()
+                .map(|p| img_rect.min + egui::vec2(p.0 as f32, p.1 as f32) * s)
+                .collect();
+            if e.closed {
+                pts.push(pts[0]);
+            } else if !e.freehand
+                && let Some(p) = painter.ctx().pointer_latest_pos()
+            {
+                pts.push(p);
+            }
+            painter.add(egui::Shape::line(pts, marker));
+        }
+        if e.kind == EffectKind::Islands
+            && e.keep == KeepMode::Clicked
+            && let Some((x, y)) = e.at
+        {
+            let c = img_rect.min + egui::vec2(x as f32 + 0.5, y as f32 + 0.5) * s;
+            painter.circle_stroke(c, 6.0, marker);
         }
     }
 }

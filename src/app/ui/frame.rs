@@ -101,9 +101,19 @@ impl Workbench {
                     egui::CollapsingHeader::new("Annotate")
                         .default_open(true)
                         .show(ui, |ui| actions.extend(self.tools_ui(ui)));
-                    egui::CollapsingHeader::new("Effects")
+                    self.effects.visible = false;
+                    let opened = self.effects.open_request.take();
+                    let r = egui::CollapsingHeader::new("Effects")
                         .default_open(false)
+                        .open(opened)
                         .show(ui, |ui| self.effects_ui(ui));
+                    if opened == Some(true) {
+                        // An effect chosen by its key is shown.
+                        r.header_response.scroll_to_me_animation(
+                            Some(egui::Align::Min),
+                            egui::style::ScrollAnimation::none(),
+                        );
+                    }
                 });
             });
         let problem = self

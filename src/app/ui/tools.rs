@@ -54,10 +54,9 @@ impl Workbench {
             for (i, c) in s.project.classes.iter().enumerate() {
                 let color = Color32::from_rgb(c.color[0], c.color[1], c.color[2]);
                 let text = egui::RichText::new(&c.name).color(color);
-                if ui
-                    .selectable_label(s.class as usize == i + 1, text)
-                    .clicked()
-                {
+                let r = ui.selectable_label(s.class as usize == i + 1, text);
+                super::probe::note(ui, &format!("class: {}", c.name), &r);
+                if r.clicked() {
                     s.class = (i + 1) as u8;
                 }
             }
@@ -76,7 +75,11 @@ impl Workbench {
             .get_mut((s.class as usize).wrapping_sub(1))
         {
             ui.horizontal(|ui| {
-                let name = ui.add(egui::TextEdit::singleline(&mut c.name).desired_width(140.0));
+                let name = ui.add(
+                    egui::TextEdit::singleline(&mut c.name)
+                        .hint_text("class name")
+                        .desired_width(140.0),
+                );
                 let color = ui.color_edit_button_srgb(&mut c.color);
                 if name.changed() || color.changed() {
                     out.push(Action::ClassEdited);

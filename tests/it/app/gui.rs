@@ -1384,12 +1384,20 @@ fn an_effect_previews_applies_as_one_edit_and_undoes() {
     click_label(&mut h, "Effects");
     h.run_steps(5);
     h.get_by_label("Apply effect").scroll_to_me();
-    h.run_steps(30);
-    let preview: Vec<String> = h
-        .query_all_by(|_| true)
-        .filter_map(|n| n.accesskit_node().label().or(n.accesskit_node().value()))
-        .filter(|l| l.starts_with("preview: +"))
-        .collect();
+    // The preview is computed off the UI thread: wait for it.
+    let t = std::time::Instant::now();
+    let preview = loop {
+        h.run_steps(2);
+        let preview: Vec<String> = h
+            .query_all_by(|_| true)
+            .filter_map(|n| n.accesskit_node().label().or(n.accesskit_node().value()))
+            .filter(|l| l.starts_with("preview: +"))
+            .collect();
+        if !preview.is_empty() || t.elapsed().as_secs() > 30 {
+            break preview;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let n = before.data.len();
     let others = before.data.iter().filter(|&&v| v > 1).count();
     let ones = before.data.iter().filter(|&&v| v == 1).count();

@@ -152,15 +152,15 @@ fn xwd_to_rgb(b: &[u8]) -> image::RgbImage {
 }
 
 /// A running workbench: its process and what its probe printed.
-struct App {
+pub(crate) struct App {
     child: Child,
     probes: Arc<Mutex<HashMap<String, (i32, i32)>>>,
     log: Arc<Mutex<Vec<String>>>,
-    window: String,
+    pub(crate) window: String,
 }
 
 impl App {
-    fn start(x: &Xvfb, project: &Path, data: &Path) -> App {
+    pub(crate) fn start(x: &Xvfb, project: &Path, data: &Path) -> App {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vitscope"))
             .arg(project)
             .env("DISPLAY", &x.display)
@@ -212,12 +212,17 @@ impl App {
         app
     }
 
-    fn log(&self) -> String {
+    /// The labels the probe reports on screen now.
+    pub(crate) fn probe_labels(&self) -> Vec<String> {
+        self.probes.lock().unwrap().keys().cloned().collect()
+    }
+
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
     /// Waits until the probe reports `label`; returns its position.
-    fn wait_for(&self, label: &str, secs: u64) -> (i32, i32) {
+    pub(crate) fn wait_for(&self, label: &str, secs: u64) -> (i32, i32) {
         let t = Instant::now();
         loop {
             if let Some(p) = self.probes.lock().unwrap().get(label) {
@@ -235,7 +240,7 @@ impl App {
     /// Clicks `label` until it took: `then` appears, or (`None`) `label` is gone. A control can
     /// still move while a slow frame lays a new dialog out, so a click that missed is repeated
     /// where the control is now.
-    fn click_then(&self, x: &Xvfb, label: &str, then: Option<&str>) {
+    pub(crate) fn click_then(&self, x: &Xvfb, label: &str, then: Option<&str>) {
         for _ in 0..5 {
             self.wait_for(label, 60);
             std::thread::sleep(Duration::from_millis(400));
@@ -263,12 +268,12 @@ impl App {
     }
 
     /// Clicks a control that goes away when clicked (a dialog's button, a menu entry).
-    fn click(&self, x: &Xvfb, label: &str) {
+    pub(crate) fn click(&self, x: &Xvfb, label: &str) {
         self.click_then(x, label, None);
     }
 
     /// Whether `label` is gone within `secs`.
-    fn hides(&self, label: &str, secs: u64) -> bool {
+    pub(crate) fn hides(&self, label: &str, secs: u64) -> bool {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(secs) {
             if !self.probes.lock().unwrap().contains_key(label) {
@@ -279,7 +284,7 @@ impl App {
         false
     }
 
-    fn key(&self, x: &Xvfb, key: &str) {
+    pub(crate) fn key(&self, x: &Xvfb, key: &str) {
         // Focus can fail for a moment on a loaded machine while the window is (re)mapped.
         let t = Instant::now();
         while !x.try_xdotool(&["windowfocus", "--sync", &self.window]) {
@@ -294,7 +299,7 @@ impl App {
     }
 
     /// Whether the probe reports `label` within `secs`.
-    fn shows(&self, label: &str, secs: u64) -> bool {
+    pub(crate) fn shows(&self, label: &str, secs: u64) -> bool {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(secs) {
             if self.probes.lock().unwrap().contains_key(label) {
@@ -378,7 +383,7 @@ impl Drop for App {
 }
 
 /// The mask of image 0 of a project or recovery copy.
-fn mask0(file: &Path) -> LabelMask {
+pub(crate) fn mask0(file: &Path) -> LabelMask {
     OpenProject::read(file)
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
         .annotations(0)

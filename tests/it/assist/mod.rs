@@ -104,6 +104,47 @@ fn every_public_case_gives_the_expected_mask_pixel_for_pixel() {
     );
 }
 
+/// `--invert` (the workbench's invert toggle) selects the complement of the range: on every
+/// public threshold case, each pixel of 0 or C becomes C exactly where the reference's
+/// expected mask left it not C, and pixels of other classes keep their ids.
+#[test]
+fn an_inverted_threshold_is_the_complement_of_the_reference_within_the_write_rule() {
+    let cases: Value =
+        serde_json::from_slice(&std::fs::read(root().join("cases.json")).unwrap()).unwrap();
+    let dir = crate::support::scratch("assist-invert");
+    let mut n = 0;
+    for case in cases["cases"].as_array().unwrap() {
+        if case["op"] != "threshold" {
+            continue;
+        }
+        let name = case["name"].as_str().unwrap();
+        let out = dir.join(format!("{name}.png"));
+        let o = command(case, &out, &dir).arg("--invert").output().unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let (_, _, got) = gray(&out);
+        let (_, _, want) = gray(&root().join(case["expected"].as_str().unwrap()));
+        let c = case["class"].as_u64().unwrap_or(1) as u8;
+        let before = match case["mask"].as_str() {
+            Some(m) => gray(&root().join(m)).2,
+            None => vec![0; want.len()],
+        };
+        for ((&b, &w), &g) in before.iter().zip(&want).zip(&got) {
+            let expect = if b == 0 || b == c {
+                if w == c { 0 } else { c }
+            } else {
+                b
+            };
+            assert_eq!(g, expect, "{name}");
+        }
+        n += 1;
+    }
+    assert_eq!(n, 9, "the nine public threshold cases");
+}
+
 #[test]
 fn bad_effect_arguments_are_refused_without_output() {
     let r = root();
@@ -113,6 +154,7 @@ fn bad_effect_arguments_are_refused_without_output() {
     for (args, says) in [
         (vec!["--op", "blur"], "--op 'blur'"),
         (vec!["--op", "threshold"], "needs --range"),
+        (vec!["--op", "fill-holes", "--invert"], "--invert"),
         (vec!["--class", "0", "--op", "fill-holes"], "--class 0"),
         (
             vec!["--op", "paint", "--at", "3,3", "--radius=-1"],
