@@ -30,6 +30,9 @@ pub enum Suite {
     /// The mask effects on the assist fixture's 2048 × 2048 `speed-*` cases (inputs read
     /// outside the timing); with --scipy, scipy / scikit-image on the same inputs, alternating.
     Assist,
+    /// Sharded eval: N shard processes one after another against one unsharded run, and the
+    /// merge of 100,000 scored maps.
+    Shard,
     /// Both.
     All,
 }
@@ -41,7 +44,7 @@ pub struct BenchArgs {
     suite: Suite,
     /// Repetitions per case (the median is reported).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    iters: u32,
+    pub iters: u32,
     /// Model size for the model suite.
     #[arg(long, value_parser = choice::<VitSize>(), default_value = "b")]
     model: VitSize,
@@ -57,9 +60,15 @@ pub struct BenchArgs {
     /// Metric backends to time (cpu, gpu).
     #[arg(long, value_parser = choice::<DeviceChoice>(), value_delimiter = ',', default_value = "cpu,gpu")]
     backends: Vec<DeviceChoice>,
-    /// App suite: images of the generated project.
+    /// Shard suite: the shard count.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub shards: u64,
+    /// Shard suite: the checkpoint to evaluate, WEIGHTS[,CONFIG] (default: the bundled model).
+    #[arg(long, value_delimiter = ',', num_args = 1..=2)]
+    pub shard_checkpoint: Option<Vec<PathBuf>>,
+    /// App suite: images of the generated project (shard suite: of the phantom dataset).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    images: u64,
+    pub images: u64,
     /// App suite: side of the generated images.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(32..=8192))]
     size: u64,
@@ -597,6 +606,14 @@ fn reference_ms(
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.suite == Suite::Shard {
+        return super::bench_shard::shard_suite(
+            args.iters,
+            args.images as usize,
+            args.shards as usize,
+            args.shard_checkpoint.as_deref(),
+        );
+    }
     if args.suite == Suite::Assist {
         return assist_suite(&args);
     }

@@ -2,6 +2,7 @@
 //! the core and prints. Nothing here computes what the library can.
 
 mod bench;
+mod bench_shard;
 mod common;
 mod convert;
 mod embed;

@@ -39,7 +39,7 @@ pub struct EvalConfig {
 }
 
 /// Scores of one (checkpoint, method, image).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     /// Checkpoint name.
     pub checkpoint: String,
@@ -160,7 +160,7 @@ pub fn evaluate(
 }
 
 /// Classification accuracy of one checkpoint on a labelled dataset (`labels.csv`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Accuracy {
     /// Checkpoint name.
     pub checkpoint: String,
@@ -261,13 +261,8 @@ fn image_size(path: &Path) -> Result<(usize, usize), EvalError> {
     Ok(vimage::dimensions(path)?)
 }
 
-/// Writes `per_image.csv`, `summary.csv` and `summary.md` into `cfg.out`. Returns the Markdown.
-pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<String, EvalError> {
-    let io = |p: &Path, e: std::io::Error| EvalError::Layout {
-        path: p.to_path_buf(),
-        source: e.into(),
-    };
-    let tops = &cfg.tops;
+/// `per_image.csv`: one row per (checkpoint, method, image, annotation), as the rows come.
+pub fn per_image_table(rows: &[Row], tops: &[f64]) -> Table {
     let mut head: Vec<String> = [
         "checkpoint",
         "method",
@@ -302,6 +297,17 @@ pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<
             per.row(row);
         }
     }
+    per
+}
+
+/// Writes `per_image.csv`, `summary.csv` and `summary.md` into `cfg.out`. Returns the Markdown.
+pub fn write_reports(rows: &[Row], cfg: &EvalConfig, extra: &Columns) -> Result<String, EvalError> {
+    let io = |p: &Path, e: std::io::Error| EvalError::Layout {
+        path: p.to_path_buf(),
+        source: e.into(),
+    };
+    let tops = &cfg.tops;
+    let per = per_image_table(rows, tops);
     let per_path = cfg.out.join("per_image.csv");
     per.write(&per_path).map_err(|e| io(&per_path, e))?;
 

@@ -19,7 +19,7 @@ use crate::model::Vit;
 use crate::model::preprocess::{Normalization, ResizeMode};
 
 /// One (checkpoint, method, image) of the faithfulness tests.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FaithRow {
     /// Checkpoint name.
     pub checkpoint: String,
@@ -32,7 +32,7 @@ pub struct FaithRow {
 }
 
 /// One similarity of the sanity checks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SanityRow {
     /// Checkpoint name.
     pub checkpoint: String,

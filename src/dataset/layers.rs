@@ -22,7 +22,7 @@ use crate::model::Vit;
 use crate::model::preprocess::{self, Normalization};
 
 /// Scores of one (checkpoint, image, block, head).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LayerRow {
     /// Checkpoint name.
     pub checkpoint: String,

@@ -3,7 +3,7 @@
 
 use crate::error::Invalid;
 use burn::tensor::Tensor;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Vit, VitConfig};
 
@@ -16,6 +16,7 @@ use crate::model::{Vit, VitConfig};
     Eq,
     Hash,
     Serialize,
+    Deserialize,
     strum::VariantArray,
     strum::IntoStaticStr,
     strum::EnumString,

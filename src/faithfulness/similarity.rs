@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::metrics::localisation::average_ranks;
 
 /// The three similarities; `None` where undefined (Spearman of a constant map).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Similarity {
     /// Rank correlation of the values.
     pub spearman: Option<f64>,

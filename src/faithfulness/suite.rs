@@ -1,7 +1,7 @@
 //! The faithfulness tests of one map on one image, as the CLI, `eval` and the workbench run
 //! them: the model input in [0, 1] and normalised, the clean class, and the selected tests.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{FaithError, perturb, rise};
 use crate::io::image::Image;
@@ -19,6 +19,7 @@ use crate::model::preprocess::{self, Normalization, ResizeMode};
     PartialOrd,
     Ord,
     Serialize,
+    Deserialize,
     strum::VariantArray,
     strum::IntoStaticStr,
     strum::EnumString,

@@ -2,7 +2,7 @@
 //! produce before they become ratios ([`RawCounts`], [`finish`]), the top-k rule and the checks
 //! of the inputs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::select;
 use super::shapes::{Mask, Rect};
@@ -40,7 +40,7 @@ pub enum MetricsError {
 }
 
 /// Scores of one top-k% binarisation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopKScores {
     /// Percentage p.
     pub top_perc: f64,
@@ -65,7 +65,7 @@ pub struct TopKScores {
 }
 
 /// All metrics of one map against one mask.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSet {
     /// Map maximum.
     pub max: f32,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::select;
 
 /// Half-open pixel rectangle `[x0, x1) × [y0, y1)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rect {
     /// Left column (inclusive).
     pub x0: usize,

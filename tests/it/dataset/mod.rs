@@ -2,4 +2,6 @@
 
 mod eval;
 mod phantom;
+mod shard;
+mod slurm;
 mod train;
