@@ -179,13 +179,42 @@ pub fn accuracy(
     resize: ResizeMode,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Accuracy>, EvalError> {
-    progress.set_len((models.len() * labelled.len()) as u64);
+    let each = accuracy_each(models, labelled, resize, progress)?;
     let classes = labelled.iter().map(|l| l.label).max().unwrap_or(0) + 1;
-    let mut out = Vec::new();
+    Ok(models
+        .iter()
+        .enumerate()
+        .map(|(m, (name, _))| {
+            let mut per_class = vec![(0, 0); classes];
+            for one in &each {
+                for (c, x) in one[m].per_class.iter().enumerate() {
+                    per_class[c].0 += x.0;
+                    per_class[c].1 += x.1;
+                }
+            }
+            Accuracy {
+                checkpoint: name.clone(),
+                correct: per_class.iter().map(|c| c.0).sum(),
+                total: labelled.len(),
+                per_class,
+            }
+        })
+        .collect())
+}
+
+/// Each labelled image's own accuracy counts, one per model (`total` 1; `per_class` up to its
+/// label): the records a shard keeps per image, and what [`accuracy`] sums.
+pub fn accuracy_each(
+    models: &[(String, Vit)],
+    labelled: &[Labelled],
+    resize: ResizeMode,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<Vec<Accuracy>>, EvalError> {
+    progress.set_len((models.len() * labelled.len()) as u64);
+    let mut out: Vec<Vec<Accuracy>> = vec![Vec::new(); labelled.len()];
     for (name, vit) in models {
         let device = vit.device();
-        let mut per_class = vec![(0, 0); classes];
-        for l in labelled {
+        for (l, acc) in labelled.iter().zip(&mut out) {
             progress.set_message(&format!("{name} classify"));
             crate::progress::check(progress)?;
             progress.inc(1);
@@ -194,16 +223,16 @@ pub fn accuracy(
                 preprocess::prepare(&img, vit.config.img_size, resize, &Normalization::default());
             let logits = explain::to_vec(vit.forward(prepared.tensor(&device)))
                 .map_err(|e| EvalError::item(l.image.display(), e))?;
-            let c = &mut per_class[l.label];
-            c.0 += usize::from(explain::argmax(&logits) == l.label);
-            c.1 += 1;
+            let hit = usize::from(explain::argmax(&logits) == l.label);
+            let mut per_class = vec![(0, 0); l.label + 1];
+            per_class[l.label] = (hit, 1);
+            acc.push(Accuracy {
+                checkpoint: name.clone(),
+                correct: hit,
+                total: 1,
+                per_class,
+            });
         }
-        out.push(Accuracy {
-            checkpoint: name.clone(),
-            correct: per_class.iter().map(|c| c.0).sum(),
-            total: labelled.len(),
-            per_class,
-        });
     }
     Ok(out)
 }

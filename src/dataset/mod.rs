@@ -10,6 +10,7 @@ pub mod layers;
 pub mod merge;
 pub mod phantom;
 pub mod probe;
+pub mod records;
 pub mod report;
 pub mod run;
 pub mod shard;
