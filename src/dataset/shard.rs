@@ -7,6 +7,7 @@
 //! build through burn: every float's bits, NaN included, and fast to read back): the merge sorts
 //! them into the unsharded order and writes the reports with the unsharded run's own code.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -399,13 +400,22 @@ pub fn run_shard(
     std::fs::create_dir_all(dir.join("records")).map_err(|e| layout(&dir, e.into()))?;
     manifest.write(&mpath)?;
     let labelled = run::labelled(extras)?;
+    // The labelled images by stem, once (a shard may hold tens of thousands).
+    let by_stem: Option<HashMap<String, Vec<Labelled>>> = labelled.map(|l| {
+        let mut m: HashMap<String, Vec<Labelled>> = HashMap::new();
+        for x in l {
+            if let Some(s) = x.image.file_stem() {
+                m.entry(s.to_string_lossy().into_owned())
+                    .or_default()
+                    .push(x);
+            }
+        }
+        m
+    });
     let labelled_of = |it: &Item| -> Option<Vec<Labelled>> {
-        labelled.as_ref().map(|l| {
-            l.iter()
-                .filter(|x| x.image.file_stem().is_some_and(|s| *s == *it.stem))
-                .cloned()
-                .collect()
-        })
+        by_stem
+            .as_ref()
+            .map(|m| m.get(&it.stem).cloned().unwrap_or_default())
     };
     // The records already written (a resumed shard), and `per_image.csv` rebuilt from them, so a
     // line cut short by a kill is not kept.
@@ -430,9 +440,10 @@ pub fn run_shard(
     // Scored a few images at a time (checkpoint → method → image within them, as an unsharded
     // run goes, which keeps each method's buffers warm), each image's records written as soon as
     // its batch is done.
+    let written: HashSet<usize> = done.iter().map(|(k, _)| *k).collect();
     let todo: Vec<(usize, &Item)> = mine
         .iter()
-        .filter(|(k, _)| !done.iter().any(|(d, _)| d == k))
+        .filter(|(k, _)| !written.contains(k))
         .copied()
         .collect();
     let mut appender = std::fs::OpenOptions::new()
@@ -513,13 +524,12 @@ pub fn run_shard(
     for (_, r) in done {
         extend_records(&mut all, r);
     }
-    let index_of = |stem: &str| {
-        manifest
-            .images
-            .iter()
-            .find(|i| i.stem == stem)
-            .map_or(usize::MAX, |i| i.index)
-    };
+    let index: HashMap<&str, usize> = manifest
+        .images
+        .iter()
+        .map(|i| (i.stem.as_str(), i.index))
+        .collect();
+    let index_of = |stem: &str| index.get(stem).copied().unwrap_or(usize::MAX);
     sort_records(&mut all, &names, &cfg.methods, &index_of);
     crate::io::write_atomic(&csv, &per_image_bytes(&all.rows, &cfg.tops, true))
         .map_err(|e| layout(&csv, e.into()))?;
