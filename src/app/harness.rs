@@ -24,6 +24,8 @@ pub struct Automation {
 
 /// A pending `--screenshot`.
 pub struct Screenshot {
+    /// When the first image's maps were asked of the worker (the model loaded, if it was not).
+    pub maps_asked: Option<Instant>,
     path: PathBuf,
     ready_frames: u32,
     requested: bool,
@@ -34,6 +36,7 @@ impl Screenshot {
     /// A screenshot to take once the app is ready.
     pub fn new(path: PathBuf) -> Self {
         Self {
+            maps_asked: None,
             path,
             ready_frames: 0,
             requested: false,
@@ -51,6 +54,15 @@ impl Screenshot {
             return None;
         }
         if ready {
+            if self.ready_frames == 0
+                && let Some(t) = self.maps_asked
+            {
+                // What a user waits for between opening the image and seeing every map.
+                eprintln!(
+                    "screenshot: the maps and scores of the first image were drawn {:.2} s after they were asked for",
+                    t.elapsed().as_secs_f64()
+                );
+            }
             self.ready_frames += 1;
         }
         if self.ready_frames >= 3 {

@@ -6,14 +6,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::tensor::{Distribution, Tensor};
 use clap::{Args, ValueEnum};
 
-use vitscope::explain::{self, ExplainOptions, Method};
 use vitscope::metrics::{self, Mask, Rect};
 use vitscope::model::device::{self, DeviceChoice};
 use vitscope::model::{VitConfig, VitSize};
 
+use super::bench_common::{TorchLoop, median, time};
 use super::common::choice;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,9 +74,11 @@ pub struct BenchArgs {
     /// App suite: budget of the maps cache in MiB (default 1024, as the workbench).
     #[arg(long, value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
     map_cache_mb: Option<u64>,
-    /// Faithfulness suite: also time PyTorch's own loop (timm ViT-B/16, 19 single forwards) on
-    /// the same threads right before vitscope's, and set the goal from it (needs a Python with
-    /// torch and timm: `$VITSCOPE_PYTHON`, else `python3`).
+    /// Model and faithfulness suites: also time PyTorch's own calls on the same threads,
+    /// alternating with vitscope's (the model suite: timm, pytorch-grad-cam, and Chefer's code
+    /// from `$CHEFER_DIR`; the faithfulness suite: timm ViT-B/16, 19 single forwards, and the
+    /// goal set from it). Needs a Python with torch and timm: `$VITSCOPE_PYTHON`, else
+    /// `python3`.
     #[arg(long)]
     torch: bool,
     /// Assist suite: the fixture folder (cases.json).
@@ -107,85 +108,6 @@ with torch.no_grad():
             m(x)
         print(time.perf_counter() - t, flush=True)
 "#;
-
-/// A running [`TORCH_LOOP`], so that its loops and vitscope's alternate in one run.
-struct TorchLoop {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: std::io::BufReader<std::process::ChildStdout>,
-    python: String,
-    versions: String,
-}
-
-impl TorchLoop {
-    /// Starts `$VITSCOPE_PYTHON` (else `python3`) on `threads` threads and waits until it is
-    /// ready.
-    fn start(threads: usize) -> Result<Self> {
-        use std::process::{Command, Stdio};
-        let python = std::env::var("VITSCOPE_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
-            .args(["-c", TORCH_LOOP, &threads.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("{python}: {e}"))?;
-        let (input, output) = match (child.stdin.take(), child.stdout.take()) {
-            (Some(i), Some(o)) => (i, std::io::BufReader::new(o)),
-            _ => anyhow::bail!("{python}: no pipes"),
-        };
-        let mut me = TorchLoop {
-            child,
-            input,
-            output,
-            python,
-            versions: String::new(),
-        };
-        let line = me.line()?;
-        let mut words = line.split_whitespace();
-        if words.next() != Some("ready") {
-            anyhow::bail!("{}: unexpected output {line:?}", me.python);
-        }
-        me.versions = format!(
-            "torch {}, timm {}",
-            words.next().unwrap_or("?"),
-            words.next().unwrap_or("?")
-        );
-        Ok(me)
-    }
-
-    /// One line of output; at its end, the last line of the interpreter's error output.
-    fn line(&mut self) -> Result<String> {
-        use std::io::{BufRead, Read};
-        let mut line = String::new();
-        if self.output.read_line(&mut line)? == 0 {
-            let mut err = String::new();
-            if let Some(mut e) = self.child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            let last = err.lines().last().unwrap_or("exited");
-            anyhow::bail!("{}: PyTorch's loop failed: {last}", self.python);
-        }
-        Ok(line.trim().to_string())
-    }
-
-    /// Times one loop of 19 forwards.
-    fn run(&mut self) -> Result<f64> {
-        use std::io::Write;
-        writeln!(self.input, "run")?;
-        self.input.flush()?;
-        let line = self.line()?;
-        line.parse()
-            .map_err(|_| anyhow::anyhow!("{}: no time in {line:?}", self.python))
-    }
-}
-
-impl Drop for TorchLoop {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Peak resident set of this process (VmHWM), MiB.
 fn peak_rss_mb() -> f64 {
@@ -265,91 +187,6 @@ fn app_suite(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn time<T>(iters: u32, mut f: impl FnMut() -> T) -> f64 {
-    median(
-        (0..iters.max(1))
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(f());
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
-
-fn model_suite(args: &BenchArgs) -> Result<()> {
-    let device = device::resolve(args.device);
-    let cfg = VitConfig::sized(args.model, 16, 2);
-    let vit = cfg.init(&device);
-    let input = Tensor::<4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
-    println!(
-        "model suite: ViT-{}/16 at 224, random weights, device {}, {} threads, median of {}",
-        <&str>::from(args.model).to_uppercase(),
-        device::describe(&device),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        args.iters
-    );
-    // Warm-up (allocator, kernels).
-    let _ = explain::to_vec(vit.forward(input.clone()));
-    let reference = [
-        ("forward", 0.209),
-        ("attention", 0.471),
-        ("gradcam", 0.694),
-        ("gradcam-paper", 4.87),
-        ("chefer", 2.53),
-    ];
-    println!(
-        "{:<14} {:>10} {:>12} {:>8}",
-        "case", "median s", "PyTorch s", "ratio"
-    );
-    if let Some(bad) = args
-        .cases
-        .iter()
-        .find(|c| !reference.iter().any(|(name, _)| name == c))
-    {
-        anyhow::bail!("unknown case '{bad}' (forward, attention, gradcam, gradcam-paper, chefer)");
-    }
-    for (name, torch) in reference {
-        if !args.cases.is_empty() && !args.cases.iter().any(|c| c == name) {
-            continue;
-        }
-        let secs = if name == "forward" {
-            time(args.iters, || explain::to_vec(vit.forward(input.clone())))
-        } else {
-            let method = Method::ALL
-                .into_iter()
-                .find(|m| m.name() == name)
-                .ok_or_else(|| anyhow::anyhow!("no method {name}"))?;
-            let opts = ExplainOptions {
-                target: Some(1),
-                ..Default::default()
-            };
-            let mut err = None;
-            let s = time(args.iters, || {
-                if let Err(e) = explain::explain(&vit, input.clone(), method, &opts) {
-                    err = Some(e);
-                }
-            });
-            if let Some(e) = err {
-                return Err(e.into());
-            }
-            s
-        };
-        println!(
-            "{name:<14} {secs:>10.3} {torch:>12.3} {:>8.2}",
-            secs / torch
-        );
-    }
-    Ok(())
-}
-
 fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
     use vitscope::faithfulness::suite::{self, Input, Test};
     use vitscope::model::preprocess::{Normalization, ResizeMode};
@@ -407,7 +244,7 @@ fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..args.iters.max(1) {
             if let Some(t) = torch.as_deref_mut() {
-                theirs.push(t.run()?);
+                theirs.push(t.run("run")?);
                 // PyTorch's OpenMP threads spin for a while after a parallel region; let them
                 // go idle before vitscope's turn.
                 std::thread::sleep(std::time::Duration::from_millis(500));
@@ -443,7 +280,7 @@ fn faithfulness_suite(args: &BenchArgs) -> Result<()> {
     // Goal: half of PyTorch's eager loop on this machine: timed alongside with --torch, else
     // the issue's figure (19 forwards × 0.209 s).
     let mut torch = if args.torch {
-        Some(TorchLoop::start(threads)?)
+        Some(TorchLoop::start(TORCH_LOOP, &[&threads.to_string()])?)
     } else {
         None
     };
@@ -627,7 +464,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         metrics_suite(&args)?;
     }
     if matches!(args.suite, Suite::Model | Suite::All) {
-        model_suite(&args)?;
+        super::bench_model::model_suite(
+            args.model,
+            args.device,
+            &args.cases,
+            args.iters,
+            args.torch,
+        )?;
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! the core and prints. Nothing here computes what the library can.
 
 mod bench;
+mod bench_common;
+mod bench_model;
 mod bench_shard;
 mod common;
 mod convert;

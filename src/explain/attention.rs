@@ -26,20 +26,18 @@ fn class_rows(attn: Tensor<4>, cfg: &VitConfig) -> Tensor<3> {
         .reshape([b, h, n - prefix])
 }
 
-/// The paper's attention map. Returns (logits, grid map).
-pub fn attention_map(
-    vit: &Vit,
-    input: Tensor<4>,
+/// The block an attention map reads (default the last), after checking it and `head` exist.
+pub(crate) fn check_layer_head(
+    cfg: &VitConfig,
     layer: Option<usize>,
     head: Option<usize>,
-) -> Result<(Vec<f32>, PatchMap), ExplainError> {
-    let cfg = &vit.config;
-    let layer = layer.unwrap_or(cfg.depth - 1);
+) -> Result<usize, ExplainError> {
+    let layer = layer.unwrap_or(cfg.depth.saturating_sub(1));
     if layer >= cfg.depth {
         return Err(ExplainError::Option(format!(
             "layer {layer} does not exist: the model has {} blocks (0..{})",
             cfg.depth,
-            cfg.depth - 1
+            cfg.depth.saturating_sub(1)
         )));
     }
     if let Some(h) = head
@@ -50,6 +48,18 @@ pub fn attention_map(
             cfg.num_heads
         )));
     }
+    Ok(layer)
+}
+
+/// The paper's attention map. Returns (logits, grid map).
+pub fn attention_map(
+    vit: &Vit,
+    input: Tensor<4>,
+    layer: Option<usize>,
+    head: Option<usize>,
+) -> Result<(Vec<f32>, PatchMap), ExplainError> {
+    let cfg = &vit.config;
+    let layer = check_layer_head(cfg, layer, head)?;
     let trace = vit.forward_kept(input, Probes::NONE, layer..layer + 1);
     let block = trace
         .block(layer)

@@ -187,6 +187,44 @@ fn augment(input: &[f32], width: usize, flip: bool, factor: f32) -> Vec<f32> {
     out
 }
 
+/// The batch GradCAM explains: the input alone, or its six augmentations (the paper's
+/// smoothing) in ttach's order; and which of them are flipped.
+pub(crate) fn batch_of(x: &[f32], w: usize, paper: bool) -> (Vec<f32>, Vec<bool>) {
+    if !paper {
+        return (x.to_vec(), vec![false]);
+    }
+    let mut all = Vec::with_capacity(x.len() * AUGMENTATIONS.len());
+    for &(flip, factor) in &AUGMENTATIONS {
+        all.extend(augment(x, w, flip, factor));
+    }
+    (all, AUGMENTATIONS.iter().map(|a| a.0).collect())
+}
+
+/// The raw grid cam of each of `b` inputs from the activations `act` and the gradients `grad`
+/// at the target layer (`[b · n, c]`, the patch tokens after the `prefix` ones): the weighted
+/// sum, or the eigen projection (`paper`), computed for the inputs in parallel.
+pub(crate) fn raw_cams(
+    act: &[f32],
+    grad: &[f32],
+    [b, n, prefix, c]: [usize; 4],
+    paper: bool,
+) -> Vec<Vec<f32>> {
+    use rayon::prelude::*;
+    let p = n - prefix;
+    (0..b)
+        .into_par_iter()
+        .map(|i| {
+            let off = i * n * c + prefix * c;
+            let w = weighted_activations(&act[off..off + p * c], &grad[off..off + p * c], p, c);
+            if paper {
+                eigen_projection(&w, p, c)
+            } else {
+                plain_cam(&w, c)
+            }
+        })
+        .collect()
+}
+
 /// GradCAM, plain (`paper = false`) or with the paper's eigen + augmentation smoothing.
 pub fn gradcam(
     vit: &Vit,
@@ -198,25 +236,13 @@ pub fn gradcam(
     let [_, chans, h, w] = input.dims();
     let c = cfg.embed_dim;
     let device = input.device();
-    let (batch_input, flips): (Tensor<4>, Vec<bool>) = if paper {
-        let x = to_vec(input)?;
-        let mut all = Vec::with_capacity(x.len() * AUGMENTATIONS.len());
-        for &(flip, factor) in &AUGMENTATIONS {
-            all.extend(augment(&x, w, flip, factor));
-        }
-        let t = Tensor::from_data(
-            TensorData::new(all, [AUGMENTATIONS.len(), chans, h, w]),
-            &device,
-        );
-        (t, AUGMENTATIONS.iter().map(|a| a.0).collect())
-    } else {
-        (input, vec![false])
-    };
+    let (all, flips) = batch_of(&to_vec(input)?, w, paper);
     let b = flips.len();
+    let batch_input = Tensor::from_data(TensorData::new(all, [b, chans, h, w]), &device);
     let last = cfg.depth.saturating_sub(1);
     let trace = vit.forward_kept(batch_input, Probes::NONE, last..last + 1);
     let grid = trace.grid;
-    let (p, n, prefix) = (grid.0 * grid.1, trace.normed.dims()[1], cfg.prefix());
+    let (n, prefix) = (trace.normed.dims()[1], cfg.prefix());
     let logits_all = to_vec(trace.logits.clone())?;
     let classes = cfg.num_classes;
     let base = if paper { 1 } else { 0 }; // index of the unaugmented input
@@ -236,18 +262,7 @@ pub fn gradcam(
         .norm1
         .clone();
     let (act, grad) = (to_vec(act)?, to_vec(grad)?);
-    let raw: Vec<Vec<f32>> = (0..b)
-        .map(|i| {
-            // the patch tokens of input i (after the class token and the registers)
-            let off = i * n * c + prefix * c;
-            let w = weighted_activations(&act[off..off + p * c], &grad[off..off + p * c], p, c);
-            if paper {
-                eigen_projection(&w, p, c)
-            } else {
-                plain_cam(&w, c)
-            }
-        })
-        .collect();
+    let raw = raw_cams(&act, &grad, [b, n, prefix, c], paper);
     let (grid_map, map) = finish_cams(&raw, &flips, grid, (h, w));
     Ok(GradcamResult {
         target,

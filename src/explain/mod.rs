@@ -12,6 +12,7 @@ pub mod attention;
 pub mod chefer;
 pub mod generic;
 pub mod gradcam;
+mod plain;
 pub mod rollout;
 pub mod run;
 mod shared;

@@ -5,7 +5,7 @@
 use burn::tensor::Tensor;
 
 use super::shared::{ExplainError, ExplainOptions, Explanation, Method, check_target};
-use super::{attention, chefer, generic, gradcam, rollout, upsample};
+use super::{attention, chefer, generic, gradcam, plain, rollout, upsample};
 use crate::io::image::Image;
 use crate::model::Vit;
 use crate::model::preprocess::{
@@ -87,7 +87,12 @@ pub fn explain(
 ) -> Result<Explanation, ExplainError> {
     let patch = vit.config.patch_size;
     let [_, _, in_h, in_w] = input.dims();
+    let cpu = vit.on_plain_cpu(&input);
     let (target, logits, grid, map) = match method {
+        _ if cpu && plain::on_plain_path(method) => {
+            let x = super::shared::to_vec(input)?;
+            plain::compute(vit, &x, [in_h, in_w], method, opts)?
+        }
         Method::Attention => {
             let (logits, grid) = attention::attention_map(vit, input, opts.layer, opts.head)?;
             let target = check_target(opts.target, &logits)?;

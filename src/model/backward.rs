@@ -35,6 +35,26 @@ pub struct GradRequest {
     pub last_norm1: bool,
 }
 
+impl GradRequest {
+    /// The lowest block the backward pass of `target` (of `classes`) has to reach in a model
+    /// of `depth` blocks (`depth`: none).
+    pub(crate) fn lowest(
+        &self,
+        target: usize,
+        classes: usize,
+        depth: usize,
+    ) -> Result<usize, BackwardError> {
+        if target >= classes {
+            return Err(BackwardError::Target { target, classes });
+        }
+        Ok(match (self.attn_from, self.last_norm1) {
+            (Some(a), _) => a.min(depth.saturating_sub(1)),
+            (None, true) => depth.saturating_sub(1),
+            (None, false) => depth,
+        })
+    }
+}
+
 /// Gradients of the target logit (summed over the batch).
 #[derive(Debug, Clone)]
 pub struct LogitGradients {
@@ -108,17 +128,7 @@ impl Vit {
         let cfg = &self.config;
         let w = self.weights();
         let depth = w.blocks.len();
-        if target >= cfg.num_classes {
-            return Err(BackwardError::Target {
-                target,
-                classes: cfg.num_classes,
-            });
-        }
-        let lowest = match (request.attn_from, request.last_norm1) {
-            (Some(a), _) => a.min(depth.saturating_sub(1)),
-            (None, true) => depth.saturating_sub(1),
-            (None, false) => depth,
-        };
+        let lowest = request.lowest(target, cfg.num_classes, depth)?;
         let mut out = LogitGradients {
             attn: Vec::new(),
             last_norm1: None,

@@ -15,123 +15,16 @@
 //! Same definition as [`super::Vit::forward`] (timm's pre-norm blocks, exact GELU, softmax
 //! attention with timm's scale); the results agree to float rounding.
 
+use super::buffers::{View, add_rows, matmul, residual};
 use super::lanes;
 use super::vit::{Pool, VitConfig, VitWeights};
 
-/// A row-major matrix view: element `(r, c)` at `data[r * rs + c * cs]`.
-#[derive(Clone, Copy)]
-struct View<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
-}
-
-impl<'a> View<'a> {
-    /// A contiguous `rows × cols` matrix.
-    fn dense(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        View {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
-    }
-
-    /// Columns `start..start + len` of a view whose columns are contiguous.
-    fn cols(self, start: usize, len: usize) -> Self {
-        View {
-            data: &self.data[start * self.cs..],
-            cols: len,
-            ..self
-        }
-    }
-
-    /// Rows `start..start + len`.
-    fn rows(self, start: usize, len: usize) -> Self {
-        View {
-            data: &self.data[start * self.rs..],
-            rows: len,
-            ..self
-        }
-    }
-
-    /// The transpose (no copy).
-    fn t(self) -> Self {
-        View {
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-            ..self
-        }
-    }
-
-    /// Whether every element lies in `data`.
-    fn fits(&self) -> bool {
-        self.rows == 0
-            || self.cols == 0
-            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
-    }
-}
-
-/// `dst (+)= a · b` into the row-major `dst` with row stride `dst_rs` (columns contiguous):
-/// added to what `dst` holds with `accumulate`, else written. Single-threaded.
-fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(k, b.rows, "inner dimensions");
-    assert!(a.fits() && b.fits(), "operand out of bounds");
-    assert!(
-        m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len(),
-        "destination out of bounds"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for r in 0..m {
-                dst[r * dst_rs..r * dst_rs + n].fill(0.0);
-            }
-        }
-        return;
-    }
-    // SAFETY: the asserts above keep every element gemm reads inside `a.data` and `b.data` and
-    // every element it writes inside `dst`; `dst` is borrowed mutably, so it aliases neither.
-    #[allow(unsafe_code)]
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 /// A LayerNorm's parameters.
 #[derive(Debug)]
-struct Norm {
-    gamma: Vec<f32>,
-    beta: Option<Vec<f32>>,
-    eps: f32,
+pub(crate) struct Norm {
+    pub(crate) gamma: Vec<f32>,
+    pub(crate) beta: Option<Vec<f32>>,
+    pub(crate) eps: f32,
 }
 
 impl Norm {
@@ -144,7 +37,7 @@ impl Norm {
     }
 
     /// Each `d`-value row of `x` normalised into `out`.
-    fn apply(&self, x: &[f32], out: &mut [f32]) {
+    pub(crate) fn apply(&self, x: &[f32], out: &mut [f32]) {
         let params = lanes::NormParams {
             gamma: &self.gamma,
             beta: self.beta.as_deref(),
@@ -156,15 +49,15 @@ impl Norm {
 
 /// One block's parameters; Linear weights in burn's `[in, out]` layout.
 #[derive(Debug)]
-struct BlockWeights {
-    norm1: Norm,
-    qkv: (Vec<f32>, Option<Vec<f32>>),
-    proj: (Vec<f32>, Option<Vec<f32>>),
-    ls1: Option<Vec<f32>>,
-    norm2: Norm,
-    fc1: (Vec<f32>, Option<Vec<f32>>),
-    fc2: (Vec<f32>, Option<Vec<f32>>),
-    ls2: Option<Vec<f32>>,
+pub(crate) struct BlockWeights {
+    pub(crate) norm1: Norm,
+    pub(crate) qkv: (Vec<f32>, Option<Vec<f32>>),
+    pub(crate) proj: (Vec<f32>, Option<Vec<f32>>),
+    pub(crate) ls1: Option<Vec<f32>>,
+    pub(crate) norm2: Norm,
+    pub(crate) fc1: (Vec<f32>, Option<Vec<f32>>),
+    pub(crate) fc2: (Vec<f32>, Option<Vec<f32>>),
+    pub(crate) ls2: Option<Vec<f32>>,
 }
 
 /// The parameters the pass reads, as plain buffers (built once per model, see
@@ -173,13 +66,13 @@ struct BlockWeights {
 pub struct CpuWeights {
     /// The patch kernel `[in_chans · patch², embed_dim]` (the convolution's weight, flattened
     /// and transposed).
-    patch: Vec<f32>,
-    patch_bias: Option<Vec<f32>>,
+    pub(crate) patch: Vec<f32>,
+    pub(crate) patch_bias: Option<Vec<f32>>,
     /// The class token and the registers, `[prefix, embed_dim]`.
-    prefix: Vec<f32>,
-    blocks: Vec<BlockWeights>,
-    norm: Norm,
-    fc_norm: Option<Norm>,
+    pub(crate) prefix: Vec<f32>,
+    pub(crate) blocks: Vec<BlockWeights>,
+    pub(crate) norm: Norm,
+    pub(crate) fc_norm: Option<Norm>,
 }
 
 pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
@@ -189,7 +82,7 @@ pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
         .expect("converted to f32")
 }
 
-fn linear(l: &burn::nn::Linear) -> (Vec<f32>, Option<Vec<f32>>) {
+pub(crate) fn linear(l: &burn::nn::Linear) -> (Vec<f32>, Option<Vec<f32>>) {
     (
         values(l.weight.val()),
         l.bias.as_ref().map(|b| values(b.val())),
@@ -217,9 +110,12 @@ impl CpuWeights {
         if let Some(reg) = &w.reg_token {
             prefix.extend(values(reg.val()));
         }
+        // The blocks in parallel: copying a ViT-B's 340 MB is mostly first touches of fresh
+        // pages, which both cores take faster than one.
+        use rayon::prelude::*;
         let blocks = w
             .blocks
-            .iter()
+            .par_iter()
             .map(|b| BlockWeights {
                 norm1: Norm::new(&b.norm1, eps),
                 qkv: linear(&b.attn.qkv),
@@ -238,26 +134,6 @@ impl CpuWeights {
             blocks,
             norm: Norm::new(&w.norm, eps),
             fc_norm: w.fc_norm.as_ref().map(|n| Norm::new(n, eps)),
-        }
-    }
-}
-
-/// Adds `bias` to each row of `x`.
-fn add_rows(x: &mut [f32], bias: &[f32]) {
-    for row in x.chunks_exact_mut(bias.len()) {
-        for (v, &b) in row.iter_mut().zip(bias) {
-            *v += b;
-        }
-    }
-}
-
-/// `x += γ ⊙ (y + bias)` on rows of `d` values (`γ` absent: 1), the residual update of a
-/// branch whose product without bias is `y`.
-fn residual(x: &mut [f32], y: &[f32], d: usize, bias: Option<&[f32]>, gamma: Option<&[f32]>) {
-    for (xr, yr) in x.chunks_exact_mut(d).zip(y.chunks_exact(d)) {
-        for (c, (xv, &yv)) in xr.iter_mut().zip(yr).enumerate() {
-            let v = yv + bias.map_or(0.0, |b| b[c]);
-            *xv += gamma.map_or(v, |g| g[c] * v);
         }
     }
 }
@@ -448,7 +324,7 @@ impl CpuWeights {
     /// The head's input `[b, d]` from the last block's output `x`: the class token after the
     /// final norm (`x` may hold it alone), or the mean of the patch tokens (then `fc_norm`, or
     /// after the final norm without one).
-    fn pooled_cpu(&self, cfg: &VitConfig, x: Vec<f32>, b: usize, n: usize) -> Vec<f32> {
+    pub(crate) fn pooled_cpu(&self, cfg: &VitConfig, x: Vec<f32>, b: usize, n: usize) -> Vec<f32> {
         let cw = self;
         let d = cfg.embed_dim;
         let prefix = cfg.prefix();

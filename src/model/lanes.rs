@@ -262,6 +262,11 @@ pub fn gelu_in_place(values: &mut [f32]) {
     dispatch(values, Kernel::Gelu)
 }
 
+/// GELU's derivative at each value, in place, in the widest SIMD the CPU has.
+pub fn gelu_derivative_in_place(values: &mut [f32]) {
+    dispatch(values, Kernel::GeluDerivative)
+}
+
 /// `softmax(scale * x)` along the rows of a matrix on the CPU backend.
 pub fn softmax_rows(x: Tensor<2>, scale: f32) -> Tensor<2> {
     let cols = x.dims()[1];

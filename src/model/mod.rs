@@ -2,13 +2,16 @@
 //! ([`preprocess`]) and compute-device selection ([`device`]).
 
 pub mod backward;
+pub(crate) mod buffers;
 pub mod checkpoint;
 pub mod device;
+pub mod grads;
 pub mod infer;
 pub mod lanes;
 pub mod pos_embed;
 pub mod preprocess;
 pub mod rows;
+pub mod traced;
 pub mod vit;
 
 pub use backward::{GradRequest, LogitGradients};

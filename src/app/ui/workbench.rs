@@ -344,6 +344,9 @@ impl Workbench {
         if missing.is_empty() {
             return;
         }
+        if let Some(shot) = &mut self.automation.screenshot {
+            shot.maps_asked.get_or_insert_with(std::time::Instant::now);
+        }
         self.store.request(ExplainJob {
             keys: missing,
             config: self.session.checkpoint().and_then(|c| c.1),

@@ -65,19 +65,7 @@ impl Vit {
             .try_into_vec()
             .expect("converted to f32");
         let k = c * p * p;
-        let mut cols = Vec::with_capacity(b * gh * gw * k);
-        for img in x.chunks_exact(c * h * w) {
-            for i in 0..gh {
-                for j in 0..gw {
-                    for plane in img.chunks_exact(h * w) {
-                        for u in 0..p {
-                            let at = (i * p + u) * w + j * p;
-                            cols.extend_from_slice(&plane[at..at + p]);
-                        }
-                    }
-                }
-            }
-        }
+        let cols = crate::model::buffers::patch_rows(&x, [b, c, h, w], p);
         let cols = Tensor::<2>::from_data(TensorData::new(cols, [b * gh * gw, k]), &device);
         let proj = &self.weights.patch_embed.proj;
         let kernel = proj.weight.val().reshape([d, k]).transpose();
@@ -139,6 +127,18 @@ impl Vit {
     /// - input: `[B, in_chans, img, img]`
     /// - output: `[B, num_classes]`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        let [b, c, h, w] = input.dims();
+        let device = input.device();
+        if self.on_plain_cpu(&input)
+            && c == self.config.in_chans
+            && self.config.grid_for(h, w).is_ok()
+        {
+            // On the CPU: the plain-buffer pass, keeping no block.
+            let x = crate::model::infer::values(input);
+            let logits = self.trace_cpu(&x, [b, h, w], self.config.depth).logits;
+            let classes = logits.len() / b.max(1);
+            return Tensor::from_data(TensorData::new(logits, [b, classes]), &device);
+        }
         let (mut x, _) = self.embed(input, true);
         let depth = self.weights.blocks.len();
         for (i, blk) in self.weights.blocks.iter().enumerate() {

@@ -133,6 +133,15 @@ impl Vit {
             .forward(&self.config, &self.weights.head, &pos, input, b, h, w)
     }
 
+    /// Whether a pass on `input` runs over plain buffers ([`Vit::trace_cpu`]): on the CPU,
+    /// with neither the input nor the parameters tracked for autodiff.
+    pub fn on_plain_cpu(&self, input: &Tensor<4>) -> bool {
+        input.device() == Device::flex()
+            && !input.is_tracked()
+            && !self.weights.head.weight.val().is_tracked()
+            && !self.weights.patch_embed.proj.weight.val().is_tracked()
+    }
+
     /// The parameters as plain buffers for [`Vit::forward_cpu`], built on first use and kept.
     pub fn cpu_weights(&self) -> &CpuWeights {
         self.cpu

@@ -7,6 +7,7 @@ mod parity_foundation;
 mod parity_gap;
 mod parity_model;
 mod parity_nocls;
+mod plain_path;
 mod preprocess;
 mod weight_gradients;
 mod wgpu_model;
