@@ -1,6 +1,6 @@
-//! `vitscope bench`: medians of repeated runs, printed beside the reference timings that the
-//! issues quote for these 2-core machines (PyTorch 2.15 for the model, the paper's Python for the
-//! metrics).
+//! `vitscope bench`: medians of repeated runs, beside the references that the issues quote for
+//! these 2-core machines (the paper's Python for the metrics) or, with `--torch` / `--scipy`,
+//! the reference libraries timed in the same run (`bench_model` for the model suite).
 
 use std::path::PathBuf;
 use std::time::Instant;

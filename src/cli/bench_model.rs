@@ -174,12 +174,21 @@ pub fn model_suite(
     if let Some(bad) = cases.iter().find(|c| !CASES.contains(&c.as_str())) {
         anyhow::bail!("unknown case '{bad}' ({})", CASES.join(", "));
     }
+    let threads = rayon::current_num_threads();
+    let name = <&str>::from(size);
+    // PyTorch first: a missing interpreter is said before any work.
+    let mut torch = if torch {
+        Some(TorchLoop::start(
+            TORCH_MODEL,
+            &[&threads.to_string(), name],
+        )?)
+    } else {
+        None
+    };
     let device = device::resolve(choice);
     let cfg = VitConfig::sized(size, 16, 2);
     let vit = cfg.init(&device);
     let input = Tensor::<4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
-    let threads = rayon::current_num_threads();
-    let name = <&str>::from(size);
     println!(
         "model suite: ViT-{}/16 at 224, random weights, device {}, {threads} threads, median of {iters}",
         name.to_uppercase(),
@@ -187,17 +196,13 @@ pub fn model_suite(
     );
     let peak = fma_peak();
     println!("measured FMA peak of the {threads} threads: {peak:.0} GFLOP/s");
-    let mut torch = if torch {
-        let t = TorchLoop::start(TORCH_MODEL, &[&threads.to_string(), name])?;
+    if let Some(t) = &torch {
         println!(
             "PyTorch: {} ({}), alternating case by case",
             t.versions,
             t.python_name()
         );
-        Some(t)
-    } else {
-        None
-    };
+    }
     // Warm-up (allocator, kernels, the plain buffers of the weights).
     let _ = explain::to_vec(vit.forward(input.clone()));
     println!(

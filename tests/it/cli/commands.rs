@@ -290,4 +290,11 @@ fn bench_torch_without_pytorch_names_the_interpreter() {
             .env("VITSCOPE_PYTHON", &missing),
     );
     assert!(se.contains(&*missing.to_string_lossy()), "{se}");
+    // The model suite says so before building its model.
+    let se = run_err(
+        bin()
+            .args(["bench", "--suite", "model", "--model", "ti", "--torch"])
+            .env("VITSCOPE_PYTHON", &missing),
+    );
+    assert!(se.contains(&*missing.to_string_lossy()), "{se}");
 }
