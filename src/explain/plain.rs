@@ -141,7 +141,7 @@ pub(super) fn compute(
     match method {
         Method::Attention => {
             let layer = attention::check_layer_head(cfg, opts.layer, opts.head)?;
-            let trace = vit.trace_cpu(x, [1, h, w], layer);
+            let trace = vit.trace_cpu(x, [1, h, w], layer..layer + 1);
             let acts = trace
                 .block(layer)
                 .ok_or_else(|| ExplainError::Data(format!("block {layer} was not kept")))?;
@@ -163,7 +163,7 @@ pub(super) fn compute(
             Ok((target, logits, grid, map))
         }
         Method::CamAttn => {
-            let trace = vit.trace_cpu(x, [1, h, w], last);
+            let trace = vit.trace_cpu(x, [1, h, w], last..depth);
             let (target, logits) = logits_target(&trace, classes, opts.target, 0)?;
             let request = GradRequest {
                 attn_from: Some(last),
@@ -193,7 +193,7 @@ pub(super) fn compute(
             Ok((target, logits, grid, map))
         }
         Method::Generic => {
-            let trace = vit.trace_cpu(x, [1, h, w], 0);
+            let trace = vit.trace_cpu(x, [1, h, w], 0..depth);
             let (target, logits) = logits_target(&trace, classes, opts.target, 0)?;
             let request = GradRequest {
                 attn_from: Some(0),
@@ -214,7 +214,7 @@ pub(super) fn compute(
             let paper = method == Method::GradcamPaper;
             let (batch, flips) = gradcam::batch_of(x, w, paper);
             let b = flips.len();
-            let trace = vit.trace_cpu(&batch, [b, h, w], last);
+            let trace = vit.trace_cpu(&batch, [b, h, w], last..depth);
             let base = usize::from(paper); // the unaugmented input
             let (target, logits) = logits_target(&trace, classes, opts.target, base)?;
             let request = GradRequest {

@@ -53,7 +53,7 @@ pub struct PlainTrace {
     pub pooled: Vec<f32>,
     /// Index of the first kept block.
     pub first: usize,
-    /// The kept blocks, from `first` to the last.
+    /// The kept blocks, `first` and those after it.
     pub blocks: Vec<BlockActs>,
     /// The last block's output after the final norm `[b · rows, d]` (the class token alone or
     /// every token, as the last block ran).
@@ -215,13 +215,19 @@ impl CpuWeights {
 
 impl Vit {
     /// The forward pass of `b` normalised CHW images of `h × w` in `input` over plain buffers
-    /// on the CPU, keeping the activations of blocks `keep_from..` ([`PlainTrace`]); see the
+    /// on the CPU, keeping the activations of the blocks in `keep` ([`PlainTrace`]; the
+    /// backward pass needs every block from the lowest it reaches to the last); see the
     /// module's text.
     ///
     /// # Panics
     /// If `input` holds fewer than `b` images of the model's channels, or `h`, `w` are not
     /// multiples of the patch.
-    pub fn trace_cpu(&self, input: &[f32], [b, h, w]: [usize; 3], keep_from: usize) -> PlainTrace {
+    pub fn trace_cpu(
+        &self,
+        input: &[f32],
+        [b, h, w]: [usize; 3],
+        keep: std::ops::Range<usize>,
+    ) -> PlainTrace {
         let cfg = &self.config;
         let cw = self.cpu_weights();
         assert!(input.len() >= b * cfg.in_chans * h * w, "input too short");
@@ -236,7 +242,7 @@ impl Vit {
         let mut rows = n;
         for (i, blk) in cw.blocks.iter().enumerate() {
             let cls_only = i + 1 == depth && cls_pool;
-            let keep = i >= keep_from;
+            let keep = keep.contains(&i);
             let mut acts = block(blk, x, [b, n, d, heads], cls_only, keep);
             rows = acts.rows;
             if keep {
@@ -271,7 +277,7 @@ impl Vit {
             grid: (gh, gw),
             logits,
             pooled,
-            first: keep_from.min(depth),
+            first: keep.start.min(depth),
             blocks: kept,
             normed,
         }
