@@ -142,12 +142,16 @@ fn block(
         }
     }
     let attn_out = dense(&heads_cat, b * rows, &blk.proj);
-    let mut mid: Vec<f32> = if cls_only {
-        (0..b)
+    let (x, mut mid): (Vec<f32>, Vec<f32>) = if cls_only {
+        let cls = (0..b)
             .flat_map(|i| x[i * n * d..i * n * d + d].iter().copied())
-            .collect()
+            .collect();
+        (x, cls)
+    } else if keep {
+        (x.clone(), x)
     } else {
-        x.clone()
+        // Not kept: the input itself becomes the residual stream.
+        (Vec::new(), x)
     };
     add_scaled(&mut mid, &attn_out, blk.ls1.as_deref());
     let norm2 = norm_rows(&blk.norm2, &mid, d);
