@@ -44,12 +44,26 @@ impl Screenshot {
         }
     }
 
-    /// One frame: `ready` once everything is loaded. Returns the outcome once written.
-    pub fn step(&mut self, ctx: &egui::Context, ready: bool) -> Option<Result<(), String>> {
+    /// One frame: `ready` once everything is loaded; until then the next frame comes when a
+    /// worker wakes the window or after `tick` (the app's busy tick). Returns the outcome once
+    /// written.
+    pub fn step(
+        &mut self,
+        ctx: &egui::Context,
+        ready: bool,
+        tick: std::time::Duration,
+    ) -> Option<Result<(), String>> {
         if let Some(r) = self.result.lock().expect("screenshot lock").take() {
             return Some(r);
         }
-        ctx.request_repaint();
+        if self.requested || ready {
+            ctx.request_repaint();
+        } else {
+            // Until everything is loaded, frames come as they come to a user: when a worker
+            // wakes the window, and at the app's own busy tick. Drawing every frame here would
+            // have a software renderer take the cores from the model being waited for.
+            ctx.request_repaint_after(tick);
+        }
         if self.requested {
             return None;
         }

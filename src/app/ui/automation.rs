@@ -47,7 +47,11 @@ impl Workbench {
     pub(super) fn automation_step(&mut self, ctx: &egui::Context) {
         let loaded = self.fully_loaded();
         if let Some(shot) = &mut self.automation.screenshot
-            && let Some(r) = shot.step(ctx, self.session.loaded.is_none() || loaded)
+            && let Some(r) = shot.step(
+                ctx,
+                self.session.loaded.is_none() || loaded,
+                super::busy::busy_tick(ctx),
+            )
         {
             self.finish(ctx, r);
         }

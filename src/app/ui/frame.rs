@@ -1,8 +1,6 @@
 //! One frame of the workbench: the panels, the canvas, the windows and the dialogs drawn from
 //! the state, their actions carried out, and the keyboard shortcuts.
 
-use std::time::Duration;
-
 use eframe::egui;
 
 use super::action::Pending;
@@ -155,7 +153,7 @@ impl Workbench {
         self.automation_step(&ctx);
         probe::end_frame();
         if self.store.busy() {
-            ctx.request_repaint_after(Duration::from_millis(100));
+            ctx.request_repaint_after(super::busy::busy_tick(&ctx));
         }
     }
 

@@ -8,6 +8,7 @@
 mod action;
 mod actions;
 mod automation;
+mod busy;
 mod canvas;
 mod dialogs;
 mod effects;

@@ -105,7 +105,7 @@ impl Workbench {
         ui.checkbox(&mut m.paper_gradcam, "GradCAM with the paper's smoothing");
         if let Some(p) = &self.store.progress {
             ui.horizontal(|ui| {
-                ui.spinner();
+                super::busy::busy_mark(ui);
                 // Truncated: a long label must not widen the panel for the rest of the session.
                 ui.add(
                     egui::Label::new(format!("{} ({}/{})", p.label, p.index + 1, p.total))

@@ -77,7 +77,7 @@ fn faith_plot_ui(
     let mut out = Vec::new();
     ui.horizontal(|ui| {
         if faith.running {
-            ui.spinner();
+            super::busy::busy_mark(ui);
             let (done, total) = faith.progress;
             ui.label(format!("{done} / {total} forwards"));
             if ui.button("Cancel").clicked() {
@@ -164,7 +164,7 @@ pub fn project_plots_ui(ui: &mut egui::Ui, batch: &BatchScores) -> Vec<Action> {
             out.push(Action::ScoreAll);
         }
         if batch.busy() {
-            ui.spinner();
+            super::busy::busy_mark(ui);
             ui.label(format!("{} to go", batch.left()));
             if ui.button("Cancel").clicked() {
                 out.push(Action::CancelScoring);

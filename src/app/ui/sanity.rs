@@ -80,7 +80,7 @@ impl SanityWindow {
                         ui.selectable_value(&mut self.slot, slot, slot.name());
                     }
                     if st.running {
-                        ui.spinner();
+                        super::busy::busy_mark(ui);
                         ui.label(format!("{} / {}", st.progress.0, st.progress.1));
                         if ui.button("Cancel").clicked() {
                             out.push(Action::CancelSanity);

@@ -146,6 +146,7 @@ impl Workbench {
         let hardware = gpu
             .as_ref()
             .filter(|rs| rs.adapter.get_info().device_type != egui_wgpu::wgpu::DeviceType::Cpu);
+        super::busy::set_software_renderer(ctx, gpu.is_some() && hardware.is_none());
         if let Some(rs) = hardware {
             crate::metrics::gpu::share_device(
                 rs.device.clone(),
