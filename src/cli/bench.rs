@@ -53,7 +53,8 @@ pub struct BenchArgs {
     /// Map sides for the metrics suite.
     #[arg(long, value_delimiter = ',', default_value = "224,1024,2048,4096", value_parser = clap::value_parser!(u32).range(2..=8192))]
     sizes: Vec<u32>,
-    /// Model cases to time (default: all of forward, attention, gradcam, gradcam-paper, chefer).
+    /// Model cases to time (default: all of products, forward, attention, gradcam, gradcam-paper,
+    /// chefer; `products` times the forward's layer products alone).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Metric backends to time (cpu, gpu).

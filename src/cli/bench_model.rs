@@ -15,7 +15,7 @@ use vitscope::model::{VitConfig, VitSize};
 
 use super::bench_common::{TorchLoop, median};
 
-/// The cases, in the order they run.
+/// The cases, in the order they run after the forward's products alone (`products`).
 const CASES: [&str; 5] = ["forward", "attention", "gradcam", "gradcam-paper", "chefer"];
 
 /// PyTorch's side: timm's model of the same size (2 classes, random weights), each case as the
@@ -26,7 +26,9 @@ const CASES: [&str; 5] = ["forward", "attention", "gradcam", "gradcam-paper", "c
 /// `norm1` (paper: `eigen_smooth` and `aug_smooth`); Chefer's `transformer_attribution` runs
 /// its own `ViT_LRP` model.
 const TORCH_MODEL: &str = r#"
-import os, sys, time, torch, timm
+import os, sys, time
+os.environ.setdefault("OPENBLAS_NUM_THREADS", sys.argv[1])
+import numpy as np, torch, timm
 torch.set_num_threads(int(sys.argv[1]))
 name = {"ti": "vit_tiny_patch16_224", "s": "vit_small_patch16_224", "b": "vit_base_patch16_224", "l": "vit_large_patch16_224"}[sys.argv[2]]
 torch.manual_seed(0)
@@ -54,7 +56,26 @@ if os.environ.get("CHEFER_DIR"):
     model = LrpViT(img_size=224, patch_size=16, num_classes=2, embed_dim=dims[0], depth=dims[1], num_heads=dims[2], mlp_ratio=4, qkv_bias=True)
     model.load_state_dict(fused.state_dict(), strict=False)
     lrp = LRP(model.eval())
+mats = {}
+def gemm(lib, m, k, n, calls):
+    # The median of `calls` calls of one product after an untimed one; operands and output
+    # made once per shape.
+    if (m, k, n) not in mats:
+        a, b = torch.rand(m, k) * 2 - 1, torch.rand(k, n) * 2 - 1
+        mats[(m, k, n)] = (a, b, torch.empty(m, n), a.numpy(), b.numpy(), np.empty((m, n), np.float32))
+    a, b, c, an, bn, cn = mats[(m, k, n)]
+    f = (lambda: torch.matmul(a, b, out=c)) if lib == "torch" else (lambda: np.matmul(an, bn, out=cn))
+    f()
+    ts = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return sorted(ts)[calls // 2]
 def run(case):
+    if case.startswith("gemm "):
+        lib, m, k, n, calls = case.split()[1:]
+        return gemm(lib, int(m), int(k), int(n), int(calls))
     if case == "forward":
         with torch.no_grad():
             fused(x)
@@ -171,9 +192,13 @@ pub fn model_suite(
     iters: u32,
     torch: bool,
 ) -> Result<()> {
-    if let Some(bad) = cases.iter().find(|c| !CASES.contains(&c.as_str())) {
-        anyhow::bail!("unknown case '{bad}' ({})", CASES.join(", "));
+    if let Some(bad) = cases
+        .iter()
+        .find(|c| c.as_str() != "products" && !CASES.contains(&c.as_str()))
+    {
+        anyhow::bail!("unknown case '{bad}' (products, {})", CASES.join(", "));
     }
+    let wanted = |case: &str| cases.is_empty() || cases.iter().any(|c| c == case);
     let threads = rayon::current_num_threads();
     let name = <&str>::from(size);
     // PyTorch first: a missing interpreter is said before any work.
@@ -203,14 +228,24 @@ pub fn model_suite(
             t.python_name()
         );
     }
+    // The rate the forward's products reach at the fastest measured rate of each shape.
+    let gemm_rate = if wanted("products") {
+        Some(super::bench_products::products(
+            &vit.config,
+            iters,
+            torch.as_mut(),
+        )?)
+    } else {
+        None
+    };
     // Warm-up (allocator, kernels, the plain buffers of the weights).
     let _ = explain::to_vec(vit.forward(input.clone()));
     println!(
-        "{:<14} {:>7} {:>9} {:>9} {:>10} {:>9} {:>7}",
-        "case", "GFLOP", "median s", "GFLOP/s", "of peak", "PyTorch s", "ratio"
+        "{:<14} {:>7} {:>9} {:>9} {:>10} {:>10} {:>9} {:>7}",
+        "case", "GFLOP", "median s", "GFLOP/s", "of peak", "of GEMM", "PyTorch s", "ratio"
     );
     for name in CASES {
-        if !cases.is_empty() && !cases.iter().any(|c| c == name) {
+        if !wanted(name) {
             continue;
         }
         let method = Method::ALL.into_iter().find(|m| m.name() == name);
@@ -233,10 +268,13 @@ pub fn model_suite(
         once()?; // warm
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..iters.max(1) {
+            // The same pause before each side's turn: the other side's threads go idle, and
+            // both start from cores that have waited alike.
+            let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
             if let Some(t) = torch.as_mut() {
+                pause();
                 theirs.push(t.run(name)?);
-                // Let PyTorch's OpenMP threads go idle before vitscope's turn.
-                std::thread::sleep(std::time::Duration::from_millis(300));
+                pause();
             }
             ours.push(once()?);
         }
@@ -249,8 +287,9 @@ pub fn model_suite(
             let t = median(theirs);
             (format!("{t:.3}"), format!("{:.2}", secs / t))
         };
+        let of_gemm = gemm_rate.map_or("-".to_string(), |g| format!("{:.0} %", 100.0 * rate / g));
         println!(
-            "{name:<14} {gflop:>7.1} {secs:>9.3} {rate:>9.0} {:>9.0} % {torch_s:>9} {ratio:>7}",
+            "{name:<14} {gflop:>7.1} {secs:>9.3} {rate:>9.0} {:>8.0} % {of_gemm:>10} {torch_s:>9} {ratio:>7}",
             100.0 * rate / peak
         );
     }

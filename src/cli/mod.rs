@@ -4,6 +4,7 @@
 mod bench;
 mod bench_common;
 mod bench_model;
+mod bench_products;
 mod bench_shard;
 mod common;
 mod convert;

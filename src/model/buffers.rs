@@ -180,6 +180,15 @@ pub(crate) fn par_product(a: View, b: View) -> Vec<f32> {
     out
 }
 
+/// `a · b` for row-major `a` `[m, k]` and `b` `[k, n]`, as the CPU passes compute a layer's
+/// product (see [`par_product`]); public so that benchmarks can time the products alone.
+///
+/// # Panics
+/// When `a` or `b` is shorter than its shape.
+pub fn dense_product(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
+    par_product(View::dense(a, m, k), View::dense(b, k, n))
+}
+
 /// `dst = a · b` (row stride `dst_rs`) into `dst_len` values at `dst`, the columns split over
 /// the threads.
 ///

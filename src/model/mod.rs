@@ -15,6 +15,7 @@ pub mod traced;
 pub mod vit;
 
 pub use backward::{GradRequest, LogitGradients};
+pub use buffers::dense_product;
 pub use checkpoint::{LoadOptions, LoadReport, load_vit};
 pub use vit::{
     AbsoluteLinears, Arch, BlockLinears, Family, Pool, Probes, Resample, Trace, TransposedLinears,
