@@ -12,7 +12,9 @@
 //! the first block to the last, class-token row, keys 1.. (no row normalisation, no min-max).
 //!
 //! Every division is Chefer's `safe_divide`: `a / (b + 1e-9)`, and 0 where `b == 0`.
-//! All of it is burn tensor ops, so it runs on whichever device holds the model.
+//! All of it is burn tensor ops, so it runs on whichever device holds the model; on the CPU the
+//! Linear rule's products (most of the work) run on plain buffers instead, reading `wᵀ` and
+//! `|w|ᵀ` in place, so the model keeps one more copy of its weights (`|w|`) rather than three.
 
 use burn::nn::Linear;
 use burn::tensor::Tensor;
@@ -104,30 +106,128 @@ impl LinearWeights {
     }
 }
 
+/// What the Linear rule multiplies by: the weight's tensors on the model's device, or on the
+/// CPU its plain buffers (`w` with its bias, and `|w|`, both `[in, out]`), whose products run
+/// through [`crate::model::buffers`] with the output columns split over the threads and the
+/// transposes read in place.
+enum RuleWeights<'a> {
+    Tensors(Box<LinearWeights>),
+    Plain {
+        w: &'a (Vec<f32>, Option<Vec<f32>>),
+        abs: &'a [f32],
+    },
+}
+
+/// The four Linear layers of every block (qkv, proj, fc1, fc2) as [`RuleWeights`].
+fn rule_weights(vit: &Vit, plain: bool) -> Vec<[RuleWeights<'_>; 4]> {
+    if plain {
+        return vit
+            .cpu_weights()
+            .blocks
+            .iter()
+            .map(|b| {
+                let [qkv, proj, fc1, fc2] = b.absolute();
+                [(&b.qkv, qkv), (&b.proj, proj), (&b.fc1, fc1), (&b.fc2, fc2)]
+                    .map(|(w, abs)| RuleWeights::Plain { w, abs })
+            })
+            .collect();
+    }
+    vit.transposed_linears()
+        .iter()
+        .zip(vit.absolute_linears())
+        .map(|(t, a)| {
+            [
+                LinearWeights::new(&t.qkv, &a.qkv),
+                LinearWeights::new(&t.proj, &a.proj),
+                LinearWeights::new(&t.fc1, &a.fc1),
+                LinearWeights::new(&t.fc2, &a.fc2),
+            ]
+            .map(|w| RuleWeights::Tensors(Box::new(w)))
+        })
+        .collect()
+}
+
+/// [`safe_div_eps`] on one value.
+#[inline(always)]
+fn safe_div_value(a: f32, b: f32, eps: f32) -> f32 {
+    if b == 0.0 {
+        return 0.0;
+    }
+    let den = b + eps;
+    a / if den == 0.0 { eps } else { den }
+}
+
+/// [`linear_relprop`] on plain buffers, in the same order of operations: `x` `[m, in]`, `y` the
+/// layer's output with bias `[m, out]`, `r` `[m, out]` → `[m, in]` on `device`.
+fn plain_linear_relprop(
+    [x, y, r]: [Tensor<2>; 3],
+    (w, bias): &(Vec<f32>, Option<Vec<f32>>),
+    w_abs: &[f32],
+) -> Result<Tensor<2>, ExplainError> {
+    use crate::model::buffers::{View, par_product};
+    let [m, inn] = x.dims();
+    let out = r.dims()[1];
+    let device = x.device();
+    let (x, mut z, r) = (to_vec(x)?, to_vec(y)?, to_vec(r)?);
+    if let Some(bias) = bias {
+        for row in z.chunks_exact_mut(out) {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v -= b;
+            }
+        }
+    }
+    let x_abs: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+    let p = par_product(View::dense(&x_abs, m, inn), View::dense(w_abs, inn, out));
+    let s: Vec<f32> = r
+        .iter()
+        .zip(z.iter_mut().zip(&p))
+        .map(|(&r, (z, &p))| safe_div_value(r, *z + p, 2e-9))
+        .collect();
+    let s = View::dense(&s, m, out);
+    let a = par_product(s, View::dense(w, inn, out).t());
+    let c = par_product(s, View::dense(w_abs, inn, out).t());
+    let rel: Vec<f32> = x
+        .iter()
+        .zip(&x_abs)
+        .zip(a.iter().zip(&c))
+        .map(|((&x, &xa), (&a, &c))| x * a + xa * c)
+        .collect();
+    Ok(Tensor::from_data(
+        burn::tensor::TensorData::new(rel, [m, inn]),
+        &device,
+    ))
+}
+
 /// [`linear_relprop`] for a token sequence: `x` `[B, N, in]`, `y` the layer's output (with bias)
 /// `[B, N, out]`, `r` `[B, N, out]` → `[B, N, in]`.
 fn linear_relprop3(
     x: Tensor<3>,
     y: Tensor<3>,
     layer: &Linear,
-    w: LinearWeights,
+    w: &RuleWeights,
     r: Tensor<3>,
-) -> Tensor<3> {
+) -> Result<Tensor<3>, ExplainError> {
     let [b, n, i] = x.dims();
     let [_, _, o] = r.dims();
     let m = b * n;
     let (x, y, r) = (x.reshape([m, i]), y.reshape([m, o]), r.reshape([m, o]));
+    let w = match w {
+        RuleWeights::Plain { w, abs } => {
+            return Ok(plain_linear_relprop([x, y, r], w, abs)?.reshape([b, n, i]));
+        }
+        RuleWeights::Tensors(w) => w,
+    };
     let device = x.device();
     let out = par_rows(m, &device, |start, len| {
         let xw = without_bias(y.clone().narrow(0, start, len), layer);
         linear_relprop(
             x.clone().narrow(0, start, len),
             xw,
-            &w,
+            w,
             r.clone().narrow(0, start, len),
         )
     });
-    out.reshape([b, n, i])
+    Ok(out.reshape([b, n, i]))
 }
 
 /// Normalised Add rule (`layers_ours.Add.relprop`): relevance split by each input's share.
@@ -167,6 +267,7 @@ pub fn chefer_parts(
 ) -> Result<CheferParts, ExplainError> {
     let cfg = &vit.config;
     let (h, dh, d) = (cfg.num_heads, cfg.head_dim(), cfg.embed_dim);
+    let plain = vit.on_plain_cpu(&input);
     let trace = vit.forward_traced(input, Probes::NONE);
     let logits = trace.logits.clone();
     let logits_v = to_vec(logits.clone())?;
@@ -218,14 +319,12 @@ pub fn chefer_parts(
         Tensor::cat(vec![Tensor::zeros([b, p, d], &device), r_tok], 1)
     };
     let mut attn_cams = vec![None; cfg.depth];
-    let transposed = vit.transposed_linears();
-    let absolute = vit.absolute_linears();
-    for (i, (((blk, bt), wt), wa)) in w
+    let rules = rule_weights(vit, plain);
+    for (i, ((blk, bt), [qkv_w, proj_w, fc1_w, fc2_w])) in w
         .blocks
         .iter()
         .zip(trace.blocks.iter())
-        .zip(transposed)
-        .zip(absolute)
+        .zip(rules.iter())
         .enumerate()
         .rev()
     {
@@ -237,33 +336,15 @@ pub fn chefer_parts(
         // LayerScale (a diagonal linear layer without bias) passes relevance on unchanged: the
         // Add rule splits it by the scaled branch, which is what the residual adds.
         let (r1, r2) = add_relprop(mid.clone(), rows(&bt.mlp_res), rows(&bt.output), r);
-        let r2 = linear_relprop3(
-            rows(&bt.hidden),
-            mlp_out,
-            &blk.mlp.fc2,
-            LinearWeights::new(&wt.fc2, &wa.fc2),
-            r2,
-        );
+        let r2 = linear_relprop3(rows(&bt.hidden), mlp_out, &blk.mlp.fc2, fc2_w, r2)?;
         // GELU: identity for relevance.
-        let r2 = linear_relprop3(
-            rows(&bt.norm2),
-            rows(&bt.fc1),
-            &blk.mlp.fc1,
-            LinearWeights::new(&wt.fc1, &wa.fc1),
-            r2,
-        );
+        let r2 = linear_relprop3(rows(&bt.norm2), rows(&bt.fc1), &blk.mlp.fc1, fc1_w, r2)?;
         let rm = clone_relprop(mid.clone(), r1, r2);
         let input = rows(&bt.input);
         let attn_out = rows(&bt.attn_out);
         let (r1, r2) = add_relprop(input, rows(&bt.attn_res), mid, rm);
         let attn_heads = rows(&bt.attn_heads);
-        let r2 = linear_relprop3(
-            attn_heads.clone(),
-            attn_out,
-            &blk.attn.proj,
-            LinearWeights::new(&wt.proj, &wa.proj),
-            r2,
-        );
+        let r2 = linear_relprop3(attn_heads.clone(), attn_out, &blk.attn.proj, proj_w, r2)?;
         // attn @ v (einsum rule, each half / 2), with `attn_heads` = attn @ v laid out [B, N, C].
         let s = (safe_div(r2, attn_heads) * 0.5)
             .reshape([b, nr, h, dh])
@@ -286,13 +367,7 @@ pub fn chefer_parts(
             .reshape([b, n, 3 * d]);
         let qkv = bt.qkv.clone();
         let cam_qkv = qkv.clone() * grad_qkv;
-        let r2 = linear_relprop3(
-            bt.norm1.clone(),
-            qkv,
-            &blk.attn.qkv,
-            LinearWeights::new(&wt.qkv, &wa.qkv),
-            cam_qkv,
-        );
+        let r2 = linear_relprop3(bt.norm1.clone(), qkv, &blk.attn.qkv, qkv_w, cam_qkv)?;
         let r1 = pad_tokens(r1, n);
         r = clone_relprop(bt.input.clone(), r1, r2);
     }

@@ -58,6 +58,23 @@ pub(crate) struct BlockWeights {
     pub(crate) fc1: (Vec<f32>, Option<Vec<f32>>),
     pub(crate) fc2: (Vec<f32>, Option<Vec<f32>>),
     pub(crate) ls2: Option<Vec<f32>>,
+    /// `|w|` of qkv, proj, fc1 and fc2, built on first use (the relevance rules multiply by it).
+    abs: std::sync::OnceLock<[Vec<f32>; 4]>,
+}
+
+impl BlockWeights {
+    /// `|w|` of the block's Linear layers (qkv, proj, fc1, fc2), `[in, out]` as the weights;
+    /// built on the first call and kept.
+    pub(crate) fn absolute(&self) -> &[Vec<f32>; 4] {
+        self.abs.get_or_init(|| {
+            use rayon::prelude::*;
+            let mut all: [Vec<f32>; 4] = Default::default();
+            all.par_iter_mut()
+                .zip([&self.qkv.0, &self.proj.0, &self.fc1.0, &self.fc2.0])
+                .for_each(|(a, w)| *a = w.iter().map(|v| v.abs()).collect());
+            all
+        })
+    }
 }
 
 /// The parameters the pass reads, as plain buffers (built once per model, see
@@ -125,6 +142,7 @@ impl CpuWeights {
                 fc1: linear(&b.mlp.fc1),
                 fc2: linear(&b.mlp.fc2),
                 ls2: b.ls2.as_ref().map(|l| values(l.gamma.val())),
+                abs: Default::default(),
             })
             .collect();
         CpuWeights {

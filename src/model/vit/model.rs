@@ -161,7 +161,8 @@ impl Vit {
     }
 
     /// Every block's Linear weights as `|w|` and `|wᵀ|`, built on first use and kept (two more
-    /// copies of those weights in memory; the relevance rules multiply by both on every call).
+    /// copies of those weights in memory; the relevance rules multiply by both on every call
+    /// off the CPU, where the plain buffers' `|w|` serves instead).
     pub fn absolute_linears(&self) -> &[AbsoluteLinears] {
         self.absolute.get_or_init(|| {
             self.weights
