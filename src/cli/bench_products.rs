@@ -157,5 +157,38 @@ pub fn products(cfg: &VitConfig, rounds: u32, mut torch: Option<&mut TorchLoop>)
         "the forward's {total_gflop:.1} GFLOP of products: vitscope's {ours_s:.3} s ({:.0} GFLOP/s); at the fastest measured rate of each shape {best_s:.3} s ({best_rate:.0} GFLOP/s)",
         total_gflop / ours_s
     );
+    let cold = cold_products(cfg, rounds);
+    println!(
+        "the same products with a weight of its own each, read once from memory as in a forward: vitscope's {cold:.3} s ({:.0} GFLOP/s)",
+        total_gflop / cold
+    );
     Ok(best_rate)
+}
+
+/// The median time of the forward's products (see [`forward_products`]) with a weight of its
+/// own each, so that every weight comes from memory once per round, as in a forward pass
+/// (alone, a product's weight stays in cache from call to call).
+fn cold_products(cfg: &VitConfig, rounds: u32) -> f64 {
+    let products = forward_products(cfg);
+    let weights: Vec<Vec<Vec<f32>>> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (0..p.count)
+                .map(|c| operand(p.k * p.n, (i * 64 + c) as u32 + 3))
+                .collect()
+        })
+        .collect();
+    let inputs: Vec<Vec<f32>> = products.iter().map(|p| operand(p.m * p.k, 1)).collect();
+    let once = || {
+        let t = Instant::now();
+        for ((p, ws), a) in products.iter().zip(&weights).zip(&inputs) {
+            for w in ws {
+                std::hint::black_box(dense_product(a, p.m, p.k, w, p.n));
+            }
+        }
+        t.elapsed().as_secs_f64()
+    };
+    once(); // warm
+    median((0..rounds.max(1)).map(|_| once()).collect())
 }
