@@ -1,7 +1,8 @@
 //! The CPU's plain-buffer pass of the explanation methods (`Vit::trace_cpu`,
 //! `Vit::logit_gradients_cpu`), which `explain::explain` and `Vit::forward` take on the CPU,
 //! against the tensor path it replaces there (each method module's own function, which the GPU
-//! keeps): logits, every map on the grid and at input size, on a model with a class token and
+//! keeps; for Chefer's relevance, whose Linear rule alone runs on plain buffers, the same
+//! function with a tracked input): logits, every map on the grid and at input size, on a model with a class token and
 //! on models without one (average pooling, `fc_norm`, registers, LayerScale, a non-square
 //! input). The reference fixtures check both paths against the reference code elsewhere.
 
@@ -102,6 +103,18 @@ fn compare(name: &str, vit: &Vit, x: Tensor<4>, target: usize) {
             1e-5,
         );
     }
+    // Chefer: on the CPU its Linear rule runs on plain buffers; a tracked input keeps the
+    // tensor rule (the one the GPU runs).
+    let p = plain(Method::Chefer, &opts(None, None));
+    let tracked = x.clone().autodiff().require_grad();
+    assert!(!vit.on_plain_cpu(&tracked));
+    let r = explain::chefer::chefer_map(vit, tracked, Some(target)).unwrap();
+    assert_rel(
+        &format!("{name} chefer"),
+        &p.grid.values,
+        &r.grid.values,
+        tol,
+    );
     // Without a target both explain the class the (unaugmented) input predicts.
     let p = plain(Method::GradcamPaper, &ExplainOptions::default());
     let r = gradcam::gradcam(vit, x, None, true).unwrap();
