@@ -35,6 +35,17 @@ pub fn busy_tick(ctx: &egui::Context) -> Duration {
     }
 }
 
+/// Wakes the window after a worker's reply: at once with a GPU; with a software renderer within
+/// 250 ms, so that the replies of one job (progress, each map, each score) arriving close
+/// together cost one frame rather than one each.
+pub fn wake(ctx: &egui::Context) {
+    if software_renderer(ctx) {
+        ctx.request_repaint_after(Duration::from_millis(250));
+    } else {
+        ctx.request_repaint();
+    }
+}
+
 /// A spinner; with a software renderer a still three-quarter ring in its place.
 pub fn busy_mark(ui: &mut egui::Ui) {
     if !software_renderer(ui.ctx()) {

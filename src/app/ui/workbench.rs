@@ -171,7 +171,7 @@ impl Workbench {
         let mut wb = Self {
             session,
             store: MapStore::new(
-                move || c.request_repaint(),
+                move || super::busy::wake(&c),
                 shared_gpu.map(|g| g.0),
                 cache_mb,
             ),
