@@ -11,6 +11,12 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// A pause of `ms` before a side's turn in an alternating run: the other side's threads go
+/// idle, and both sides start from cores that have waited alike.
+pub fn pause(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
+
 /// The median of `iters` timed calls of `f`, in seconds.
 pub fn time<T>(iters: u32, mut f: impl FnMut() -> T) -> f64 {
     median(

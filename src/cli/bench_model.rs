@@ -13,7 +13,7 @@ use vitscope::explain::{self, ExplainOptions, Method};
 use vitscope::model::device::{self, DeviceChoice};
 use vitscope::model::{VitConfig, VitSize};
 
-use super::bench_common::{TorchLoop, median};
+use super::bench_common::{TorchLoop, median, pause};
 
 /// The cases, in the order they run after the forward's products alone (`products`).
 const CASES: [&str; 5] = ["forward", "attention", "gradcam", "gradcam-paper", "chefer"];
@@ -268,13 +268,10 @@ pub fn model_suite(
         once()?; // warm
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..iters.max(1) {
-            // The same pause before each side's turn: the other side's threads go idle, and
-            // both start from cores that have waited alike.
-            let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
             if let Some(t) = torch.as_mut() {
-                pause();
+                pause(300);
                 theirs.push(t.run(name)?);
-                pause();
+                pause(300);
             }
             ours.push(once()?);
         }

@@ -9,7 +9,10 @@ use anyhow::Result;
 
 use vitscope::model::{VitConfig, dense_product};
 
-use super::bench_common::{TorchLoop, median};
+use super::bench_common::{TorchLoop, median, pause};
+
+/// The pause before each side's turn, in ms.
+const PAUSE_MS: u64 = 100;
 
 /// Calls of one product per timed round (their median is the round's time): enough for a
 /// round to outlast the cores' wake-up after the pause before it (a few ms on this VM).
@@ -89,12 +92,6 @@ fn ours_once(a: &[f32], b: &[f32], p: &Product) -> f64 {
     median(times)
 }
 
-/// A pause before each side's turn, so that the other side's threads have gone idle and every
-/// side starts from the same state.
-pub fn pause() {
-    std::thread::sleep(std::time::Duration::from_millis(100));
-}
-
 /// Deterministic operands in [-1, 1).
 fn operand(len: usize, seed: u32) -> Vec<f32> {
     (0..len as u32)
@@ -125,12 +122,12 @@ pub fn products(cfg: &VitConfig, rounds: u32, mut torch: Option<&mut TorchLoop>)
         let (mut ours, mut mkl, mut blas) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds.max(1) {
             if let Some(t) = torch.as_deref_mut() {
-                pause();
+                pause(PAUSE_MS);
                 mkl.push(t.run(&request("torch"))?);
-                pause();
+                pause(PAUSE_MS);
                 blas.push(t.run(&request("numpy"))?);
             }
-            pause();
+            pause(PAUSE_MS);
             ours.push(ours_once(&a, &b, &p));
         }
         let rate = |v: Vec<f64>| (!v.is_empty()).then(|| p.gflop() / median(v));
